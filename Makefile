@@ -1,0 +1,39 @@
+# The two Quickstart commands: `make run` (main job on the synthetic default) and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+export KEDRO_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+export NO_ALBUMENTATIONS_UPDATE := 1
+export PYTHONWARNINGS := ignore::UserWarning:pytorch_wavelets.dtcwt.coeffs
+
+.PHONY: install run test lint bench viz clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/kedro run
+	@echo "Outputs are under data/ (see data/08_reporting for the dataset statistics)."
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+# pytest exits 5 when it collected no test: that is a failure here, as any non-zero code.
+test: lint
+	$(VENV)/bin/pytest -q
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+viz: install
+	$(VENV)/bin/kedro viz build
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""Class names, label values and colour palettes: the one home of every label convention.
+
+Label maps store class *values* (0..N-1); RGB masks store palette colours. ``IGNORE_INDEX``
+marks pixels excluded from losses and metrics (DeepGlobe's "unknown", padding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IGNORE_INDEX = 255
+
+URUR_CLASSES: tuple[str, ...] = (
+    "others",
+    "building",
+    "farmland",
+    "greenhouse",
+    "woodland",
+    "bareland",
+    "water",
+    "road",
+)
+URUR_PALETTE: np.ndarray = np.array(
+    [
+        (0, 0, 0),
+        (230, 230, 230),
+        (95, 163, 7),
+        (100, 100, 100),
+        (200, 230, 160),
+        (255, 255, 100),
+        (150, 200, 250),
+        (240, 100, 80),
+    ],
+    dtype=np.uint8,
+)
+
+DEEPGLOBE_CLASSES: tuple[str, ...] = (
+    "unknown",
+    "urban",
+    "agriculture",
+    "rangeland",
+    "forest",
+    "water",
+    "barren",
+)
+DEEPGLOBE_PALETTE: np.ndarray = np.array(
+    [(0, 0, 0), (0, 255, 255), (255, 255, 0), (255, 0, 255), (0, 255, 0), (0, 0, 255), (255, 255, 255)],
+    dtype=np.uint8,
+)
+
+INRIA_CLASSES: tuple[str, ...] = ("background", "building")
+INRIA_PALETTE: np.ndarray = np.array([(0, 0, 0), (255, 255, 255)], dtype=np.uint8)
+
+URUR_PALETTE.setflags(write=False)
+DEEPGLOBE_PALETTE.setflags(write=False)
+INRIA_PALETTE.setflags(write=False)
+
+
+class UnknownColourError(ValueError):
+    """An RGB mask holds a colour that is not in the palette."""
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def rgb_to_index(mask_rgb: np.ndarray, palette: np.ndarray = URUR_PALETTE) -> np.ndarray:
+    """Map an (H, W, 3) colour mask to (H, W) uint8 class values.
+
+    Raises ``UnknownColourError`` listing the offending colours: silently mapping an unknown
+    colour to a class would corrupt the labels.
+    """
+    if mask_rgb.ndim != 3 or mask_rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB mask, got shape {mask_rgb.shape}")
+    keys = _pack(np.asarray(palette))
+    order = np.argsort(keys)
+    packed = _pack(mask_rgb)
+    pos = np.clip(np.searchsorted(keys[order], packed), 0, len(keys) - 1)
+    found = keys[order][pos] == packed
+    if not found.all():
+        bad = np.unique(packed[~found])[:5]
+        colours = [((int(k) >> 16) & 255, (int(k) >> 8) & 255, int(k) & 255) for k in bad]
+        raise UnknownColourError(
+            f"{int((~found).sum())} pixels have colours outside the palette, e.g. {colours}"
+        )
+    return order[pos].astype(np.uint8)
+
+
+def index_to_rgb(labels: np.ndarray, palette: np.ndarray = URUR_PALETTE) -> np.ndarray:
+    """Colour an (H, W) label map with ``palette``; values outside it become black."""
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    lut[: len(palette)] = palette
+    return lut[labels]

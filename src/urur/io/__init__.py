@@ -1,0 +1,1 @@
+"""Reading and writing rasters, manifests and Kedro datasets."""

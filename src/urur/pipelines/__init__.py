@@ -1,0 +1,1 @@
+"""Kedro glue: one package per pipeline, each with ``create_pipeline()`` and thin nodes."""
