@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 
 @dataclass(frozen=True, order=True)
 class Window:
@@ -42,10 +40,17 @@ def patch_grid(height: int, width: int, patch_size: int = 1000, overlap: int = 1
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {height}x{width}")
     if not 0 <= overlap < patch_size:
-        raise ValueError(f"overlap must be in [0, patch_size), got overlap={overlap}, patch_size={patch_size}")
+        raise ValueError(
+            f"overlap must be in [0, patch_size), got overlap={overlap}, patch_size={patch_size}"
+        )
     stride = patch_size - overlap
     return [
         Window(r, c, min(patch_size, height), min(patch_size, width))
         for r in _starts(height, patch_size, stride)
         for c in _starts(width, patch_size, stride)
     ]
+
+
+def patch_id(image_id: str, window: Window) -> str:
+    """Stable name of the annotation patch of ``image_id`` at ``window`` (its top-left corner)."""
+    return f"{image_id}_r{window.row:05d}_c{window.col:05d}"
