@@ -57,4 +57,3 @@ def map_items(
             progress.update()
     progress.close()
     return results
-
