@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from urur.hooks import ValidateParametersHook
+
+HOOKS = (ValidateParametersHook(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from urur.config import IngestionParams
+from urur.ingestion import ingest_scenes, load_scene_table
+from urur.io.atomic import staging_directories
+
+log = logging.getLogger(__name__)
+
+
+def ingest(raw_dir: Path, params: dict) -> tuple[Path, pd.DataFrame]:
+    """Validate every raw scene, cut it into split_factor² UHR images and list them."""
+    p = IngestionParams.model_validate(params)
+    scene_table = load_scene_table(raw_dir / p.scene_table)
+    with staging_directories("images") as (images_dir,):
+        manifest = ingest_scenes(
+            scene_table, raw_dir, images_dir, split_factor=p.split_factor, workers=p.workers
+        )
+    log.info("Ingested %d raw scenes into %d UHR images", len(scene_table), len(manifest))
+    return images_dir, manifest

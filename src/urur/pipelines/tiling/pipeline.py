@@ -1,0 +1,16 @@
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import tile
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                tile,
+                inputs=["uhr_images", "image_manifest", "params:tiling"],
+                outputs=["annotation_patches", "patch_manifest"],
+                name="tile_annotation_patches",
+            )
+        ]
+    )
