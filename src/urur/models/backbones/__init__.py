@@ -1,0 +1,15 @@
+"""Backbones written in plain PyTorch: ResNet (torchvision layout) and STDC."""
+
+from urur.models.backbones.resnet import BasicBlock, PretrainedWeightsError, ResNet, resnet18
+from urur.models.backbones.stdc import CatBottleneck, ConvX, STDCNet, STDCShallow
+
+__all__ = [
+    "BasicBlock",
+    "CatBottleneck",
+    "ConvX",
+    "PretrainedWeightsError",
+    "ResNet",
+    "STDCNet",
+    "STDCShallow",
+    "resnet18",
+]

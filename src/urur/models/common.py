@@ -1,0 +1,71 @@
+"""Small building blocks shared by every model: conv-BN-ReLU, channel scaling, padding and resizing.
+
+`width` multiplies every channel count so that tests can build tiny versions of the paper-size
+models; `scaled` keeps counts at multiples of 8 (friendly to vectorised kernels) once they are at
+least 8, and never lets a count fall to 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ConvBNReLU(nn.Sequential):
+    """Conv (no bias, BN follows) -> BatchNorm -> ReLU, with 'same' padding for odd kernels.
+
+    Children are named 0 (conv), 1 (bn), 2 (relu), the usual nn.Sequential layout.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        dilation: int = 1,
+        groups: int = 1,
+    ) -> None:
+        padding = dilation * (kernel_size - 1) // 2
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, kernel_size, stride, padding, dilation, groups, bias=False),
+            nn.BatchNorm2d(out_ch),
+            nn.ReLU(inplace=True),
+        )
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channel count `channels * width`, rounded to a multiple of 8 when that keeps it >= 8, at least 1."""
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}")
+    value = channels * width
+    if value >= 8:
+        return int(round(value / 8) * 8)
+    return max(1, round(value))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Zero-pad the bottom and right of an (N, C, H, W) tensor so H and W are multiples of `multiple`.
+
+    Returns the padded tensor (the input itself when no padding is needed, so no copy is made)
+    and the original (H, W), so the caller crops its output back with `[..., :h, :w]`.
+    """
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    height, width = x.shape[-2:]
+    pad_h = -height % multiple
+    pad_w = -width % multiple
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h))
+    return x, (height, width)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size, mode: str = "bilinear") -> torch.Tensor:
+    """Resize the last two dimensions to `size` (align_corners=False); a no-op when already that size."""
+    size = (int(size[0]), int(size[1]))
+    if tuple(x.shape[-2:]) == size:
+        return x
+    if mode in ("bilinear", "bicubic"):
+        return F.interpolate(x, size=size, mode=mode, align_corners=False)
+    return F.interpolate(x, size=size, mode=mode)
