@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONWARNINGS := ignore::UserWarning:pytorch_wavelets.dtcwt.coeffs
 
-.PHONY: install run test lint bench viz clean
+.PHONY: install run test lint bench viz repro clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,10 @@ test: lint
 	$(VENV)/bin/pytest -q
 
 bench: install
-	$(PY) benchmarks/run_all.py
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+repro: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 
 viz: install
 	$(VENV)/bin/kedro viz build
