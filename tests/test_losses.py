@@ -1,0 +1,113 @@
+"""Losses: WSL against hand values and a PyWavelets computation; CE, L_sr and L_sd definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pywt
+import torch
+import torch.nn.functional as F
+
+from urur.classes import IGNORE_INDEX
+from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
+from urur.models.wavelets import WaveletSizeError
+
+
+def test_wsl_of_constant_difference_by_hand() -> None:
+    """A difference of 1 everywhere only lives in the LL-of-LL chain: haar LL doubles per level."""
+    loss = WaveletSmoothLoss(levels=3, lambda_low=1.0, lambda_high=0.8)
+    value = loss(torch.ones(2, 3, 8, 8), torch.zeros(2, 3, 8, 8))
+    assert value.item() == pytest.approx(2.0**2 + 4.0**2 + 8.0**2)
+
+
+def test_wsl_of_checkerboard_uses_the_l1_weight() -> None:
+    """A +-1 checkerboard is a pure HH band of value 2 at level 1 (haar); deeper levels see only it."""
+    board = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(4, 4)[None, None]
+    one_level = WaveletSmoothLoss(levels=1, lambda_low=1.0, lambda_high=0.5)
+    assert one_level(board, torch.zeros_like(board)).item() == pytest.approx(0.5 * 2.0)
+    # Level 2 splits the HH parent (constant 2): its low child is 4, squared 16, weighted by lambda_low.
+    two_levels = WaveletSmoothLoss(levels=2, lambda_low=1.0, lambda_high=0.5)
+    assert two_levels(board, torch.zeros_like(board)).item() == pytest.approx(1.0 + 16.0)
+
+
+def _pywt_wsl(rec: np.ndarray, img: np.ndarray, levels: int, lam_low: float, lam_high: float) -> float:
+    """Independent WSL: repeated pywt.dwt2 on each parent subband, children looked up by name."""
+    parents_rec, parents_img, total = [rec], [img], 0.0
+    for _ in range(levels):
+        next_rec, next_img = [], []
+        for parent_rec, parent_img in zip(parents_rec, parents_img, strict=True):
+            a_r, highs_r = pywt.dwt2(parent_rec, "haar", mode="periodization", axes=(-2, -1))
+            a_i, highs_i = pywt.dwt2(parent_img, "haar", mode="periodization", axes=(-2, -1))
+            total += lam_low * np.mean((a_r - a_i) ** 2)
+            total += lam_high * sum(np.mean(np.abs(r - i)) for r, i in zip(highs_r, highs_i, strict=True))
+            next_rec += [a_r, *highs_r]
+            next_img += [a_i, *highs_i]
+        parents_rec, parents_img = next_rec, next_img
+    return total
+
+
+def test_wsl_matches_pywavelets() -> None:
+    rng = np.random.default_rng(0)
+    rec = rng.normal(size=(2, 3, 16, 24))
+    img = rng.normal(size=(2, 3, 16, 24))
+    expected = _pywt_wsl(rec, img, levels=3, lam_low=1.0, lam_high=0.8)
+    loss = WaveletSmoothLoss()(torch.from_numpy(rec).float(), torch.from_numpy(img).float())
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_wsl_is_zero_for_identical_inputs_and_has_gradients() -> None:
+    image = torch.rand(1, 3, 16, 16)
+    rec = image.clone().requires_grad_(True)
+    loss = WaveletSmoothLoss()(rec, image)
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    (WaveletSmoothLoss()(rec + 0.1, image)).backward()
+    assert rec.grad is not None and rec.grad.abs().sum() > 0
+
+
+def test_wsl_rejects_indivisible_sides() -> None:
+    with pytest.raises(WaveletSizeError, match=r"Wavelet Smooth Loss input of size 12x20 .* 2\*\*3 = 8"):
+        WaveletSmoothLoss(levels=3)(torch.zeros(1, 3, 12, 20), torch.zeros(1, 3, 12, 20))
+
+
+def test_wsl_rejects_shape_mismatch() -> None:
+    with pytest.raises(ValueError, match="same shape"):
+        WaveletSmoothLoss()(torch.zeros(1, 3, 16, 16), torch.zeros(1, 1, 16, 16))
+
+
+def test_segmentation_loss_resizes_logits_and_ignores_pixels() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 4, 6)
+    target = torch.randint(0, 4, (2, 8, 12))
+    target[0, :2] = IGNORE_INDEX
+    upsampled = F.interpolate(logits, size=(8, 12), mode="bilinear", align_corners=False)
+    log_probs = upsampled.log_softmax(1)
+    keep = target != IGNORE_INDEX
+    picked = log_probs.permute(0, 2, 3, 1)[keep].gather(1, target[keep][:, None])
+    expected = -picked.mean()
+    assert segmentation_loss(logits, target).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_segmentation_loss_rejects_one_hot_targets() -> None:
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        segmentation_loss(torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4))
+
+
+def test_sr_loss_is_a_tenth_of_mse() -> None:
+    pred, target = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 2.0)
+    assert sr_loss(pred, target).item() == pytest.approx(0.1 * 4.0)
+
+
+def test_sd_loss_by_hand_and_detached_sr_side() -> None:
+    # Two positions: deep vectors orthogonal (similarity = identity), SR vectors parallel (all ones).
+    deep = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).reshape(1, 2, 1, 2).requires_grad_(True)
+    sr = torch.tensor([[1.0, 1.0], [0.0, 0.0]]).reshape(1, 2, 1, 2).requires_grad_(True)
+    loss = sd_loss(deep, sr)
+    assert loss.item() == pytest.approx(0.5)
+    loss.backward()
+    assert sr.grad is None
+    assert deep.grad is not None
+
+
+def test_sd_loss_is_zero_for_proportional_features() -> None:
+    feature = torch.rand(2, 8, 32, 32)
+    assert sd_loss(feature, 3 * feature).item() == pytest.approx(0.0, abs=1e-5)

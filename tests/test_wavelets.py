@@ -1,0 +1,111 @@
+"""Wavelet-packet DWT/IWT and the Laplacian-pyramid input, checked against PyWavelets and scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pywt
+import torch
+from scipy import ndimage
+
+from urur.models.laplacian import LaplacianPyramidInput, binomial_kernel_2d
+from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D, WaveletSizeError
+
+
+@pytest.mark.parametrize("wave", ["haar", "db2"])
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_packet_inverse_is_exact(levels: int, wave: str) -> None:
+    torch.manual_seed(levels)
+    x = torch.randn(2, 3, 16, 24) * 3
+    coeffs = WaveletPacket2D(levels, wave)(x)
+    assert coeffs.shape == (2, 3 * 4**levels, 16 // 2**levels, 24 // 2**levels)
+    restored = InverseWaveletPacket2D(levels, wave)(coeffs)
+    assert restored.shape == x.shape
+    assert (restored - x).abs().max().item() < 1e-5
+
+
+def test_rgb_two_levels_is_48_channels_at_quarter_size() -> None:
+    assert WaveletPacket2D(2)(torch.zeros(1, 3, 40, 64)).shape == (1, 48, 10, 16)
+
+
+@pytest.mark.parametrize("wave", ["haar", "db2"])
+def test_one_level_matches_pywt_dwt2(wave: str) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(2, 12, 10)).astype(np.float64)
+    ours = WaveletPacket2D(1, wave)(torch.from_numpy(image)[None].float())[0].numpy()
+    approx, (horizontal, vertical, diagonal) = pywt.dwt2(image, wave, mode="periodization", axes=(-2, -1))
+    for band, expected in enumerate((approx, horizontal, vertical, diagonal)):
+        np.testing.assert_allclose(ours[2 * band : 2 * band + 2], expected, atol=1e-5)
+
+
+def test_two_level_channel_order_matches_pywt_packet_paths() -> None:
+    """Channel b2 * 4C + b1 * C + c holds pywt packet node (b1 then b2) of channel c."""
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(3, 8, 12))
+    ours = WaveletPacket2D(2)(torch.from_numpy(image)[None].float())[0].numpy()
+    names = "ahvd"
+    for c in range(3):
+        packet = pywt.WaveletPacket2D(image[c], "haar", mode="periodization", maxlevel=2)
+        for b1 in range(4):
+            for b2 in range(4):
+                expected = packet[names[b1] + names[b2]].data
+                np.testing.assert_allclose(ours[b2 * 12 + b1 * 3 + c], expected, atol=1e-5)
+
+
+def test_indivisible_sides_raise_a_clear_error() -> None:
+    with pytest.raises(WaveletSizeError, match=r"10x12 .* multiples of 2\*\*3 = 8"):
+        WaveletPacket2D(3)(torch.zeros(1, 3, 10, 12))
+
+
+def test_inverse_rejects_wrong_channel_count() -> None:
+    with pytest.raises(ValueError, match="multiple of 16 channels, got 12"):
+        InverseWaveletPacket2D(2)(torch.zeros(1, 12, 4, 4))
+
+
+def _scipy_residuals(image: np.ndarray, levels: int) -> list[np.ndarray]:
+    """Independent Laplacian pyramid of one (H, W) channel: mirror-padded binomial blur."""
+    taps = np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16
+    kernel = np.outer(taps, taps)
+    current, out = image, []
+    for _ in range(levels):
+        down = ndimage.convolve(current, kernel, mode="mirror")[::2, ::2]
+        up = np.zeros((2 * down.shape[0], 2 * down.shape[1]))
+        up[::2, ::2] = 4 * down
+        up = ndimage.convolve(up, kernel, mode="mirror")[: current.shape[0], : current.shape[1]]
+        out.append(current - up)
+        current = down
+    return out
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 48), (33, 47)])
+def test_laplacian_matches_scipy(height: int, width: int) -> None:
+    rng = np.random.default_rng(2)
+    image = rng.uniform(-1, 1, size=(3, height, width))
+    pyramid = LaplacianPyramidInput(levels=2)
+    residuals = pyramid.residuals(torch.from_numpy(image)[None].float())
+    for c in range(3):
+        for level, expected in enumerate(_scipy_residuals(image[c], 2)):
+            np.testing.assert_allclose(residuals[level][0, c].numpy(), expected, atol=1e-5)
+
+
+def test_laplacian_output_is_level0_then_level1_upsampled() -> None:
+    image = torch.rand(1, 3, 65, 97)
+    pyramid = LaplacianPyramidInput(levels=2)
+    out = pyramid(image)
+    assert out.shape == (1, 6, 65, 97)
+    level0, level1 = pyramid.residuals(image)
+    assert torch.equal(out[:, :3], level0)
+    upsampled = torch.nn.functional.interpolate(level1, size=(65, 97), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(out[:, 3:], upsampled)
+
+
+def test_laplacian_of_constant_image_is_zero() -> None:
+    out = LaplacianPyramidInput()(torch.full((1, 3, 24, 40), 0.7))
+    assert out.abs().max().item() < 1e-5
+
+
+def test_binomial_kernel_sums_to_one() -> None:
+    kernel = binomial_kernel_2d()
+    assert kernel.shape == (5, 5)
+    assert kernel.sum().item() == pytest.approx(1.0)
+    assert kernel[2, 2].item() == pytest.approx(36 / 256)
