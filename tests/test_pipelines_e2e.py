@@ -1,0 +1,117 @@
+"""The whole chain, run by Kedro and by DVC on a tiny synthetic dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from PIL import Image
+
+from tests.kedro_project import make_project
+from urur.io.raster import read_raster
+from urur.tiling import Window
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("project"))
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root) as session:
+        session.run()
+    return root
+
+
+def test_chain_builds_every_output(project: Path) -> None:
+    data = project / "data"
+    scenes = pd.read_csv(data / "01_raw/scenes/scenes.csv")
+    manifest = pd.read_parquet(data / "02_intermediate/image_manifest.parquet")
+    patches = pd.read_parquet(data / "03_primary/patch_manifest.parquet")
+    assert len(scenes) == 4
+    assert len(manifest) == 16 and set(manifest["height"]) == {128}
+    assert len(patches) == 16 * 9
+    assert all((data / "03_primary/patches" / p).is_file() for p in patches["path"])
+    masks = sorted((data / "03_primary/masks").glob("*.png"))
+    assert [m.stem for m in masks] == sorted(manifest["image_id"])
+    # No staging or backup folders are left behind.
+    assert not [p for p in data.rglob(".*") if p.name != ".gitkeep"]
+
+
+def test_merged_masks_match_the_truth_annotators_saw(project: Path) -> None:
+    data = project / "data"
+    manifest = pd.read_parquet(data / "02_intermediate/image_manifest.parquet")
+    scenes = pd.read_csv(data / "01_raw/scenes/scenes.csv").set_index("scene_id")
+    agreement = []
+    for row in manifest.itertuples():
+        truth_file = data / "01_raw/truth" / Path(scenes.loc[row.scene_id, "file"]).with_suffix(".tif").name
+        truth = read_raster(truth_file, window=Window(row.row_off, row.col_off, row.height, row.width))
+        mask = np.asarray(Image.open(data / "03_primary/masks" / f"{row.image_id}.png"))
+        assert mask.shape == truth.shape and mask.max() <= 7
+        agreement.append((mask == truth).mean())
+    # Simulated annotators make patch-local mistakes, so close to but not exactly the truth.
+    assert 0.9 < np.mean(agreement) < 1.0
+
+
+def test_qa_split_and_stats(project: Path) -> None:
+    data = project / "data"
+    qa = pd.read_csv(data / "08_reporting/annotation_qa.csv")
+    assert len(qa) == 16
+    split = pd.read_csv(data / "05_model_input/split.csv")
+    assert set(split["split"]) == {"train", "val", "test"}
+    assert (split.groupby("scene_id")["split"].nunique() == 1).all()
+    stats = json.loads((data / "08_reporting/dataset_stats.json").read_text())
+    assert stats["images"] == 16
+    assert stats["cities"] == 2
+    assert stats["context_richness"] > 0
+    class_stats = pd.read_csv(data / "08_reporting/dataset_class_stats.csv")
+    assert len(class_stats) == 8
+
+
+def test_kedro_viz_build_writes_a_static_site(project: Path) -> None:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        [str(BIN / "kedro"), "viz", "build"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (project / "build" / "index.html").is_file()
+    api = (project / "build" / "api" / "main").read_text()
+    assert "merge_annotations" in api and "compute_dataset_stats" in api
+
+
+def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1"}
+
+    def run(*cmd: str) -> str:
+        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{cmd}: {result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        return result.stdout
+
+    run("git", "init", "-q")
+    shutil.rmtree(root / ".dvc", ignore_errors=True)
+    run("dvc", "init", "-q")
+    run("dvc", "config", "core.analytics", "false")
+    first = run("dvc", "repro")
+    assert "Running stage 'dataset_stats'" in first
+    assert (root / "data/08_reporting/dataset_stats.json").is_file()
+    second = run("dvc", "repro")
+    assert "Running stage" not in second
+    metrics = run("dvc", "metrics", "show")
+    assert "context_richness" in metrics
