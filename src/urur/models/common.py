@@ -7,6 +7,9 @@ least 8, and never lets a count fall to 0.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -69,3 +72,64 @@ def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size, mode: str = "bil
     if mode in ("bilinear", "bicubic"):
         return F.interpolate(x, size=size, mode=mode, align_corners=False)
     return F.interpolate(x, size=size, mode=mode)
+
+
+def crop_to_input(logits: torch.Tensor, padded_size: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """Bring logits computed on a padded input back to the input: resize to the padded size, then crop."""
+    return resize(logits, padded_size)[..., : size[0], : size[1]]
+
+
+LossDict = dict[str, torch.Tensor]
+
+
+class SegmentationModel(nn.Module, ABC):
+    """The calling protocol every segmentation model here shares (WSDNet's, too).
+
+    ``forward(image, target=None)``: in eval mode, or without a target, returns logits
+    (N, classes, H, W) for an input of any size; in training mode with a (N, H, W) target it
+    returns ``(logits, losses)`` with already-weighted loss terms. The input is zero-padded at the
+    bottom/right to a multiple of ``pad_multiple`` and the logits are cropped back, so odd sizes
+    work. Subclasses implement :meth:`forward_padded` (which computes training-only outputs only
+    when asked, so inference skips them) and :meth:`compute_losses`.
+    """
+
+    pad_multiple = 32
+
+    def forward(
+        self, image: torch.Tensor, target: torch.Tensor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, LossDict]:
+        if image.ndim != 4:
+            raise ValueError(f"image must be (N, C, H, W), got shape {tuple(image.shape)}")
+        with_losses = self.training and target is not None
+        if with_losses and (
+            target.ndim != 3 or target.shape[0] != image.shape[0] or target.shape[-2:] != image.shape[-2:]
+        ):
+            raise ValueError(
+                f"target must be (N, H, W) class values matching image {tuple(image.shape)}, "
+                f"got {tuple(target.shape)}"
+            )
+        padded, size = pad_to_multiple(image, self.pad_multiple)
+        padded_size = (padded.shape[-2], padded.shape[-1])
+        outputs = self.forward_padded(padded, with_training_outputs=with_losses)
+        logits = crop_to_input(outputs.pop("logits"), padded_size, size)
+        if not with_losses:
+            return logits
+
+        def to_input(t: torch.Tensor) -> torch.Tensor:
+            return crop_to_input(t, padded_size, size)
+
+        return logits, self.compute_losses(logits, outputs, target, to_input)
+
+    @abstractmethod
+    def forward_padded(self, image: torch.Tensor, with_training_outputs: bool) -> dict[str, torch.Tensor]:
+        """Outputs for an input whose sides are multiples of ``pad_multiple``; key "logits" is required."""
+
+    @abstractmethod
+    def compute_losses(
+        self,
+        logits: torch.Tensor,
+        outputs: dict[str, torch.Tensor],
+        target: torch.Tensor,
+        to_input: Callable[[torch.Tensor], torch.Tensor],
+    ) -> LossDict:
+        """Weighted loss terms; ``to_input`` maps a padded-input-aligned map onto the target's grid."""
