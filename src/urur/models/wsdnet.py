@@ -1,0 +1,208 @@
+"""WSDNet (paper section 4): a wavelet-downsampled deep branch fused with a Laplacian shallow branch.
+
+Reading order of :meth:`WSDNet.forward`:
+
+1. pad the image so both sides are multiples of 32 (the output is cropped back at the end);
+2. deep branch: 2-level wavelet-packet DWT (RGB -> 48 channels at 1/4, lossless), a CNN block,
+   ResNet-18 with output stride 8 (strides (1,2,1,1), dilations (1,1,2,4), ISDNet's deep network)
+   -> 1/32 of the image, a DeepLabV3+ decoder at 1/32, a 1x1 conv expanding ``C`` to ``16 C``
+   channels and a 2-level inverse packet transform -> ``C`` channels at 1/8;
+3. shallow branch: Laplacian residuals (6 channels, full size) -> STDC shallow net -> 1/8 and
+   1/16 maps, each projected to ``C`` channels by a 1x1 ConvBNReLU, the 1/16 one upsampled and added;
+4. fusion by addition (no RAF), segmentation head at 1/8, bilinear upsampling to the input size.
+
+Training only (``model.train()`` and a target given): an auxiliary FCN head on the deep 1/8
+feature (cross entropy x 0.1) and a super-resolution head after it that reconstructs the
+(normalised, padded) input image, trained with the Wavelet Smooth Loss. In eval mode, or without
+a target, neither head runs and ``forward`` returns the logits only.
+
+Ablations (paper Tables 5 and 6): ``downsample`` picks the deep branch's 1/4 downsampling and its
+matching 1/32 -> 1/8 upsampling; ``aux_loss`` picks the reconstruction loss. See docs/models.md.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
+from urur.models.backbones.resnet import ResNet
+from urur.models.backbones.stdc import STDCShallow
+from urur.models.common import ConvBNReLU, pad_to_multiple, resize, scaled
+from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, SuperResolutionHead
+from urur.models.laplacian import LaplacianPyramidInput
+from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
+
+DOWNSAMPLE_MODES: tuple[str, ...] = ("dwt", "bilinear", "cnn", "adaptive")
+AUX_LOSSES: tuple[str, ...] = ("wsl", "sr_sd", "none")
+AUX_LOSS_WEIGHT = 0.1
+INPUT_MULTIPLE = 32  # the deep branch's total stride
+DEEP_FACTOR = 4  # the deep branch sees the image at 1/4
+
+
+class AdaptiveDownsample(nn.Module):
+    """Deformable-style learned downsampling by ``factor`` built on ``F.grid_sample``.
+
+    Every output cell samples the ``factor**2`` pixel centres of its ``factor`` x ``factor`` block,
+    each moved by a learned offset (in input pixels) predicted from the average-pooled image;
+    samples are stacked as channels (``C * factor**2``, the order of ``F.pixel_unshuffle``). The
+    offset predictor's last conv starts at zero, so training starts from lossless space-to-depth.
+    """
+
+    def __init__(self, in_channels: int = 3, factor: int = DEEP_FACTOR, hidden: int = 16) -> None:
+        super().__init__()
+        self.factor = factor
+        points = factor * factor
+        self.offsets = nn.Sequential(
+            ConvBNReLU(in_channels, hidden, 3), nn.Conv2d(hidden, 2 * points, 3, padding=1)
+        )
+        nn.init.zeros_(self.offsets[-1].weight)
+        nn.init.zeros_(self.offsets[-1].bias)
+        steps = torch.arange(factor, dtype=torch.float32) + 0.5  # pixel centres inside a block
+        grid_y, grid_x = torch.meshgrid(steps, steps, indexing="ij")
+        self.register_buffer(
+            "block", torch.stack((grid_x, grid_y), dim=-1).reshape(points, 2), persistent=False
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, channels, height, width = x.shape
+        f, points = self.factor, self.factor * self.factor
+        h, w = height // f, width // f
+        offsets = self.offsets(F.avg_pool2d(x, f)).reshape(n, points, 2, h, w).permute(0, 1, 3, 4, 2)
+        rows = torch.arange(h, device=x.device, dtype=x.dtype) * f
+        cols = torch.arange(w, device=x.device, dtype=x.dtype) * f
+        origin = torch.stack(torch.meshgrid(cols, rows, indexing="xy"), dim=-1)  # (h, w, 2) as (x, y)
+        position = origin + self.block.to(x.dtype)[:, None, None, :] + offsets  # (n, points, h, w, 2)
+        scale = torch.tensor([2.0 / width, 2.0 / height], device=x.device, dtype=x.dtype)
+        grid = (position * scale - 1.0).reshape(n, points * h, w, 2)
+        sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return sampled.reshape(n, channels * points, h, w)
+
+
+def _sampling_pair(mode: str, channels: int, width: float, wave: str) -> tuple[nn.Module, int, nn.Module]:
+    """(downsampler by 4, its output channels, matching upsampler by 4 of ``channels`` features)."""
+    packed = 3 * DEEP_FACTOR**2  # 48: what a lossless 1/4 downsampling of RGB produces
+    if mode == "dwt":
+        up = nn.Sequential(nn.Conv2d(channels, 16 * channels, 1), InverseWaveletPacket2D(2, wave))
+        return WaveletPacket2D(2, wave), packed, up
+    if mode == "adaptive":
+        up = nn.Sequential(nn.Conv2d(channels, 16 * channels, 1), nn.PixelShuffle(DEEP_FACTOR))
+        return AdaptiveDownsample(3, DEEP_FACTOR, scaled(16, width)), packed, up
+    if mode == "cnn":
+        down = nn.Sequential(
+            ConvBNReLU(3, scaled(16, width), 3, stride=2), ConvBNReLU(scaled(16, width), packed, 3, stride=2)
+        )
+        up = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels, 2, stride=2, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(channels, channels, 2, stride=2),
+        )
+        return down, packed, up
+    if mode == "bilinear":
+        return (
+            nn.Upsample(scale_factor=1 / DEEP_FACTOR, mode="bilinear", align_corners=False),
+            3,
+            nn.Upsample(scale_factor=DEEP_FACTOR, mode="bilinear", align_corners=False),
+        )
+    raise ValueError(f"unknown downsample {mode!r}; valid values are {', '.join(DOWNSAMPLE_MODES)}")
+
+
+class DeepBranch(nn.Module):
+    """Image -> ``channels`` features at 1/8 through a 1/4 input and a 1/32 DeepLabV3+ decoder."""
+
+    def __init__(self, channels: int, width: float, downsample: str, wave: str) -> None:
+        super().__init__()
+        self.downsample, down_channels, self.upsample = _sampling_pair(downsample, channels, width, wave)
+        stem_channels = scaled(64, width)
+        self.cnn_block = ConvBNReLU(down_channels, stem_channels, 3)
+        self.backbone = ResNet(
+            depth=18,
+            in_channels=stem_channels,
+            stem="v1c",
+            strides=(1, 2, 1, 1),
+            dilations=(1, 1, 2, 4),
+            width=width,
+        )
+        _, layer2_channels, _, layer4_channels = self.backbone.out_channels
+        self.decoder = DeepLabV3PlusHead(
+            layer4_channels, layer2_channels, channels, low_level_out=scaled(48, width)
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        _, layer2, _, layer4 = self.backbone(self.cnn_block(self.downsample(image)))
+        return self.upsample(self.decoder(layer4, layer2))
+
+
+class ShallowBranch(nn.Module):
+    """Image -> ``channels`` features at 1/8 from the Laplacian residuals (1/16 upsampled and added)."""
+
+    def __init__(self, channels: int, width: float) -> None:
+        super().__init__()
+        self.laplacian = LaplacianPyramidInput(levels=2)
+        self.stdc = STDCShallow(in_channels=6, width=width)
+        channels_8, channels_16 = self.stdc.out_channels
+        self.project_8 = ConvBNReLU(channels_8, channels, 1)
+        self.project_16 = ConvBNReLU(channels_16, channels, 1)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        feat_8, feat_16 = self.stdc(self.laplacian(image))
+        return self.project_8(feat_8) + resize(self.project_16(feat_16), feat_8.shape[-2:])
+
+
+class WSDNet(nn.Module):
+    """WSDNet; ``forward(image, target=None)`` -> logits, or (logits, losses) when training with a target."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        width: float = 1.0,
+        downsample: str = "dwt",
+        aux_loss: str = "wsl",
+        wave: str = "haar",
+    ) -> None:
+        super().__init__()
+        if aux_loss not in AUX_LOSSES:
+            raise ValueError(f"unknown aux_loss {aux_loss!r}; valid values are {', '.join(AUX_LOSSES)}")
+        self.downsample_mode = downsample
+        self.aux_loss = aux_loss
+        channels = scaled(128, width)
+        head_channels = scaled(64, width)
+        self.deep = DeepBranch(channels, width, downsample, wave)
+        self.shallow = ShallowBranch(channels, width)
+        self.head = SegHead(channels, head_channels, num_classes)
+        # Training-only heads.
+        self.aux_head = FCNHead(channels, head_channels, num_classes)
+        self.sr_head = (
+            None if aux_loss == "none" else SuperResolutionHead(channels, 3, scale=8, channels=head_channels)
+        )
+        self.wsl = WaveletSmoothLoss(levels=3, lambda_low=1.0, lambda_high=0.8, wave="haar")
+
+    def forward(
+        self, image: torch.Tensor, target: torch.Tensor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        padded, (height, width) = pad_to_multiple(image, INPUT_MULTIPLE)
+        deep = self.deep(padded)
+        fused = deep + self.shallow(padded)
+        logits = resize(self.head(fused), padded.shape[-2:])[:, :, :height, :width]
+        if not (self.training and target is not None):
+            return logits
+        return logits, self._losses(padded, deep, logits, target)
+
+    def _losses(
+        self, padded: torch.Tensor, deep: torch.Tensor, logits: torch.Tensor, target: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        height, width = target.shape[-2:]
+        aux_logits = resize(self.aux_head(deep), padded.shape[-2:])[:, :, :height, :width]
+        losses = {
+            "loss_seg": segmentation_loss(logits, target),
+            "loss_aux": AUX_LOSS_WEIGHT * segmentation_loss(aux_logits, target),
+        }
+        if self.aux_loss == "wsl":
+            losses["loss_wsl"] = self.wsl(self.sr_head(deep), padded)
+        elif self.aux_loss == "sr_sd":
+            sr_features, reconstruction = self.sr_head(deep, return_features=True)
+            losses["loss_sr"] = sr_loss(reconstruction, padded)
+            losses["loss_sd"] = sd_loss(deep, sr_features)
+        return losses
