@@ -1,0 +1,394 @@
+"""Raw satellite scenes -> validated 8-bit RGB UHR images in the raster store (paper section 3.2).
+
+The paper cut 752 scenes of 10240 x 10240 into 3008 images of 5120 x 5120: each raw scene is
+split into ``split_factor`` x ``split_factor`` equal images. Here:
+
+- Inputs are GeoTIFF, PNG or JPEG scenes, 8- or 16-bit, 3 or 4 bands, listed in a scene table
+  (CSV: ``scene_id, city, source, capture_date, file``, ``file`` relative to the raw folder).
+- Bands: the bands named by ``rgb_bands`` (1-based, default ``(1, 2, 3)``) become R, G, B, so
+  RGBN and RGBA imagery keep their first three bands and drop near-infrared or alpha.
+- 8-bit scenes are kept as they are. 16-bit scenes become 8-bit by a per-band linear stretch
+  between the ``low_pct`` and ``high_pct`` percentiles (2 and 98 by default), clipped to 0..255
+  and rounded. The percentiles come from the whole raw scene (a decimated sample, every
+  ``step``-th row and column, see :func:`stretch_sample`), so all images cut from one scene
+  share one stretch and show no seams or brightness jumps between neighbours.
+- Each image is written as a tiled GeoTIFF ``<out_dir>/<image_id>.tif`` with the raw CRS and
+  its own transform (the raw transform shifted by the window offset). Scenes without
+  georeferencing (PNG, JPEG) give images with ``crs`` and ``transform`` ``None``.
+- ``image_id`` is :func:`urur.tiling.patch_id` of the scene id and the window,
+  ``<scene_id>_r<row_off:05d>_c<col_off:05d>``: the same naming as annotation patches, it
+  sorts in row-major order and says where in the scene the image lies.
+- Windowed reads keep memory at one output image plus the stretch sample per worker,
+  whatever the size of the dataset.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rasterio.transform import Affine
+from rasterio.windows import Window as RioWindow
+from rasterio.windows import transform as window_transform
+
+from urur.io.raster import DRIVERS_BY_SUFFIX, RasterInfo, raster_info, read_raster, write_raster
+from urur.parallel import map_items
+from urur.tiling import Window, patch_id
+
+logger = logging.getLogger(__name__)
+
+SCENE_TABLE_COLUMNS = ("scene_id", "city", "source", "capture_date", "file")
+MANIFEST_COLUMNS = (
+    "image_id",
+    "scene_id",
+    "city",
+    "source",
+    "capture_date",
+    "path",
+    "row_off",
+    "col_off",
+    "height",
+    "width",
+    "bands_in",
+    "dtype_in",
+    "checksum",
+    "crs",
+    "transform",
+)
+ACCEPTED_DTYPES = ("uint8", "uint16")
+ACCEPTED_BANDS = (3, 4)
+STRETCH_SAMPLE_SIDE = 1024
+# Scene ids become file names, so they must be safe in every file system.
+SCENE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class IngestionError(ValueError):
+    """Raw scenes or the scene table cannot be ingested as they are."""
+
+
+def _listing(items: Sequence[object], limit: int = 10) -> str:
+    shown = ", ".join(str(item) for item in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _scene_files(raw_dir: Path) -> list[Path]:
+    return sorted(p for p in raw_dir.rglob("*") if p.is_file() and p.suffix.lower() in DRIVERS_BY_SUFFIX)
+
+
+def validate_scene_table(
+    table: pd.DataFrame, raw_dir: str | os.PathLike, *, source: str = "the scene table"
+) -> pd.DataFrame:
+    """Check the scene table against ``raw_dir`` and return a clean copy (all columns strings).
+
+    ``source`` names the table (its CSV path) in the error messages.
+    """
+    raw_dir = Path(raw_dir)
+    missing_columns = [column for column in SCENE_TABLE_COLUMNS if column not in table.columns]
+    if missing_columns:
+        raise IngestionError(
+            f"{source} lacks columns {missing_columns} (found {list(table.columns)}); "
+            f"it needs {list(SCENE_TABLE_COLUMNS)}"
+        )
+    if table.empty:
+        raise IngestionError(f"{source} lists no scenes; add one row per raw scene file in {raw_dir}")
+    table = table.copy()
+    for column in SCENE_TABLE_COLUMNS:
+        table[column] = table[column].fillna("").astype(str).str.strip()
+    bad_ids = [scene_id for scene_id in table["scene_id"] if not SCENE_ID_PATTERN.fullmatch(scene_id)]
+    if bad_ids:
+        raise IngestionError(
+            f"{source} has empty or unsafe scene ids {_listing([repr(i) for i in bad_ids])}; use letters, "
+            "digits, '.', '_' and '-' (they become file names)"
+        )
+    duplicated = sorted(set(table.loc[table["scene_id"].duplicated(), "scene_id"]))
+    if duplicated:
+        raise IngestionError(
+            f"{source} lists scene ids more than once: {_listing(duplicated)}; make them unique"
+        )
+    if not raw_dir.is_dir():
+        raise IngestionError(f"raw folder {raw_dir} does not exist; put the raw scenes there or fix the path")
+    if not _scene_files(raw_dir):
+        raise IngestionError(
+            f"raw folder {raw_dir} holds no scene files ({', '.join(sorted(DRIVERS_BY_SUFFIX))}); "
+            "add the raw scenes or point to the right folder"
+        )
+    unsupported = [f for f in table["file"] if Path(f).suffix.lower() not in DRIVERS_BY_SUFFIX]
+    if unsupported:
+        raise IngestionError(
+            f"{source} lists files of unsupported types: {_listing(unsupported)}; "
+            f"convert them to one of {', '.join(sorted(DRIVERS_BY_SUFFIX))}"
+        )
+    missing_files = [f for f in table["file"] if not (raw_dir / f).is_file()]
+    if missing_files:
+        raise IngestionError(
+            f"{source} lists files missing from {raw_dir}: {_listing(missing_files)}; "
+            "add them or remove their rows"
+        )
+    listed = {(raw_dir / f).resolve() for f in table["file"]}
+    unlisted = [p for p in _scene_files(raw_dir) if p.resolve() not in listed]
+    if unlisted:
+        logger.warning(
+            "%d scene files in %s are not in %s and are skipped: %s",
+            len(unlisted),
+            raw_dir,
+            source,
+            _listing([p.name for p in unlisted]),
+        )
+    return table
+
+
+def load_scene_table(path: str | os.PathLike, raw_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Read and validate the scene table CSV; ``raw_dir`` defaults to the CSV's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"scene table {path} does not exist; create it (columns {list(SCENE_TABLE_COLUMNS)})"
+        )
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as error:
+        raise IngestionError(
+            f"scene table {path} is empty; write the header "
+            f"{','.join(SCENE_TABLE_COLUMNS)} and one row per scene"
+        ) from error
+    return validate_scene_table(
+        table, path.parent if raw_dir is None else raw_dir, source=f"scene table {path}"
+    )
+
+
+def validate_raw_scene(
+    path: str | os.PathLike,
+    split_factor: int = 2,
+    allowed_bands: Sequence[int] = ACCEPTED_BANDS,
+    *,
+    check_pixels: bool = True,
+) -> RasterInfo:
+    """Header checks of one raw scene, plus (``check_pixels``) a read of its last row.
+
+    Reading the last row catches truncated files, the usual result of an interrupted copy; it
+    costs one tile row for GeoTIFFs but a full decode for PNG/JPEG. Ingestion itself reads every
+    pixel, so it skips that check.
+    """
+    if split_factor < 1:
+        raise ValueError(f"split_factor must be a positive integer, got {split_factor}")
+    info = raster_info(path)
+    if info.dtype not in ACCEPTED_DTYPES:
+        raise IngestionError(
+            f"raw scene {path} has pixel type {info.dtype}; accepted are {', '.join(ACCEPTED_DTYPES)}: "
+            "convert it to 8- or 16-bit unsigned integers"
+        )
+    if info.bands not in allowed_bands:
+        raise IngestionError(
+            f"raw scene {path} has {info.bands} bands; accepted band counts are {tuple(allowed_bands)}: "
+            "export RGB or RGB+NIR/alpha imagery"
+        )
+    if info.height % split_factor or info.width % split_factor:
+        raise IngestionError(
+            f"raw scene {path} is {info.height}x{info.width} pixels, not divisible by split_factor "
+            f"{split_factor}; crop it to a multiple of {split_factor} or change split_factor"
+        )
+    if check_pixels:
+        read_raster(path, Window(info.height - 1, 0, 1, info.width))
+    return info
+
+
+def stretch_sample(
+    path: str | os.PathLike, bands: Sequence[int], max_side: int = STRETCH_SAMPLE_SIDE
+) -> np.ndarray:
+    """Every ``step``-th row and column of the whole raster, ``step = ceil(longer side / max_side)``.
+
+    Equal to ``read_raster(path, bands=bands)[::step, ::step]`` but read in strips of rows, so
+    only one strip of the full-resolution scene is in memory at a time.
+    """
+    info = raster_info(path)
+    step = max(1, math.ceil(max(info.height, info.width) / max_side))
+    strip_height = step * max(1, 512 // step)
+    strips = [
+        read_raster(path, Window(row, 0, min(strip_height, info.height - row), info.width), bands=bands)[
+            ::step, ::step
+        ]
+        for row in range(0, info.height, strip_height)
+    ]
+    return np.concatenate(strips, axis=0)
+
+
+def stretch_limits(sample: np.ndarray, low_pct: float = 2, high_pct: float = 98) -> np.ndarray:
+    """Per-band ``[low, high]`` percentiles (numpy's linear interpolation), shape ``(bands, 2)``."""
+    if not 0 <= low_pct < high_pct <= 100:
+        raise ValueError(f"need 0 <= low_pct < high_pct <= 100, got {low_pct}, {high_pct}")
+    pixels = sample.reshape(-1, 1 if sample.ndim == 2 else sample.shape[-1])
+    return np.percentile(pixels, [low_pct, high_pct], axis=0).T
+
+
+def _stretch_table(low: float, high: float) -> np.ndarray:
+    """uint8 value of every uint16 value: indexing this table is the stretch, with no float copy."""
+    span = high - low if high > low else 1.0  # a constant band maps to 0
+    values = (np.arange(2**16, dtype=np.float64) - low) * (255.0 / span)
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def to_uint8(
+    array: np.ndarray, low_pct: float = 2, high_pct: float = 98, *, limits: np.ndarray | None = None
+) -> np.ndarray:
+    """8-bit version of ``array`` (``(H, W)`` or ``(H, W, C)``).
+
+    uint8 is returned unchanged. uint16 is stretched per band:
+    ``clip(rint((x - low) * 255 / (high - low)), 0, 255)`` with ``limits`` (``(C, 2)`` from
+    :func:`stretch_limits`, the scene-wide ones during ingestion) or, without them, the
+    ``low_pct``/``high_pct`` percentiles of ``array`` itself.
+    """
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype != np.uint16:
+        raise ValueError(f"to_uint8 handles uint8 and uint16 arrays, got {array.dtype}")
+    if limits is None:
+        limits = stretch_limits(array, low_pct, high_pct)
+    bands = array[..., np.newaxis] if array.ndim == 2 else array
+    if len(limits) != bands.shape[-1]:
+        raise ValueError(f"got stretch limits for {len(limits)} bands but the array has {bands.shape[-1]}")
+    out = np.empty(bands.shape, dtype=np.uint8)
+    for band, (low, high) in enumerate(limits):
+        out[..., band] = _stretch_table(low, high)[bands[..., band]]
+    return out[..., 0] if array.ndim == 2 else out
+
+
+def pixel_checksum(array: np.ndarray) -> str:
+    """sha256 of the pixel bytes in row-major ``(H, W, C)`` order: independent of file compression.
+
+    ``pixel_checksum(read_raster(path))`` verifies a stored image against its manifest row.
+    """
+    return hashlib.sha256(np.ascontiguousarray(array).data).hexdigest()
+
+
+def _image_windows(height: int, width: int, split_factor: int) -> list[Window]:
+    tile_height, tile_width = height // split_factor, width // split_factor
+    return [
+        Window(i * tile_height, j * tile_width, tile_height, tile_width)
+        for i in range(split_factor)
+        for j in range(split_factor)
+    ]
+
+
+def _check_scene(
+    path: Path, split_factor: int, allowed_bands: Sequence[int], rgb_bands: Sequence[int]
+) -> RasterInfo:
+    """Header checks ingestion needs; its own reads cover every pixel, so none are read here."""
+    info = validate_raw_scene(path, split_factor, allowed_bands, check_pixels=False)
+    if len(rgb_bands) != 3 or not all(1 <= band <= info.bands for band in rgb_bands):
+        raise IngestionError(
+            f"rgb_bands {tuple(rgb_bands)} must be three band numbers within 1..{info.bands} "
+            f"of raw scene {path}"
+        )
+    return info
+
+
+def ingest_scene(
+    row: Mapping[str, str],
+    raw_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    split_factor: int = 2,
+    *,
+    rgb_bands: Sequence[int] = (1, 2, 3),
+    allowed_bands: Sequence[int] = ACCEPTED_BANDS,
+    low_pct: float = 2,
+    high_pct: float = 98,
+) -> list[dict[str, object]]:
+    """Cut one raw scene (a scene-table row) into ``split_factor``² GeoTIFFs; return manifest rows."""
+    raw_path = Path(raw_dir) / row["file"]
+    out_dir = Path(out_dir)
+    info = _check_scene(raw_path, split_factor, allowed_bands, rgb_bands)
+    limits = None
+    if info.dtype != "uint8":
+        limits = stretch_limits(stretch_sample(raw_path, rgb_bands), low_pct, high_pct)
+    rows = []
+    for window in _image_windows(info.height, info.width, split_factor):
+        pixels = to_uint8(read_raster(raw_path, window, bands=rgb_bands), limits=limits)
+        transform = None
+        if info.transform is not None:
+            rio_window = RioWindow(window.col, window.row, window.width, window.height)
+            transform = tuple(window_transform(rio_window, Affine(*info.transform)))[:6]
+        image_id = patch_id(row["scene_id"], window)
+        write_raster(out_dir / f"{image_id}.tif", pixels, crs=info.crs, transform=transform)
+        rows.append(
+            {
+                "image_id": image_id,
+                **{column: row[column] for column in ("scene_id", "city", "source", "capture_date")},
+                "path": f"{image_id}.tif",
+                "row_off": window.row,
+                "col_off": window.col,
+                "height": window.height,
+                "width": window.width,
+                "bands_in": info.bands,
+                "dtype_in": info.dtype,
+                "checksum": pixel_checksum(pixels),
+                "crs": info.crs,
+                "transform": json.dumps(list(transform)) if transform is not None else None,
+            }
+        )
+    logger.info("ingested %s -> %d images in %s", raw_path, len(rows), out_dir)
+    return rows
+
+
+def ingest_scenes(
+    scene_table: pd.DataFrame,
+    raw_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    split_factor: int = 2,
+    workers: int | None = None,
+    rgb_bands: Sequence[int] = (1, 2, 3),
+    allowed_bands: Sequence[int] = ACCEPTED_BANDS,
+    low_pct: float = 2,
+    high_pct: float = 98,
+) -> pd.DataFrame:
+    """Ingest every scene of ``scene_table`` into ``out_dir``; return the image manifest.
+
+    All scene headers are checked first and every problem is reported at once, before any pixel
+    is read. Scenes are then processed one per task on ``workers`` processes. ``out_dir`` is
+    meant to be a staging folder that the caller publishes; it may not lie inside ``raw_dir``.
+    The manifest has :data:`MANIFEST_COLUMNS`, sorted by ``image_id``; ``path`` is relative to
+    ``out_dir`` and ``transform`` is a JSON list of the six affine numbers (or ``None``).
+    """
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if out_dir.resolve().is_relative_to(raw_dir.resolve()):
+        raise IngestionError(
+            f"output folder {out_dir} lies inside the raw folder {raw_dir}; choose another folder"
+        )
+    table = validate_scene_table(scene_table, raw_dir)
+    problems = []
+    for file in table["file"]:
+        try:
+            _check_scene(raw_dir / file, split_factor, allowed_bands, rgb_bands)
+        except (ValueError, FileNotFoundError) as error:
+            problems.append(str(error))
+    if problems:
+        raise IngestionError(
+            f"{len(problems)} of {len(table)} raw scenes in {raw_dir} cannot be ingested:\n- "
+            + "\n- ".join(problems)
+        )
+    ingest_one = functools.partial(
+        ingest_scene,
+        raw_dir=raw_dir,
+        out_dir=out_dir,
+        split_factor=split_factor,
+        rgb_bands=tuple(rgb_bands),
+        allowed_bands=tuple(allowed_bands),
+        low_pct=low_pct,
+        high_pct=high_pct,
+    )
+    records = table[list(SCENE_TABLE_COLUMNS)].to_dict("records")
+    per_scene = map_items(ingest_one, records, workers=workers, desc="ingesting scenes")
+    manifest = pd.DataFrame([row for rows in per_scene for row in rows], columns=list(MANIFEST_COLUMNS))
+    logger.info(
+        "ingested %d scenes from %s into %d images in %s", len(table), raw_dir, len(manifest), out_dir
+    )
+    return manifest.sort_values("image_id", ignore_index=True)

@@ -1,0 +1,231 @@
+"""Raster read/write that keeps georeferencing: the raster store of the UHR images.
+
+Ingested 5120 x 5120 images are stored as tiled GeoTIFFs and later stages (training crops,
+annotation tiling, inference) read random windows of them, so the GeoTIFF layout is chosen for
+fast windowed reads: 256 x 256 tiles, ZSTD compression with horizontal differencing
+(``benchmarks/results/bench_raster_store.md`` compares DEFLATE, LZW, ZSTD and no compression
+at 256 and 512 tiles: ZSTD reads a random 1024² window about 2x faster than DEFLATE at the same
+size on disk, 256 tiles decode less wasted border than 512 tiles, and no compression is only
+a little faster but a third larger).
+
+Arrays are ``(H, W, C)`` for several bands and ``(H, W)`` for one band, the layout numpy, Pillow
+and the training code use; band numbers given to :func:`read_raster` are 1-based as in GDAL.
+A transform is the 6-tuple ``(a, b, c, d, e, f)`` of ``affine.Affine``/rasterio:
+``x = a * col + b * row + c``, ``y = d * col + e * row + f``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio._err import CPLE_BaseError
+from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.transform import Affine
+from rasterio.windows import Window as RioWindow
+
+from urur.io.atomic import atomic_path
+from urur.tiling import Window
+
+DRIVERS_BY_SUFFIX = {".tif": "GTiff", ".tiff": "GTiff", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+GEOTIFF_BLOCK_SIZE = 256
+GEOTIFF_COMPRESSION = "zstd"
+JPEG_QUALITY = 95
+
+Transform = tuple[float, float, float, float, float, float]
+
+
+class RasterReadError(ValueError):
+    """A raster file cannot be read: corrupt, truncated, not an image, or a bad request."""
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What a raster file holds, read from its header without decoding pixels.
+
+    ``crs`` is ``"EPSG:<code>"`` when the CRS has one, else WKT, and ``None`` for files without
+    georeferencing (PNG, JPEG); ``transform`` is ``None`` for those too.
+    """
+
+    path: Path
+    height: int
+    width: int
+    bands: int
+    dtype: str
+    crs: str | None
+    transform: Transform | None
+
+
+def driver_for(path: str | os.PathLike) -> str:
+    """GDAL driver implied by the file suffix; the suffix is the only format switch users see."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in DRIVERS_BY_SUFFIX:
+        raise ValueError(
+            f"{path}: unsupported raster suffix {suffix!r}; use one of {', '.join(sorted(DRIVERS_BY_SUFFIX))}"
+        )
+    return DRIVERS_BY_SUFFIX[suffix]
+
+
+def _unreadable(path: Path, error: Exception) -> RasterReadError:
+    # rasterio's read errors say "see previous exception"; GDAL's own message is the cause.
+    detail = str(error.__cause__ or error).rstrip(".")
+    return RasterReadError(
+        f"cannot read raster {path}: {detail}. The file is corrupt, truncated or not an image: "
+        "re-export or re-download it, or remove it from the inputs."
+    )
+
+
+@contextlib.contextmanager
+def _open(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
+    """``rasterio.open`` for reading whose GDAL errors (at open or read) name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"raster {path} does not exist; check the path")
+    try:
+        with warnings.catch_warnings():
+            # PNG and JPEG carry no georeferencing by design: that is reported as crs=None.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            # GDAL's whole-image PNG fast path returns a truncated PNG's missing rows as garbage
+            # without an error; the row-by-row path reports them (about 20 % slower to decode).
+            with rasterio.Env(GDAL_PNG_WHOLE_IMAGE_OPTIM="NO"), rasterio.open(path) as dataset:
+                yield dataset
+    except (RasterioError, CPLE_BaseError) as error:
+        raise _unreadable(path, error) from error
+
+
+def _crs_text(crs: CRS | None) -> str | None:
+    if not crs:
+        return None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
+
+
+def _info(dataset: rasterio.io.DatasetReader, path: Path) -> RasterInfo:
+    georeferenced = not dataset.transform.is_identity or dataset.crs is not None
+    return RasterInfo(
+        path=path,
+        height=dataset.height,
+        width=dataset.width,
+        bands=dataset.count,
+        dtype=dataset.dtypes[0],
+        crs=_crs_text(dataset.crs),
+        transform=tuple(dataset.transform)[:6] if georeferenced else None,
+    )
+
+
+def raster_info(path: str | os.PathLike) -> RasterInfo:
+    """Size, bands, dtype and georeferencing of ``path`` (header only, cheap)."""
+    with _open(path) as dataset:
+        return _info(dataset, Path(path))
+
+
+def read_raster(
+    path: str | os.PathLike, window: Window | None = None, *, bands: Sequence[int] | None = None
+) -> np.ndarray:
+    """Pixels of ``path`` (or of ``window`` of it) as ``(H, W, C)``, or ``(H, W)`` for one band.
+
+    Only the tiles under ``window`` are decoded for tiled GeoTIFFs, which is what makes random
+    crops of the raster store cheap. ``bands`` are 1-based band numbers (default: all).
+    """
+    path = Path(path)
+    with _open(path) as dataset:
+        band_numbers = list(bands) if bands is not None else list(range(1, dataset.count + 1))
+        if not band_numbers or not all(1 <= band <= dataset.count for band in band_numbers):
+            raise RasterReadError(
+                f"{path} has bands 1..{dataset.count}, cannot read bands {band_numbers}; "
+                "ask for existing bands"
+            )
+        if window is None:
+            window = Window(0, 0, dataset.height, dataset.width)
+        inside = (
+            window.row >= 0
+            and window.col >= 0
+            and window.height > 0
+            and window.width > 0
+            and window.row + window.height <= dataset.height
+            and window.col + window.width <= dataset.width
+        )
+        if not inside:
+            raise RasterReadError(
+                f"{window} is not inside {path} ({dataset.height}x{dataset.width}); "
+                "use a window within the image"
+            )
+        # Reading into a transposed view of an (H, W, C) buffer lets GDAL write the final layout
+        # directly: no second copy of the image.
+        out = np.empty((window.height, window.width, len(band_numbers)), dtype=dataset.dtypes[0])
+        dataset.read(
+            band_numbers,
+            window=RioWindow(window.col, window.row, window.width, window.height),
+            out=out.transpose(2, 0, 1),
+        )
+    return out[..., 0] if out.shape[2] == 1 else out
+
+
+def _creation_options(driver: str, dtype: np.dtype) -> dict[str, object]:
+    if driver == "GTiff":
+        return {
+            "tiled": True,
+            "blockxsize": GEOTIFF_BLOCK_SIZE,
+            "blockysize": GEOTIFF_BLOCK_SIZE,
+            "compress": GEOTIFF_COMPRESSION,
+            # Horizontal differencing for integers, floating-point prediction for floats.
+            "predictor": 3 if np.issubdtype(dtype, np.floating) else 2,
+            "interleave": "pixel",
+            "bigtiff": "if_safer",
+        }
+    if driver == "JPEG":
+        return {"quality": JPEG_QUALITY}
+    return {}
+
+
+def write_raster(
+    path: str | os.PathLike,
+    array: np.ndarray,
+    *,
+    crs: str | CRS | None = None,
+    transform: Transform | Affine | None = None,
+) -> None:
+    """Write ``array`` (``(H, W)`` or ``(H, W, C)``) to ``path`` atomically, format from the suffix.
+
+    ``.tif``/``.tiff`` become tiled, ZSTD-compressed GeoTIFFs carrying ``crs`` and ``transform``;
+    ``.png`` and ``.jpg`` cannot hold georeferencing, so passing it for them is an error rather
+    than a silent loss.
+    """
+    path = Path(path)
+    driver = driver_for(path)
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise ValueError(
+            f"cannot write {path}: expected a non-empty (H, W) or (H, W, C) array, got {array.shape}"
+        )
+    if array.dtype == np.bool_:
+        raise ValueError(f"cannot write {path}: convert the boolean array to uint8 first")
+    if driver != "GTiff" and (crs is not None or transform is not None):
+        raise ValueError(f"cannot write {path}: {driver} cannot hold a CRS or transform; use a .tif path")
+    pixels = array[..., np.newaxis] if array.ndim == 2 else array
+    height, width, bands = pixels.shape
+    profile = {
+        "driver": driver,
+        "height": height,
+        "width": width,
+        "count": bands,
+        "dtype": pixels.dtype.name,
+        "crs": CRS.from_user_input(crs) if crs is not None else None,
+        "transform": Affine(*transform[:6]) if transform is not None else None,
+        **_creation_options(driver, pixels.dtype),
+    }
+    with (
+        atomic_path(path) as tmp,
+        # No .aux.xml side-car files: they would be left behind under the temporary name.
+        rasterio.Env(GDAL_PAM_ENABLED="NO"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(tmp, "w", **profile) as dataset:
+            dataset.write(pixels.transpose(2, 0, 1))
