@@ -23,6 +23,7 @@ Options and interpretations:
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -161,7 +162,7 @@ class ResNet(nn.Module):
             source = str(path_or_state_dict)
             try:
                 loaded = torch.load(source, map_location="cpu", weights_only=True)
-            except (OSError, RuntimeError, EOFError) as error:
+            except (OSError, RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as error:
                 raise PretrainedWeightsError(
                     f"cannot read pretrained weights from {source}: {error}. "
                     "Pass a file written by torch.save(model.state_dict(), path)."

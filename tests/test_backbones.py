@@ -1,0 +1,221 @@
+"""ResNet (torchvision layout, pretrained loading, output stride), STDC blocks, and common helpers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from urur.models.backbones import (
+    CatBottleneck,
+    PretrainedWeightsError,
+    ResNet,
+    STDCNet,
+    STDCShallow,
+    resnet18,
+)
+from urur.models.common import ConvBNReLU, pad_to_multiple, resize, scaled
+
+TORCHVISION_RESNET18_PARAMETERS = 11_689_512  # torchvision.models.resnet18() parameter count
+
+
+def torchvision_resnet18_shapes() -> dict[str, tuple[int, ...]]:
+    """torchvision resnet18's state_dict keys and shapes, written out from its architecture."""
+    shapes: dict[str, tuple[int, ...]] = {"conv1.weight": (64, 3, 7, 7)}
+
+    def bn(prefix: str, channels: int) -> None:
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"{prefix}.{name}"] = (channels,)
+        shapes[f"{prefix}.num_batches_tracked"] = ()
+
+    bn("bn1", 64)
+    in_ch = 64
+    for layer, out_ch in enumerate((64, 128, 256, 512), start=1):
+        for block in range(2):
+            prefix = f"layer{layer}.{block}"
+            block_in = in_ch if block == 0 else out_ch
+            shapes[f"{prefix}.conv1.weight"] = (out_ch, block_in, 3, 3)
+            bn(f"{prefix}.bn1", out_ch)
+            shapes[f"{prefix}.conv2.weight"] = (out_ch, out_ch, 3, 3)
+            bn(f"{prefix}.bn2", out_ch)
+            if block == 0 and layer > 1:
+                shapes[f"{prefix}.downsample.0.weight"] = (out_ch, in_ch, 1, 1)
+                bn(f"{prefix}.downsample.1", out_ch)
+        in_ch = out_ch
+    shapes["fc.weight"] = (1000, 512)
+    shapes["fc.bias"] = (1000,)
+    return shapes
+
+
+def random_state_dict(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        key: torch.tensor(7)
+        if key.endswith("num_batches_tracked")
+        else torch.randn(shape, generator=generator)
+        for key, shape in shapes.items()
+    }
+
+
+def test_resnet18_parameter_count_matches_torchvision() -> None:
+    model = resnet18(num_classes=1000)
+    assert sum(p.numel() for p in model.parameters()) == TORCHVISION_RESNET18_PARAMETERS
+
+
+def test_resnet18_state_dict_layout_matches_torchvision() -> None:
+    state = resnet18(num_classes=1000).state_dict()
+    expected = torchvision_resnet18_shapes()
+    assert list(state) == list(expected)
+    assert {k: tuple(v.shape) for k, v in state.items()} == expected
+
+
+def test_load_pretrained_from_file_ignores_fc_and_lands_values(tmp_path) -> None:
+    weights = random_state_dict(torchvision_resnet18_shapes())
+    path = tmp_path / "resnet18.pth"
+    torch.save(weights, path)
+    model = resnet18()  # no classifier: fc.* in the file must be skipped
+    report = model.load_pretrained(path)
+    assert report == {"missing": [], "unexpected": [], "shape_mismatch": []}
+    state = model.state_dict()
+    for key in ("conv1.weight", "layer2.0.downsample.0.weight", "layer4.1.bn2.running_var"):
+        assert torch.equal(state[key], weights[key])
+    assert "fc.weight" not in state
+
+
+def test_load_pretrained_wrong_shape_names_key_and_file(tmp_path) -> None:
+    weights = random_state_dict(torchvision_resnet18_shapes())
+    weights["layer3.1.conv2.weight"] = torch.zeros(256, 256, 1, 1)
+    path = tmp_path / "bad.pth"
+    torch.save(weights, path)
+    with pytest.raises(PretrainedWeightsError, match=r"bad\.pth.*shape_mismatch: layer3\.1\.conv2\.weight"):
+        resnet18().load_pretrained(path)
+
+
+def test_load_pretrained_reports_missing_and_unexpected_keys() -> None:
+    weights = random_state_dict(torchvision_resnet18_shapes())
+    del weights["layer1.0.conv1.weight"]
+    weights["layer5.0.conv1.weight"] = torch.zeros(1)
+    model = resnet18()
+    with pytest.raises(
+        PretrainedWeightsError, match=r"missing: layer1\.0\.conv1\.weight.*unexpected: layer5"
+    ):
+        model.load_pretrained(weights)
+    report = model.load_pretrained(weights, strict=False)
+    assert report["missing"] == ["layer1.0.conv1.weight"]
+    assert torch.equal(model.state_dict()["conv1.weight"], weights["conv1.weight"])
+
+
+def test_load_pretrained_rejects_unreadable_file(tmp_path) -> None:
+    path = tmp_path / "not_weights.pth"
+    path.write_text("hello")
+    with pytest.raises(PretrainedWeightsError, match=r"not_weights\.pth"):
+        resnet18().load_pretrained(path)
+
+
+def halvings(size: int, times: int) -> int:
+    """Size after ``times`` stride-2 ops with 'same'-style padding: ceil division by 2 each time."""
+    for _ in range(times):
+        size = math.ceil(size / 2)
+    return size
+
+
+@pytest.mark.parametrize("size", [(64, 96), (45, 70), (33, 17)])
+def test_resnet_stage_shapes_and_output_stride(size: tuple[int, int]) -> None:
+    plain = resnet18(width=0.125)
+    dilated = resnet18(width=0.125, stem="v1c", strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4))
+    image = torch.randn(1, 3, *size)
+    plain_shapes = [tuple(f.shape) for f in plain(image)]
+    dilated_shapes = [tuple(f.shape) for f in dilated(image)]
+    channels = (8, 16, 32, 64)
+    assert plain.out_channels == dilated.out_channels == channels
+    assert plain_shapes == [
+        (1, c, *(halvings(s, n) for s in size)) for c, n in zip(channels, (2, 3, 4, 5), strict=True)
+    ]
+    assert dilated_shapes == [
+        (1, c, *(halvings(s, n) for s in size)) for c, n in zip(channels, (2, 3, 3, 3), strict=True)
+    ]
+    assert (plain.output_stride, dilated.output_stride) == (32, 8)
+
+
+def test_v1c_stem_uses_mmseg_names() -> None:
+    state = ResNet(stem="v1c").state_dict()
+    assert tuple(state["stem.0.weight"].shape) == (32, 3, 3, 3)
+    assert tuple(state["stem.3.weight"].shape) == (32, 32, 3, 3)
+    assert tuple(state["stem.6.weight"].shape) == (64, 32, 3, 3)
+    assert "stem.7.running_mean" in state and "conv1.weight" not in state
+
+
+def test_resnet_rejects_bad_options() -> None:
+    with pytest.raises(ValueError, match="stem must be"):
+        ResNet(stem="v1d")
+    with pytest.raises(ValueError, match="depth must be one of"):
+        ResNet(depth=50)
+
+
+def test_resnet_is_deterministic_under_seed() -> None:
+    image = torch.randn(1, 3, 40, 40)
+    outputs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        outputs.append(resnet18(width=0.125).eval()(image)[-1])
+    assert torch.equal(*outputs)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_cat_bottleneck_channels_and_size(stride: int) -> None:
+    block = CatBottleneck(16, 64, block_num=4, stride=stride)
+    widths = [conv[0].out_channels for conv in block.convs]
+    assert widths == [32, 16, 8, 8]
+    out = block(torch.randn(2, 16, 9, 14))
+    assert tuple(out.shape) == (2, 64, halvings(9, stride - 1), halvings(14, stride - 1))
+
+
+def test_cat_bottleneck_rejects_indivisible_width() -> None:
+    with pytest.raises(ValueError, match="divisible"):
+        CatBottleneck(16, 20, block_num=4)
+
+
+def test_stdc_shallow_paper_channels_and_shapes() -> None:
+    net = STDCShallow()
+    assert net.out_channels == (256, 512)
+    feat8, feat16 = net(torch.randn(1, 6, 64, 96))
+    assert tuple(feat8.shape) == (1, 256, 8, 12)
+    assert tuple(feat16.shape) == (1, 512, 4, 6)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (50, 77)])
+def test_stdc_tiny_widths_and_odd_sizes(size: tuple[int, int]) -> None:
+    shallow = STDCShallow(width=0.125)
+    full = STDCNet(width=0.125)
+    assert shallow.out_channels == (32, 64)
+    assert full.out_channels == (32, 64, 128)
+    feats = full(torch.randn(1, 3, *size))
+    assert [tuple(f.shape) for f in feats] == [
+        (1, c, halvings(size[0], n), halvings(size[1], n))
+        for c, n in zip((32, 64, 128), (3, 4, 5), strict=True)
+    ]
+    assert [tuple(f.shape) for f in shallow(torch.randn(1, 6, *size))] == [tuple(f.shape) for f in feats[:2]]
+
+
+def test_scaled_channels() -> None:
+    assert [scaled(64, 0.125), scaled(32, 0.125), scaled(70, 1.0), scaled(3, 0.1)] == [8, 4, 72, 1]
+    with pytest.raises(ValueError, match="width must be positive"):
+        scaled(64, 0)
+
+
+def test_pad_to_multiple_pads_bottom_right_with_zeros() -> None:
+    x = torch.randn(1, 2, 5, 7)
+    padded, size = pad_to_multiple(x, 4)
+    assert size == (5, 7) and tuple(padded.shape) == (1, 2, 8, 8)
+    assert torch.equal(padded[..., :5, :7], x)
+    assert padded[..., 5:, :].abs().sum() == 0 and padded[..., 7:].abs().sum() == 0
+    same, _ = pad_to_multiple(padded, 4)
+    assert same is padded
+
+
+def test_resize_and_conv_bn_relu_keep_sizes() -> None:
+    x = torch.randn(1, 3, 6, 10)
+    assert resize(x, (6, 10)) is x
+    assert tuple(resize(x, (12, 20)).shape) == (1, 3, 12, 20)
+    assert tuple(ConvBNReLU(3, 5, 3, dilation=4)(x).shape) == (1, 5, 6, 10)
