@@ -37,8 +37,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rasterio.transform import Affine
-from rasterio.windows import Window as RioWindow
-from rasterio.windows import transform as window_transform
 
 from urur.io.raster import DRIVERS_BY_SUFFIX, RasterInfo, raster_info, read_raster, write_raster
 from urur.parallel import map_items
@@ -314,8 +312,8 @@ def ingest_scene(
         pixels = to_uint8(read_raster(raw_path, window, bands=rgb_bands), limits=limits)
         transform = None
         if info.transform is not None:
-            rio_window = RioWindow(window.col, window.row, window.width, window.height)
-            transform = tuple(window_transform(rio_window, Affine(*info.transform)))[:6]
+            # Pixel (0, 0) of the cut is pixel (row, col) of the scene (= rasterio.windows.transform).
+            transform = tuple(Affine(*info.transform) @ Affine.translation(window.col, window.row))[:6]
         image_id = patch_id(row["scene_id"], window)
         write_raster(out_dir / f"{image_id}.tif", pixels, crs=info.crs, transform=transform)
         rows.append(

@@ -1,0 +1,319 @@
+"""Ingestion: scene table checks, raw scene checks, 16-bit stretch, cutting with georeferencing kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+from urur.ingestion import (
+    MANIFEST_COLUMNS,
+    IngestionError,
+    ingest_scene,
+    ingest_scenes,
+    load_scene_table,
+    pixel_checksum,
+    stretch_limits,
+    stretch_sample,
+    to_uint8,
+    validate_raw_scene,
+)
+from urur.io.raster import RasterReadError, raster_info, read_raster, write_raster
+from urur.tiling import Window
+
+# A rotated/sheared transform so that the offset rule is checked in full, not only for north-up.
+RAW_TRANSFORM = (0.5, 0.1, 500000.0, 0.2, -0.5, 4000000.0)
+
+
+def scene_row(scene_id: str, file: str) -> dict[str, str]:
+    return {
+        "scene_id": scene_id,
+        "city": "hefei",
+        "source": "gf2",
+        "capture_date": "2021-05-01",
+        "file": file,
+    }
+
+
+def write_table(path, rows) -> None:
+    pd.DataFrame(rows, columns=["scene_id", "city", "source", "capture_date", "file"]).to_csv(
+        path, index=False
+    )
+
+
+def noise(shape, dtype=np.uint8, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+
+
+def tree_digest(folder) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def raw_dir(tmp_path):
+    """Three valid raw scenes: georeferenced 8-bit RGB GeoTIFF, 16-bit RGBN GeoTIFF, 8-bit PNG."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_raster(raw / "a.tif", noise((64, 96, 3)), crs="EPSG:32650", transform=RAW_TRANSFORM)
+    write_raster(
+        raw / "b.tif", noise((64, 64, 4), np.uint16, seed=1), crs="EPSG:4326", transform=RAW_TRANSFORM
+    )
+    write_raster(raw / "pngs" / "c.png", noise((32, 32, 3), seed=2))
+    write_table(
+        raw / "scenes.csv", [scene_row("a", "a.tif"), scene_row("b", "b.tif"), scene_row("c", "pngs/c.png")]
+    )
+    return raw
+
+
+def test_cut_images_keep_pixels_crs_and_shifted_transform(raw_dir, tmp_path):
+    rows = ingest_scene(scene_row("a", "a.tif"), raw_dir, tmp_path / "out")
+    raw_pixels = read_raster(raw_dir / "a.tif")
+    assert [r["image_id"] for r in rows] == [
+        "a_r00000_c00000",
+        "a_r00000_c00048",
+        "a_r00032_c00000",
+        "a_r00032_c00048",
+    ]
+    a, b, c, d, e, f = RAW_TRANSFORM
+    for row in rows:
+        stored = tmp_path / "out" / row["path"]
+        info = raster_info(stored)
+        r, q = row["row_off"], row["col_off"]
+        # Pixel (0, 0) of the cut is pixel (r, q) of the raw scene: same map coordinates.
+        expected = (a, b, a * q + b * r + c, d, e, d * q + e * r + f)
+        np.testing.assert_allclose(info.transform, expected)
+        assert json.loads(row["transform"]) == pytest.approx(expected)
+        assert info.crs == row["crs"] == "EPSG:32650"
+        np.testing.assert_array_equal(read_raster(stored), raw_pixels[r : r + 32, q : q + 48])
+
+
+def test_16_bit_stretch_matches_numpy_percentiles_over_the_whole_scene(raw_dir, tmp_path):
+    rows = ingest_scene(scene_row("b", "b.tif"), raw_dir, tmp_path / "out", split_factor=2)
+    raw = read_raster(raw_dir / "b.tif").astype(np.float64)
+    expected = np.empty((64, 64, 3), np.uint8)
+    for band in range(3):  # band 4 (near-infrared) is dropped
+        low, high = np.percentile(raw[..., band], [2, 98])
+        expected[..., band] = np.clip(np.round((raw[..., band] - low) / (high - low) * 255), 0, 255)
+    stitched = np.empty_like(expected)
+    for row in rows:
+        image = read_raster(tmp_path / "out" / row["path"])
+        assert image.dtype == np.uint8 and image.shape == (32, 32, 3)
+        stitched[row["row_off"] : row["row_off"] + 32, row["col_off"] : row["col_off"] + 32] = image
+        assert (row["bands_in"], row["dtype_in"]) == (4, "uint16")
+    # One stretch for the whole scene: the stitched cuts equal the stretch of the whole scene.
+    np.testing.assert_array_equal(stitched, expected)
+
+
+def test_stretch_sample_is_every_step_th_pixel_read_in_strips(tmp_path):
+    array = noise((1100, 40, 3), np.uint16, seed=5)  # 1100 rows: three 506-row strips at step 11
+    write_raster(tmp_path / "tall.tif", array)
+    sample = stretch_sample(tmp_path / "tall.tif", bands=(1, 2, 3), max_side=100)
+    np.testing.assert_array_equal(sample, array[::11, ::11])
+
+
+def test_to_uint8_stretch_edge_cases():
+    image = noise((8, 9, 2), np.uint16, seed=6)
+    eight_bit = noise((4, 4, 3))
+    assert to_uint8(eight_bit) is eight_bit  # 8-bit imagery is kept as it is
+    limits = np.array([[1000.0, 3000.0], [0.0, 65535.0]])
+    expected = np.stack(
+        [
+            np.clip(np.round((image[..., k] - lo) * 255 / (hi - lo)), 0, 255)
+            for k, (lo, hi) in enumerate(limits)
+        ],
+        axis=-1,
+    )
+    np.testing.assert_array_equal(to_uint8(image, limits=limits), expected)
+    np.testing.assert_array_equal(to_uint8(np.full((3, 3), 7, np.uint16)), np.zeros((3, 3), np.uint8))
+    single = image[..., 0]
+    low, high = np.percentile(single, [10, 90])
+    np.testing.assert_array_equal(
+        to_uint8(single, 10, 90), np.clip(np.round((single - low) * 255 / (high - low)), 0, 255)
+    )
+    np.testing.assert_allclose(stretch_limits(image, 10, 90)[1], np.percentile(image[..., 1], [10, 90]))
+    with pytest.raises(ValueError, match="float32"):
+        to_uint8(image.astype(np.float32))
+
+
+def test_rgb_bands_choose_and_order_the_kept_bands(tmp_path):
+    raw = tmp_path / "raw"
+    write_raster(raw / "bgrn.tif", noise((16, 16, 4), seed=7))
+    rows = ingest_scene(
+        scene_row("s", "bgrn.tif"), raw, tmp_path / "out", split_factor=1, rgb_bands=(3, 2, 1)
+    )
+    np.testing.assert_array_equal(
+        read_raster(tmp_path / "out" / rows[0]["path"]), read_raster(raw / "bgrn.tif")[..., [2, 1, 0]]
+    )
+    with pytest.raises(
+        IngestionError, match=r"rgb_bands \(1, 2, 5\) .*within 1\.\.4 of raw scene .*bgrn\.tif"
+    ):
+        ingest_scene(scene_row("s", "bgrn.tif"), raw, tmp_path / "out2", rgb_bands=(1, 2, 5))
+
+
+@pytest.mark.parametrize(("name", "dtype"), [("s.tif", np.uint8), ("s.png", np.uint8), ("s.png", np.uint16)])
+def test_png_jpeg_tiff_inputs_are_cut_exactly(tmp_path, name, dtype):
+    raw = tmp_path / "raw"
+    array = noise((32, 48, 3), dtype, seed=8)
+    write_raster(raw / name, array)
+    rows = ingest_scene(scene_row("s", name), raw, tmp_path / "out")
+    expected = to_uint8(array, limits=stretch_limits(array)) if dtype == np.uint16 else array
+    for row in rows:
+        window = Window(row["row_off"], row["col_off"], row["height"], row["width"])
+        np.testing.assert_array_equal(read_raster(tmp_path / "out" / row["path"]), expected[window.slices])
+        assert (row["crs"], row["transform"]) == (None, None)
+        assert raster_info(tmp_path / "out" / row["path"]).transform is None
+
+
+def test_jpeg_input_is_cut_from_its_decoded_pixels(tmp_path):
+    raw = tmp_path / "raw"
+    smooth = np.add.outer(np.arange(32), np.arange(32)).astype(np.uint8) * 3
+    write_raster(raw / "s.jpg", np.stack([smooth, smooth.T, 255 - smooth], axis=-1))
+    rows = ingest_scene(scene_row("s", "s.jpg"), raw, tmp_path / "out")
+    decoded = read_raster(raw / "s.jpg")
+    for row in rows:
+        window = Window(row["row_off"], row["col_off"], row["height"], row["width"])
+        np.testing.assert_array_equal(read_raster(tmp_path / "out" / row["path"]), decoded[window.slices])
+
+
+def test_manifest_schema_checksums_and_reproducibility(raw_dir, tmp_path):
+    before = tree_digest(raw_dir)
+    table = load_scene_table(raw_dir / "scenes.csv")
+    serial = ingest_scenes(table, raw_dir, tmp_path / "one", workers=1)
+    parallel = ingest_scenes(table, raw_dir, tmp_path / "two", workers=2)
+    assert tree_digest(raw_dir) == before  # inputs unchanged, no side-car files added
+    assert list(serial.columns) == list(MANIFEST_COLUMNS)
+    assert len(serial) == 12 and serial["image_id"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(serial["path"])
+    for row in serial.itertuples():
+        stored = read_raster(tmp_path / "one" / row.path)
+        assert row.checksum == pixel_checksum(stored) == hashlib.sha256(stored.tobytes()).hexdigest()
+    png_rows = serial[serial["scene_id"] == "c"]
+    assert png_rows["crs"].isna().all() and png_rows["transform"].isna().all()
+    assert set(serial.loc[serial["scene_id"] == "b", "crs"]) == {"EPSG:4326"}
+
+
+def test_manifest_checksum_is_independent_of_compression(raw_dir, tmp_path):
+    rows = ingest_scene(scene_row("a", "a.tif"), raw_dir, tmp_path / "out")
+    raw = read_raster(raw_dir / "a.tif")
+    assert rows[0]["checksum"] == hashlib.sha256(np.ascontiguousarray(raw[:32, :48]).tobytes()).hexdigest()
+
+
+def test_duplicate_scene_ids_are_named(raw_dir):
+    write_table(
+        raw_dir / "dup.csv", [scene_row("a", "a.tif"), scene_row("b", "b.tif"), scene_row("a", "b.tif")]
+    )
+    with pytest.raises(IngestionError, match=r"dup\.csv lists scene ids more than once: a;"):
+        load_scene_table(raw_dir / "dup.csv")
+
+
+def test_missing_files_are_named(raw_dir):
+    write_table(raw_dir / "missing.csv", [scene_row("a", "a.tif"), scene_row("z", "gone/z.tif")])
+    with pytest.raises(IngestionError, match=r"missing\.csv lists files missing from .*raw: gone/z\.tif"):
+        load_scene_table(raw_dir / "missing.csv")
+
+
+def test_empty_table_and_empty_csv_and_missing_columns(raw_dir):
+    write_table(raw_dir / "header_only.csv", [])
+    with pytest.raises(IngestionError, match=r"header_only\.csv lists no scenes"):
+        load_scene_table(raw_dir / "header_only.csv")
+    (raw_dir / "blank.csv").write_text("")
+    with pytest.raises(IngestionError, match=r"blank\.csv is empty"):
+        load_scene_table(raw_dir / "blank.csv")
+    (raw_dir / "short.csv").write_text("scene_id,file\na,a.tif\n")
+    with pytest.raises(
+        IngestionError, match=r"short\.csv lacks columns \['city', 'source', 'capture_date'\]"
+    ):
+        load_scene_table(raw_dir / "short.csv")
+
+
+def test_unsafe_scene_ids_are_rejected(raw_dir):
+    write_table(raw_dir / "ids.csv", [scene_row("../a", "a.tif")])
+    with pytest.raises(IngestionError, match=r"ids\.csv has empty or unsafe scene ids '\.\./a'"):
+        load_scene_table(raw_dir / "ids.csv")
+
+
+def test_empty_raw_folder_is_named(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "notes.txt").write_text("no scenes here")
+    table = pd.DataFrame([scene_row("a", "a.tif")])
+    with pytest.raises(IngestionError, match=r"raw folder .*raw holds no scene files"):
+        ingest_scenes(table, raw, tmp_path / "out")
+
+
+def test_output_inside_the_raw_folder_is_refused(raw_dir):
+    table = load_scene_table(raw_dir / "scenes.csv")
+    with pytest.raises(IngestionError, match=r"lies inside the raw folder"):
+        ingest_scenes(table, raw_dir, raw_dir / "out")
+
+
+@pytest.mark.parametrize("name", ["noise.tif", "noise.png"])
+def test_corrupt_scene_is_named(tmp_path, name):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / name).write_bytes(np.random.default_rng(9).bytes(3000))
+    with pytest.raises(RasterReadError, match=rf"{name}.*corrupt, truncated or not an image"):
+        validate_raw_scene(raw / name)
+    with pytest.raises(IngestionError, match=rf"1 of 1 raw scenes .*\n- cannot read raster .*{name}"):
+        ingest_scenes(pd.DataFrame([scene_row("n", name)]), raw, tmp_path / "out")
+
+
+@pytest.mark.parametrize("name", ["cut.tif", "cut.png"])
+def test_truncated_scene_is_named(tmp_path, name):
+    raw = tmp_path / "raw"
+    write_raster(raw / name, noise((64, 64, 3), seed=10))
+    data = (raw / name).read_bytes()
+    (raw / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(RasterReadError, match=rf"cannot read raster .*{name}"):
+        validate_raw_scene(raw / name)
+    with pytest.raises(RasterReadError, match=rf"cannot read raster .*{name}"):
+        ingest_scenes(pd.DataFrame([scene_row("t", name)]), raw, tmp_path / "out", workers=1)
+
+
+def test_size_not_divisible_by_split_factor_is_named(tmp_path):
+    write_raster(tmp_path / "odd.tif", noise((63, 64, 3)))
+    with pytest.raises(IngestionError, match=r"odd\.tif is 63x64 pixels, not divisible by split_factor 2"):
+        validate_raw_scene(tmp_path / "odd.tif", split_factor=2)
+    assert validate_raw_scene(tmp_path / "odd.tif", split_factor=1).height == 63
+
+
+@pytest.mark.parametrize(("name", "bands"), [("two.png", 2), ("two.tif", 2), ("five.tif", 5)])
+def test_wrong_band_count_is_named(tmp_path, name, bands):
+    write_raster(tmp_path / name, noise((16, 16, bands)))
+    with pytest.raises(IngestionError, match=rf"{name} has {bands} bands; accepted band counts are \(3, 4\)"):
+        validate_raw_scene(tmp_path / name)
+
+
+def test_unsupported_dtype_is_named(tmp_path):
+    write_raster(tmp_path / "float.tif", np.zeros((16, 16, 3), np.float32))
+    with pytest.raises(
+        IngestionError, match=r"float\.tif has pixel type float32; accepted are uint8, uint16"
+    ):
+        validate_raw_scene(tmp_path / "float.tif")
+
+
+def test_all_invalid_scenes_are_reported_together(raw_dir, tmp_path):
+    write_raster(raw_dir / "odd.tif", noise((63, 64, 3)))
+    write_raster(raw_dir / "five.tif", noise((16, 16, 5)))
+    table = pd.DataFrame([scene_row("a", "a.tif"), scene_row("o", "odd.tif"), scene_row("f", "five.tif")])
+    with pytest.raises(
+        IngestionError, match=r"(?s)2 of 3 raw scenes.*odd\.tif is 63x64.*five\.tif has 5 bands"
+    ):
+        ingest_scenes(table, raw_dir, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written before every scene passed its checks
+
+
+def test_stored_images_are_uint8_rgb_geotiffs(raw_dir, tmp_path):
+    rows = ingest_scene(scene_row("b", "b.tif"), raw_dir, tmp_path / "out")
+    with rasterio.open(tmp_path / "out" / rows[0]["path"]) as dataset:
+        assert dataset.driver == "GTiff" and dataset.count == 3 and dataset.dtypes[0] == "uint8"
+        assert dataset.profile["tiled"]
