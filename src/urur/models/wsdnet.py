@@ -22,6 +22,8 @@ matching 1/32 -> 1/8 upsampling; ``aux_loss`` picks the reconstruction loss. See
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,7 +31,7 @@ from torch import nn
 from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
-from urur.models.common import ConvBNReLU, pad_to_multiple, resize, scaled
+from urur.models.common import ConvBNReLU, LossDict, SegmentationModel, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, SuperResolutionHead
 from urur.models.laplacian import LaplacianPyramidInput
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
@@ -37,7 +39,6 @@ from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 DOWNSAMPLE_MODES: tuple[str, ...] = ("dwt", "bilinear", "cnn", "adaptive")
 AUX_LOSSES: tuple[str, ...] = ("wsl", "sr_sd", "none")
 AUX_LOSS_WEIGHT = 0.1
-INPUT_MULTIPLE = 32  # the deep branch's total stride
 DEEP_FACTOR = 4  # the deep branch sees the image at 1/4
 
 
@@ -151,8 +152,8 @@ class ShallowBranch(nn.Module):
         return self.project_8(feat_8) + resize(self.project_16(feat_16), feat_8.shape[-2:])
 
 
-class WSDNet(nn.Module):
-    """WSDNet; ``forward(image, target=None)`` -> logits, or (logits, losses) when training with a target."""
+class WSDNet(SegmentationModel):
+    """WSDNet; ``forward(image, target=None)`` as :class:`~urur.models.common.SegmentationModel`."""
 
     def __init__(
         self,
@@ -165,7 +166,6 @@ class WSDNet(nn.Module):
         super().__init__()
         if aux_loss not in AUX_LOSSES:
             raise ValueError(f"unknown aux_loss {aux_loss!r}; valid values are {', '.join(AUX_LOSSES)}")
-        self.downsample_mode = downsample
         self.aux_loss = aux_loss
         channels = scaled(128, width)
         head_channels = scaled(64, width)
@@ -179,30 +179,31 @@ class WSDNet(nn.Module):
         )
         self.wsl = WaveletSmoothLoss(levels=3, lambda_low=1.0, lambda_high=0.8, wave="haar")
 
-    def forward(
-        self, image: torch.Tensor, target: torch.Tensor | None = None
-    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        padded, (height, width) = pad_to_multiple(image, INPUT_MULTIPLE)
-        deep = self.deep(padded)
-        fused = deep + self.shallow(padded)
-        logits = resize(self.head(fused), padded.shape[-2:])[:, :, :height, :width]
-        if not (self.training and target is not None):
-            return logits
-        return logits, self._losses(padded, deep, logits, target)
+    def forward_padded(self, image: torch.Tensor, with_training_outputs: bool) -> dict[str, torch.Tensor]:
+        deep = self.deep(image)
+        outputs = {"logits": self.head(deep + self.shallow(image))}
+        if not with_training_outputs:
+            return outputs
+        outputs.update(image=image, deep=deep, aux_logits=self.aux_head(deep))
+        if self.sr_head is not None:
+            outputs["sr_features"], outputs["reconstruction"] = self.sr_head(deep, return_features=True)
+        return outputs
 
-    def _losses(
-        self, padded: torch.Tensor, deep: torch.Tensor, logits: torch.Tensor, target: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
-        height, width = target.shape[-2:]
-        aux_logits = resize(self.aux_head(deep), padded.shape[-2:])[:, :, :height, :width]
+    def compute_losses(
+        self,
+        logits: torch.Tensor,
+        outputs: dict[str, torch.Tensor],
+        target: torch.Tensor,
+        to_input: Callable[[torch.Tensor], torch.Tensor],
+    ) -> LossDict:
         losses = {
             "loss_seg": segmentation_loss(logits, target),
-            "loss_aux": AUX_LOSS_WEIGHT * segmentation_loss(aux_logits, target),
+            "loss_aux": AUX_LOSS_WEIGHT * segmentation_loss(to_input(outputs["aux_logits"]), target),
         }
+        # The reconstruction targets the padded input: its sides are multiples of 32, as WSL needs.
         if self.aux_loss == "wsl":
-            losses["loss_wsl"] = self.wsl(self.sr_head(deep), padded)
+            losses["loss_wsl"] = self.wsl(outputs["reconstruction"], outputs["image"])
         elif self.aux_loss == "sr_sd":
-            sr_features, reconstruction = self.sr_head(deep, return_features=True)
-            losses["loss_sr"] = sr_loss(reconstruction, padded)
-            losses["loss_sd"] = sd_loss(deep, sr_features)
+            losses["loss_sr"] = sr_loss(outputs["reconstruction"], outputs["image"])
+            losses["loss_sd"] = sd_loss(outputs["deep"], outputs["sr_features"])
         return losses

@@ -1,0 +1,157 @@
+"""WSDNet: shapes for odd sizes, training-only heads, gradients of every ablation, loss definitions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from urur.losses import WaveletSmoothLoss, segmentation_loss
+from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
+from urur.models.wsdnet import AUX_LOSSES, DOWNSAMPLE_MODES, AdaptiveDownsample, WSDNet
+
+NUM_CLASSES = 5
+WIDTH = 0.125
+
+
+def _model(**options: object) -> WSDNet:
+    torch.manual_seed(0)
+    return WSDNet(NUM_CLASSES, width=WIDTH, **options)
+
+
+def _batch(height: int = 64, width: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    image = torch.randn(2, 3, height, width, generator=generator)
+    target = torch.randint(0, NUM_CLASSES, (2, height, width), generator=generator)
+    return image, target
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 96), (65, 97), (33, 40), (128, 31)])
+def test_eval_logits_have_the_input_size(height: int, width: int) -> None:
+    model = _model().eval()
+    with torch.inference_mode():
+        logits = model(torch.randn(1, 3, height, width))
+    assert isinstance(logits, torch.Tensor)
+    assert logits.shape == (1, NUM_CLASSES, height, width)
+
+
+def _record_calls(model: WSDNet) -> list[str]:
+    calls: list[str] = []
+    for name in ("aux_head", "sr_head"):
+        getattr(model, name).register_forward_hook(lambda *_, name=name: calls.append(name))
+    return calls
+
+
+def test_eval_runs_no_training_heads_even_with_a_target() -> None:
+    model = _model().eval()
+    calls = _record_calls(model)
+    image, target = _batch()
+    output = model(image, target)
+    assert isinstance(output, torch.Tensor)
+    assert calls == []
+
+
+def test_training_without_target_returns_logits_only() -> None:
+    model = _model().train()
+    calls = _record_calls(model)
+    image, _ = _batch(65, 97)
+    output = model(image)
+    assert isinstance(output, torch.Tensor) and output.shape == (2, NUM_CLASSES, 65, 97)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("aux_loss", "keys"),
+    [
+        ("wsl", {"loss_seg", "loss_aux", "loss_wsl"}),
+        ("sr_sd", {"loss_seg", "loss_aux", "loss_sr", "loss_sd"}),
+        ("none", {"loss_seg", "loss_aux"}),
+    ],
+)
+def test_training_loss_keys(aux_loss: str, keys: set[str]) -> None:
+    model = _model(aux_loss=aux_loss).train()
+    image, target = _batch(65, 97)
+    logits, losses = model(image, target)
+    assert logits.shape == (2, NUM_CLASSES, 65, 97)
+    assert set(losses) == keys
+    assert all(value.ndim == 0 and torch.isfinite(value) for value in losses.values())
+    assert (model.sr_head is None) == (aux_loss == "none")
+
+
+def test_losses_follow_their_definitions() -> None:
+    """loss_aux = 0.1 x CE of the aux head; loss_wsl = WSL(SR reconstruction, input); loss_seg = CE."""
+    model = _model().train()
+    captured: dict[str, torch.Tensor] = {}
+    model.aux_head.register_forward_hook(lambda _m, _i, out: captured.update(aux=out))
+    model.sr_head.register_forward_hook(lambda _m, _i, out: captured.update(rec=out[1]))
+    image, target = _batch(64, 96)  # multiples of 32: no padding, the SR target is the image itself
+    logits, losses = model(image, target)
+    aux = F.interpolate(captured["aux"], size=(64, 96), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(losses["loss_aux"], 0.1 * segmentation_loss(aux, target))
+    torch.testing.assert_close(losses["loss_wsl"], WaveletSmoothLoss()(captured["rec"], image))
+    torch.testing.assert_close(losses["loss_seg"], segmentation_loss(logits, target))
+    assert captured["rec"].shape == image.shape
+
+
+# The adaptive sampler's offset predictor ends in a zero-initialised conv (training starts from
+# space-to-depth), so the layer before it gets exactly zero gradient on the first step.
+_ZERO_GRAD_AT_INIT = "deep.downsample.offsets.0."
+
+
+@pytest.mark.parametrize("aux_loss", AUX_LOSSES)
+@pytest.mark.parametrize("downsample", DOWNSAMPLE_MODES)
+def test_gradients_reach_every_parameter(downsample: str, aux_loss: str) -> None:
+    model = _model(downsample=downsample, aux_loss=aux_loss).train()
+    image, target = _batch(64, 64)
+    _, losses = model(image, target)
+    sum(losses.values()).backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    assert missing == []
+    zero = [
+        name
+        for name, p in model.named_parameters()
+        if not name.startswith(_ZERO_GRAD_AT_INIT) and p.grad.abs().sum() == 0
+    ]
+    assert zero == []
+
+
+def test_same_seed_gives_identical_outputs() -> None:
+    image, target = _batch(65, 97)
+    runs = []
+    for _ in range(2):
+        model = _model().train()
+        torch.manual_seed(3)  # dropout
+        logits, losses = model(image, target)
+        runs.append((logits.detach(), {k: v.item() for k, v in losses.items()}))
+    assert torch.equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+
+
+def test_dwt_deep_branch_uses_the_packet_transform_and_its_inverse() -> None:
+    model = _model()
+    assert isinstance(model.deep.downsample, WaveletPacket2D) and model.deep.downsample.levels == 2
+    assert isinstance(model.deep.upsample[-1], InverseWaveletPacket2D)
+
+
+def test_adaptive_downsample_starts_as_space_to_depth() -> None:
+    sampler = AdaptiveDownsample(3, factor=4, hidden=8).eval()
+    image = torch.randn(2, 3, 32, 48)
+    torch.testing.assert_close(sampler(image), F.pixel_unshuffle(image, 4), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"downsample": "nearest"}, "unknown downsample 'nearest'.*dwt, bilinear, cnn, adaptive"),
+        ({"aux_loss": "l2"}, "unknown aux_loss 'l2'.*wsl, sr_sd, none"),
+    ],
+)
+def test_bad_options_name_the_valid_values(option: dict[str, str], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        WSDNet(NUM_CLASSES, width=WIDTH, **option)
+
+
+def test_target_of_the_wrong_size_is_rejected() -> None:
+    image, target = _batch(64, 64)
+    with pytest.raises(ValueError, match="target must be"):
+        _model().train()(image, target[:, :32])
