@@ -1,0 +1,142 @@
+"""ISDNet: shapes on odd sizes, the calling protocol, training-only work, gradients, determinism."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from urur.models.isdnet import ISDNet, RelationAwareFusion
+
+NUM_CLASSES = 5
+TRAINING_ONLY = ("deep_classifier", "aux_head", "fuse16_head", "fuse8_head", "sr_head")
+LOSS_KEYS = {"loss_seg", "loss_deep", "loss_aux", "loss_fuse", "loss_sr", "loss_sd"}
+
+
+def tiny_isdnet(seed: int = 0) -> ISDNet:
+    torch.manual_seed(seed)
+    return ISDNet(NUM_CLASSES, width=0.125)
+
+
+def batch(size: tuple[int, int] = (64, 96), n: int = 2, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.randn(n, 3, *size, generator=generator)
+    target = torch.randint(0, NUM_CLASSES, (n, *size), generator=generator)
+    return image, target
+
+
+def record_calls(model: ISDNet) -> list[str]:
+    called: list[str] = []
+    for name in TRAINING_ONLY:
+        getattr(model, name).register_forward_hook(lambda module, args, out, name=name: called.append(name))
+    return called
+
+
+@pytest.mark.parametrize("size", [(45, 70), (33, 33), (128, 96)])
+def test_eval_logits_have_input_size(size: tuple[int, int]) -> None:
+    model = tiny_isdnet().eval()
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, *size))
+    assert tuple(logits.shape) == (1, NUM_CLASSES, *size)
+    assert torch.isfinite(logits).all()
+
+
+def test_eval_skips_training_heads_and_ignores_target() -> None:
+    model = tiny_isdnet().eval()
+    called = record_calls(model)
+    image, target = batch(n=1)
+    with torch.no_grad():
+        out = model(image, target)
+    assert isinstance(out, torch.Tensor) and called == []
+
+
+def test_training_without_target_returns_logits_only() -> None:
+    model = tiny_isdnet().train()
+    called = record_calls(model)
+    image, _ = batch()
+    out = model(image)
+    assert isinstance(out, torch.Tensor) and tuple(out.shape) == (2, NUM_CLASSES, 64, 96)
+    assert called == []
+
+
+def test_training_with_target_returns_weighted_losses() -> None:
+    model = tiny_isdnet().train()
+    called = record_calls(model)
+    image, target = batch(size=(50, 77))
+    logits, losses = model(image, target)
+    assert tuple(logits.shape) == (2, NUM_CLASSES, 50, 77)
+    assert set(losses) == LOSS_KEYS
+    assert all(v.ndim == 0 and torch.isfinite(v) and v >= 0 for v in losses.values())
+    assert sorted(called) == sorted(TRAINING_ONLY)
+    # The auxiliary weight scales its term linearly.
+    torch.manual_seed(5)
+    heavier = ISDNet(NUM_CLASSES, width=0.125, aux_weight=0.8).train()
+    heavier.load_state_dict(model.state_dict())
+    torch.manual_seed(7)
+    _, base = model(image, target)
+    torch.manual_seed(7)
+    _, doubled = heavier(image, target)
+    assert torch.allclose(doubled["loss_aux"], 2 * base["loss_aux"])
+
+
+def test_gradients_reach_every_parameter() -> None:
+    model = tiny_isdnet().train()
+    image, target = batch()
+    _, losses = model(image, target)
+    sum(losses.values()).backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None]
+    assert no_grad == []
+    # RAF's gates start at 0, so its relation MLPs receive exactly zero gradient at first ...
+    silent = sorted({n for n, p in model.named_parameters() if p.grad.abs().sum() == 0})
+    assert silent and all("_mlp." in n for n in silent)
+    # ... and a non-zero gradient once the gates have opened.
+    model.zero_grad()
+    with torch.no_grad():
+        for fusion in (model.fuse16, model.fuse8):
+            fusion.shallow_gate.fill_(0.5)
+            fusion.context_gate.fill_(0.5)
+    _, losses = model(image, target)
+    sum(losses.values()).backward()
+    assert [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0] == []
+
+
+def test_deterministic_under_fixed_seed() -> None:
+    image, target = batch()
+    results = []
+    for _ in range(2):
+        model = tiny_isdnet(seed=11).train()
+        torch.manual_seed(3)
+        _, losses = model(image, target)
+        results.append(torch.stack([losses[k] for k in sorted(LOSS_KEYS)]))
+    assert torch.equal(results[0], results[1])
+
+
+def test_deep_branch_sees_every_fourth_pixel_only() -> None:
+    """Nearest x4 downsampling: the deep features ignore pixels off the (4i, 4j) grid."""
+    model = tiny_isdnet().eval()
+    captured: list[torch.Tensor] = []
+    model.aspp.register_forward_hook(lambda module, args, out: captured.append(out))
+    image = torch.randn(1, 3, 64, 64)
+    off_grid, on_grid = image.clone(), image.clone()
+    off_grid[..., 1, 2] += 5.0
+    on_grid[..., 4, 8] += 5.0
+    with torch.no_grad():
+        for x in (image, off_grid, on_grid):
+            model(x)
+    assert torch.equal(captured[0], captured[1])
+    assert not torch.equal(captured[0], captured[2])
+
+
+def test_target_shape_is_checked() -> None:
+    model = tiny_isdnet().train()
+    image, target = batch()
+    with pytest.raises(ValueError, match="target must be"):
+        model(image, target[:, :10])
+
+
+def test_relation_aware_fusion_shapes() -> None:
+    fusion = RelationAwareFusion(shallow_channels=32, channels=24).eval()
+    assert fusion.groups == 8  # gcd(16, 24)
+    context, fused = fusion(torch.randn(1, 32, 12, 10), torch.randn(1, 24, 3, 3))
+    assert tuple(context.shape) == tuple(fused.shape) == (1, 24, 12, 10)
+    paper = RelationAwareFusion(shallow_channels=256, channels=128)
+    assert paper.groups == 16 and paper.shallow_mlp[0].in_features == 256  # 16 x 16 affinity
