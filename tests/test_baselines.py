@@ -1,0 +1,91 @@
+"""DeepLabV3+ and STDC baselines: shapes, calling protocol, gradients, determinism, pretrained backbone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from urur.models.backbones import PretrainedWeightsError, resnet18
+from urur.models.baselines import DeepLabV3Plus, STDCSeg
+
+NUM_CLASSES = 4
+MODELS = [DeepLabV3Plus, STDCSeg]
+
+
+def batch(size: tuple[int, int] = (64, 64), n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return (
+        torch.randn(n, 3, *size, generator=generator),
+        torch.randint(0, NUM_CLASSES, (n, *size), generator=generator),
+    )
+
+
+@pytest.mark.parametrize("model_cls", MODELS)
+@pytest.mark.parametrize("size", [(37, 53), (64, 96)])
+def test_eval_logits_have_input_size(model_cls: type, size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    model = model_cls(NUM_CLASSES, width=0.125).eval()
+    with torch.no_grad():
+        assert tuple(model(torch.randn(1, 3, *size)).shape) == (1, NUM_CLASSES, *size)
+
+
+@pytest.mark.parametrize("model_cls", MODELS)
+def test_training_losses_and_gradients(model_cls: type) -> None:
+    torch.manual_seed(0)
+    model = model_cls(NUM_CLASSES, width=0.125).train()
+    image, target = batch(size=(45, 70))
+    assert isinstance(model(image), torch.Tensor)  # no target: logits only
+    logits, losses = model(image, target)
+    assert tuple(logits.shape) == (2, NUM_CLASSES, 45, 70)
+    assert set(losses) == {"loss_seg", "loss_aux"}
+    assert all(v.ndim == 0 and torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0] == []
+
+
+@pytest.mark.parametrize("model_cls", MODELS)
+def test_eval_skips_auxiliary_heads(model_cls: type) -> None:
+    model = model_cls(NUM_CLASSES, width=0.125).eval()
+    heads = [m for name, m in model.named_children() if name.startswith("aux")]
+    called: list[torch.nn.Module] = []
+    for head in heads:
+        head.register_forward_hook(lambda module, args, out: called.append(module))
+    image, target = batch(n=1)
+    with torch.no_grad():
+        model(image, target)
+    assert heads and called == []
+
+
+@pytest.mark.parametrize("model_cls", MODELS)
+def test_deterministic_under_fixed_seed(model_cls: type) -> None:
+    image, target = batch()
+    results = []
+    for _ in range(2):
+        torch.manual_seed(4)
+        model = model_cls(NUM_CLASSES, width=0.125).train()
+        _, losses = model(image, target)
+        results.append(torch.stack([losses["loss_seg"], losses["loss_aux"]]))
+    assert torch.equal(results[0], results[1])
+
+
+@pytest.mark.parametrize(("output_stride", "decoder_input"), [(8, 8), (16, 4), (32, 2)])
+def test_deeplabv3plus_output_stride(output_stride: int, decoder_input: int) -> None:
+    model = DeepLabV3Plus(NUM_CLASSES, width=0.125, output_stride=output_stride).eval()
+    assert model.backbone.output_stride == output_stride
+    with torch.no_grad():
+        assert model.backbone(torch.randn(1, 3, 64, 64))[-1].shape[-1] == decoder_input
+    with pytest.raises(ValueError, match="output_stride must be one of"):
+        DeepLabV3Plus(NUM_CLASSES, output_stride=4)
+
+
+def test_deeplabv3plus_loads_torchvision_layout_backbone(tmp_path) -> None:
+    torch.manual_seed(9)
+    source = resnet18(width=0.125, num_classes=10)  # the fc entries must be ignored
+    path = tmp_path / "backbone.pth"
+    torch.save(source.state_dict(), path)
+    model = DeepLabV3Plus(NUM_CLASSES, width=0.125, pretrained_backbone=path)
+    assert torch.equal(
+        model.backbone.state_dict()["layer3.0.conv1.weight"], source.state_dict()["layer3.0.conv1.weight"]
+    )
+    with pytest.raises(PretrainedWeightsError, match="stem"):
+        DeepLabV3Plus(NUM_CLASSES, width=0.125, backbone_stem="v1c", pretrained_backbone=path)
