@@ -1,0 +1,436 @@
+"""Annotated patches -> full-size masks, with a QA row per image.
+
+Annotators label the overlapping patches cut by :func:`urur.tiling.tile_image`; their exports
+are merged back with :func:`urur.tiling.merge_patches` (deepest-interior rule in overlaps).
+
+Layout of ``annotations_dir`` (one entry per image, format detected per image):
+
+- ``<image_id>/<patch_id>.png``: a folder of PNGs. A single-channel PNG (modes ``L``, ``P``,
+  ``I``...) holds class values; an RGB PNG holds URUR palette colours
+  (:data:`urur.classes.URUR_PALETTE`). Pass ``format="index"`` or ``"rgb"`` to insist on one.
+- ``<image_id>.zip``: a CVAT "Segmentation mask 1.1" export. Colours are mapped to classes by
+  the label NAMES of its ``labelmap.txt`` (case-insensitive, CVAT's ``background`` is
+  ``others``), never by assuming CVAT kept our palette; masks are
+  ``SegmentationClass/<patch_id>.png``. Members are read in memory, never extracted.
+
+An image with both a folder and a zip is ambiguous and an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from urur.classes import URUR_CLASSES, URUR_PALETTE, UnknownColourError, rgb_to_index
+from urur.io.raster import read_raster, write_raster
+from urur.parallel import map_items
+from urur.tiling import Window, crop, merge_patches, patch_grid, patch_id
+
+AnnotationFormat = Literal["index", "rgb", "cvat"]
+OnMissing = Literal["error", "prelabel"]
+CVAT_MASK_FOLDER = "SegmentationClass"
+CVAT_LABELMAP = "labelmap.txt"
+CVAT_CLASS_ALIASES = {"background": "others"}
+MAX_LISTED_PROBLEMS = 10
+
+
+class AnnotationError(ValueError):
+    """Annotations that cannot be merged; the message names the file(s) and what to do."""
+
+
+class _InvalidPatch(Exception):
+    """A patch file exists but cannot be used; the message says why."""
+
+
+@dataclass
+class _LoadedPatch:
+    window: Window
+    patch_id: str
+    location: str
+    labels: np.ndarray | None = None
+    problem: str | None = None  # "missing" or why the file is invalid
+
+
+def _check_values(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    bad = np.unique(labels[labels >= num_classes])
+    if bad.size:
+        raise _InvalidPatch(f"values {bad[:10].tolist()} outside the class values 0..{num_classes - 1}")
+    return labels.astype(np.uint8, copy=False)
+
+
+def _opaque_rgb(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        if (pixels[..., 3] != 255).any():
+            raise _InvalidPatch("has transparent pixels; export it without transparency")
+        return pixels[..., :3]
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise _InvalidPatch(f"has pixel shape {pixels.shape[2:]}, expected RGB")
+    return pixels
+
+
+def _decode_png(data: bytes | Path, *, palette_to_rgb: bool = False) -> np.ndarray:
+    """Pixels of a PNG; a palette PNG gives its indices unless ``palette_to_rgb`` asks for colours."""
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+            if palette_to_rgb and image.mode == "P":
+                return np.asarray(image.convert("RGB"))
+            return np.asarray(image)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise _InvalidPatch(f"cannot be decoded as PNG ({error}); re-export it") from error
+
+
+class _PngFolder:
+    """``<annotations_dir>/<image_id>/<patch_id>.png``: index or URUR-palette RGB masks."""
+
+    def __init__(self, folder: Path, fmt: AnnotationFormat | None, num_classes: int) -> None:
+        self.folder, self.format, self.num_classes = folder, fmt, num_classes
+        self.source = str(folder)
+
+    def location(self, pid: str) -> str:
+        return str(self.folder / f"{pid}.png")
+
+    def patch_ids(self) -> set[str]:
+        return {path.stem for path in self.folder.glob("*.png")} if self.folder.is_dir() else set()
+
+    def load(self, pid: str) -> np.ndarray | None:
+        path = self.folder / f"{pid}.png"
+        if not path.is_file():
+            return None
+        pixels = _decode_png(path)
+        if pixels.ndim == 2:
+            if self.format == "rgb":
+                raise _InvalidPatch("is single-channel, expected an RGB mask in the URUR palette")
+            return _check_values(pixels, self.num_classes)
+        if self.format == "index":
+            raise _InvalidPatch(f"has {pixels.shape[2]} channels, expected a single-channel class-value PNG")
+        try:
+            return rgb_to_index(_opaque_rgb(pixels), URUR_PALETTE[: self.num_classes])
+        except UnknownColourError as error:
+            raise _InvalidPatch(f"has colours outside the URUR palette: {error}") from error
+
+
+def _unsafe_member(name: str) -> bool:
+    path = PurePosixPath(name.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or bool(re.match(r"^[A-Za-z]:", name))
+
+
+def _parse_labelmap(text: str, zip_path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Colours (K, 3) and the class value of each, from CVAT's ``name:r,g,b:parts:actions`` lines."""
+    names = [name.lower() for name in URUR_CLASSES[:num_classes]]
+    colours, values, seen = [], [], {}
+    for line_number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split(":")
+        try:
+            rgb = tuple(int(v) for v in fields[1].split(","))
+            if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+                raise ValueError
+        except (IndexError, ValueError):
+            raise AnnotationError(
+                f"{zip_path}: {CVAT_LABELMAP} line {line_number} {line!r} is not 'name:r,g,b::'; "
+                "re-export from CVAT"
+            ) from None
+        label = fields[0].strip().lower()
+        label = CVAT_CLASS_ALIASES.get(label, label)
+        if label not in names:
+            raise AnnotationError(
+                f"{zip_path}: {CVAT_LABELMAP} has label {fields[0]!r}, which is not a URUR class "
+                f"({', '.join(names)}; 'background' means others). "
+                "Rename the label in the CVAT task and re-export."
+            )
+        if seen.get(rgb, names.index(label)) != names.index(label):
+            raise AnnotationError(
+                f"{zip_path}: {CVAT_LABELMAP} gives colour {rgb} to two classes; "
+                "give each label its own colour"
+            )
+        seen[rgb] = names.index(label)
+        colours.append(rgb)
+        values.append(names.index(label))
+    if not colours:
+        raise AnnotationError(f"{zip_path}: {CVAT_LABELMAP} lists no labels; re-export from CVAT")
+    return np.array(colours, dtype=np.uint8), np.array(values, dtype=np.uint8)
+
+
+class _CvatZip:
+    """``<annotations_dir>/<image_id>.zip``: CVAT "Segmentation mask 1.1", read in memory."""
+
+    def __init__(self, archive: zipfile.ZipFile, zip_path: Path, num_classes: int) -> None:
+        self.archive, self.zip_path = archive, zip_path
+        self.source = str(zip_path)
+        names = archive.namelist()
+        for name in names:
+            if _unsafe_member(name):
+                raise AnnotationError(
+                    f"{zip_path}: entry {name!r} points outside the archive's folder; the zip is unsafe, "
+                    "do not extract it. Re-export the task from CVAT."
+                )
+        self.members = set(names)
+        if CVAT_LABELMAP not in self.members:
+            raise AnnotationError(
+                f"{zip_path}: no {CVAT_LABELMAP}; export the task as 'Segmentation mask 1.1' from CVAT"
+            )
+        labelmap = archive.read(CVAT_LABELMAP).decode("utf-8", errors="replace")
+        self.colours, self.values = _parse_labelmap(labelmap, zip_path, num_classes)
+
+    def location(self, pid: str) -> str:
+        return f"{self.zip_path}:{CVAT_MASK_FOLDER}/{pid}.png"
+
+    def patch_ids(self) -> set[str]:
+        prefix = f"{CVAT_MASK_FOLDER}/"
+        return {
+            PurePosixPath(name).stem
+            for name in self.members
+            if name.startswith(prefix) and name.endswith(".png") and "/" not in name[len(prefix) :]
+        }
+
+    def load(self, pid: str) -> np.ndarray | None:
+        member = f"{CVAT_MASK_FOLDER}/{pid}.png"
+        if member not in self.members:
+            return None
+        pixels = _decode_png(self.archive.read(member), palette_to_rgb=True)
+        try:
+            return self.values[rgb_to_index(_opaque_rgb(pixels), self.colours)]
+        except UnknownColourError as error:
+            raise _InvalidPatch(f"has colours that {CVAT_LABELMAP} does not list: {error}") from error
+
+
+@contextmanager
+def _patch_source(
+    annotations_dir: Path, image_id: str, fmt: AnnotationFormat | None, num_classes: int
+) -> Iterator[_PngFolder | _CvatZip]:
+    folder, zip_path = annotations_dir / image_id, annotations_dir / f"{image_id}.zip"
+    if fmt not in (None, "index", "rgb", "cvat"):
+        raise ValueError(f"unknown annotation format {fmt!r}; use index, rgb, cvat or None (detect)")
+    if fmt is None and folder.is_dir() and zip_path.is_file():
+        raise AnnotationError(
+            f"image {image_id} has both {folder} and {zip_path}; keep only the annotators' final export"
+        )
+    if fmt == "cvat" or (fmt is None and zip_path.is_file()):
+        if not zip_path.is_file():
+            raise AnnotationError(f"no CVAT export {zip_path} for image {image_id}; export the task there")
+        try:
+            with zipfile.ZipFile(zip_path) as archive:
+                yield _CvatZip(archive, zip_path, num_classes)
+        except zipfile.BadZipFile as error:
+            raise AnnotationError(
+                f"{zip_path} is not a readable zip ({error}); re-export it from CVAT"
+            ) from error
+    else:
+        yield _PngFolder(folder, fmt, num_classes)
+
+
+def _read_prelabel(path: Path, height: int, width: int, num_classes: int) -> np.ndarray:
+    labels = read_raster(path)
+    if labels.ndim != 2:
+        raise AnnotationError(
+            f"pre-label {path} has {labels.shape[2]} bands; a pre-label is one band of class values"
+        )
+    if labels.shape != (height, width):
+        raise AnnotationError(
+            f"pre-label {path} is {labels.shape[0]}x{labels.shape[1]} but its image is {height}x{width}; "
+            "regenerate the pre-label for this image"
+        )
+    try:
+        return _check_values(labels, num_classes)
+    except _InvalidPatch as error:
+        raise AnnotationError(f"pre-label {path} has {error}; regenerate it") from None
+
+
+def _overlap_agreement(patches: list[_LoadedPatch]) -> dict[str, object]:
+    """Agreement of neighbouring annotated patches where their windows overlap."""
+    same_total = overlap_total = 0
+    worst = (np.inf, "", "")
+    for k, a in enumerate(patches):
+        for b in patches[k + 1 :]:
+            top, left = max(a.window.row, b.window.row), max(a.window.col, b.window.col)
+            bottom = min(a.window.row + a.window.height, b.window.row + b.window.height)
+            right = min(a.window.col + a.window.width, b.window.col + b.window.width)
+            if bottom <= top or right <= left:
+                continue
+            in_a = a.labels[
+                top - a.window.row : bottom - a.window.row, left - a.window.col : right - a.window.col
+            ]
+            in_b = b.labels[
+                top - b.window.row : bottom - b.window.row, left - b.window.col : right - b.window.col
+            ]
+            same = int(np.count_nonzero(in_a == in_b))
+            same_total += same
+            overlap_total += in_a.size
+            if same / in_a.size < worst[0]:
+                worst = (same / in_a.size, a.patch_id, b.patch_id)
+    return {
+        "overlap_pixels": overlap_total,
+        "overlap_agreement": same_total / overlap_total if overlap_total else float("nan"),
+        "min_pair_agreement": float(worst[0]) if overlap_total else float("nan"),
+        "worst_pair_a": worst[1],
+        "worst_pair_b": worst[2],
+    }
+
+
+def _problem_report(image_id: str, bad: list[_LoadedPatch], advice: str) -> str:
+    lines = [
+        f"  {p.location}: " + ("missing (expected at this path)" if p.problem == "missing" else p.problem)
+        for p in bad[:MAX_LISTED_PROBLEMS]
+    ]
+    if len(bad) > MAX_LISTED_PROBLEMS:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED_PROBLEMS} more")
+    return (
+        f"image {image_id}: {len(bad)} annotation patch(es) cannot be used:\n"
+        + "\n".join(lines)
+        + "\n"
+        + advice
+    )
+
+
+def merge_image_annotations(
+    image_id: str,
+    height: int,
+    width: int,
+    annotations_dir: str | os.PathLike,
+    *,
+    patch_size: int = 1000,
+    overlap: int = 120,
+    prelabel_path: str | os.PathLike | None = None,
+    on_missing: OnMissing = "error",
+    num_classes: int = 8,
+    format: AnnotationFormat | None = None,
+) -> tuple[np.ndarray, dict[str, object]]:
+    """The ``(height, width)`` uint8 mask of one image from its annotated patches, and its QA row.
+
+    A missing patch, or an invalid one (value outside ``0..num_classes-1``, colour outside the
+    palette/labelmap, size different from its window, undecodable file) is an error naming
+    every such file, unless ``on_missing="prelabel"``: then their windows come from the
+    pre-label raster ``prelabel_path`` (which must exist and match the image size). QA row:
+    patches expected/found/missing/invalid/unexpected/from_prelabel, and the agreement of the
+    annotated patches in their overlaps (all overlap pixels, the worst neighbour pair and its ids).
+    """
+    if on_missing not in ("error", "prelabel"):
+        raise ValueError(f"on_missing must be 'error' or 'prelabel', got {on_missing!r}")
+    annotations_dir = Path(annotations_dir)
+    windows = patch_grid(height, width, patch_size, overlap)
+    with _patch_source(annotations_dir, image_id, format, num_classes) as source:
+        patches = []
+        for window in windows:
+            pid = patch_id(image_id, window)
+            patch = _LoadedPatch(window, pid, source.location(pid))
+            try:
+                patch.labels = source.load(pid)
+                if patch.labels is None:
+                    patch.problem = "missing"
+                elif patch.labels.shape != (window.height, window.width):
+                    raise _InvalidPatch(
+                        f"is {patch.labels.shape[0]}x{patch.labels.shape[1]} pixels but its window is "
+                        f"{window.height}x{window.width}"
+                    )
+            except _InvalidPatch as error:
+                patch.labels, patch.problem = None, str(error)
+            patches.append(patch)
+        found = source.patch_ids()
+        source_name = source.source
+    annotated = [p for p in patches if p.problem is None]
+    bad = [p for p in patches if p.problem is not None]
+    if bad and on_missing == "error":
+        raise AnnotationError(
+            _problem_report(
+                image_id,
+                bad,
+                "Fix or re-export these patches, or set annotation.on_missing: prelabel (with a pre-label "
+                "folder) to fill them from the pre-label.",
+            )
+        )
+    if bad:
+        prelabel_file = Path(prelabel_path) if prelabel_path is not None else None
+        if prelabel_file is None or not prelabel_file.is_file():
+            raise AnnotationError(
+                _problem_report(
+                    image_id,
+                    bad,
+                    f"on_missing=prelabel, but there is no pre-label for this image "
+                    f"({prelabel_file or 'no pre-label path given'}); "
+                    "run the prelabel stage or fix the patches.",
+                )
+            )
+        prelabel = _read_prelabel(prelabel_file, height, width, num_classes)
+        for patch in bad:
+            patch.labels = crop(prelabel, patch.window)
+    mask = merge_patches([p.labels for p in patches], windows, height, width)
+    expected_ids = {p.patch_id for p in patches}
+    qa_row = {
+        "image_id": image_id,
+        "source": source_name,
+        "patches_expected": len(patches),
+        "patches_found": len(expected_ids & found),
+        "patches_missing": sum(p.problem == "missing" for p in patches),
+        "patches_invalid": sum(p.problem not in (None, "missing") for p in patches),
+        "patches_unexpected": len(found - expected_ids),
+        "patches_from_prelabel": len(bad),
+        **_overlap_agreement(annotated),
+    }
+    return mask, qa_row
+
+
+def _merge_manifest_row(
+    row: dict, annotations_dir: Path, out_dir: Path, prelabels_dir: Path | None, options: dict
+) -> dict[str, object]:
+    image_id = row["image_id"]
+    prelabel = prelabels_dir / f"{image_id}.png" if prelabels_dir is not None else None
+    mask, qa_row = merge_image_annotations(
+        image_id, int(row["height"]), int(row["width"]), annotations_dir, prelabel_path=prelabel, **options
+    )
+    write_raster(out_dir / f"{image_id}.png", mask)
+    return qa_row
+
+
+def merge_annotations(
+    image_manifest: pd.DataFrame,
+    annotations_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    patch_size: int = 1000,
+    overlap: int = 120,
+    prelabels_dir: str | os.PathLike | None = None,
+    on_missing: OnMissing = "error",
+    num_classes: int = 8,
+    format: AnnotationFormat | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Merge every manifest image's patches into ``out_dir/<image_id>.png`` (uint8, atomic).
+
+    ``image_manifest`` needs ``image_id``, ``height`` and ``width``; pre-labels, used only with
+    ``on_missing="prelabel"``, are ``prelabels_dir/<image_id>.png``. One image per worker.
+    Returns the QA table, one row per image (see :func:`merge_image_annotations`).
+    """
+    missing = {"image_id", "height", "width"} - set(image_manifest.columns)
+    if missing:
+        raise ValueError(
+            f"the image manifest lacks columns {sorted(missing)}; it must list image_id, height, width"
+        )
+    work = functools.partial(
+        _merge_manifest_row,
+        annotations_dir=Path(annotations_dir),
+        out_dir=Path(out_dir),
+        prelabels_dir=Path(prelabels_dir) if prelabels_dir is not None else None,
+        options={
+            "patch_size": patch_size,
+            "overlap": overlap,
+            "on_missing": on_missing,
+            "num_classes": num_classes,
+            "format": format,
+        },
+    )
+    rows = map_items(work, image_manifest.to_dict("records"), workers=workers, desc="merging annotations")
+    return pd.DataFrame(rows)

@@ -1,0 +1,239 @@
+"""Annotated patches (index PNG, RGB PNG, CVAT zip) -> full-size masks and annotation QA."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from urur.annotation import AnnotationError, merge_annotations, merge_image_annotations
+from urur.classes import index_to_rgb
+from urur.io.raster import read_raster, write_raster
+from urur.tiling import crop, merge_patches, patch_grid, patch_id
+
+H, W, SIZE, OVERLAP = 30, 25, 12, 4
+WINDOWS = patch_grid(H, W, SIZE, OVERLAP)
+# CVAT keeps whatever colours the task used: deliberately not the URUR palette.
+CVAT_COLOURS = {
+    "Background": (1, 2, 3),
+    "BUILDING": (10, 20, 30),
+    "farmland": (40, 50, 60),
+    "greenhouse": (70, 80, 90),
+    "woodland": (100, 110, 120),
+    "bareland": (130, 140, 150),
+    "water": (160, 170, 180),
+    "road": (190, 200, 210),
+}
+
+
+def _labels(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 8, (H, W), dtype=np.uint8)
+
+
+def _png_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _write_png_patches(folder: Path, image_id: str, labels: np.ndarray, rgb: bool = False) -> None:
+    (folder / image_id).mkdir(parents=True)
+    for window in WINDOWS:
+        patch = crop(labels, window)
+        (folder / image_id / f"{patch_id(image_id, window)}.png").write_bytes(
+            _png_bytes(index_to_rgb(patch) if rgb else patch)
+        )
+
+
+def _write_cvat_zip(path: Path, image_id: str, labels: np.ndarray, labelmap=None, extra=()) -> None:
+    labelmap = labelmap or CVAT_COLOURS
+    colours = np.array(list(CVAT_COLOURS.values()), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "labelmap.txt",
+            "# label:color_rgb:parts:actions\n"
+            + "".join(f"{name}:{r},{g},{b}::\n" for name, (r, g, b) in labelmap.items()),
+        )
+        for window in WINDOWS:
+            archive.writestr(
+                f"SegmentationClass/{patch_id(image_id, window)}.png",
+                _png_bytes(colours[crop(labels, window)]),
+            )
+        for name in extra:
+            archive.writestr(name, b"x")
+
+
+def _merge(folder: Path, image_id: str = "img", **kwargs):
+    return merge_image_annotations(image_id, H, W, folder, patch_size=SIZE, overlap=OVERLAP, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["index", "rgb", "cvat"])
+def test_consistent_patches_merge_back_to_the_labels(tmp_path, kind):
+    labels = _labels()
+    if kind == "cvat":
+        _write_cvat_zip(tmp_path / "img.zip", "img", labels)
+    else:
+        _write_png_patches(tmp_path, "img", labels, rgb=kind == "rgb")
+    mask, qa = _merge(tmp_path)
+    assert mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, labels)
+    assert qa["patches_expected"] == qa["patches_found"] == len(WINDOWS) == 12  # 4 rows x 3 columns
+    assert (qa["patches_missing"], qa["patches_invalid"], qa["patches_unexpected"]) == (0, 0, 0)
+    assert qa["overlap_agreement"] == qa["min_pair_agreement"] == 1.0
+
+
+def test_invalid_label_value_names_the_patch(tmp_path):
+    labels = _labels()
+    labels[0, 0] = 9
+    _write_png_patches(tmp_path, "img", labels)
+    bad = tmp_path / "img" / f"{patch_id('img', WINDOWS[0])}.png"
+    with pytest.raises(
+        AnnotationError, match=rf"(?s){bad}: values \[9\] outside the class values 0..7.*on_missing"
+    ):
+        _merge(tmp_path)
+
+
+def test_patch_of_the_wrong_size_names_the_patch(tmp_path):
+    _write_png_patches(tmp_path, "img", _labels())
+    bad = tmp_path / "img" / f"{patch_id('img', WINDOWS[4])}.png"
+    bad.write_bytes(_png_bytes(np.zeros((12, 11), np.uint8)))
+    with pytest.raises(AnnotationError, match=rf"{bad}: is 12x11 pixels but its window is 12x12"):
+        _merge(tmp_path)
+
+
+def test_rgb_patch_with_an_unknown_colour_names_the_patch(tmp_path):
+    labels = _labels()
+    _write_png_patches(tmp_path, "img", labels, rgb=True)
+    bad = tmp_path / "img" / f"{patch_id('img', WINDOWS[2])}.png"
+    rgb = index_to_rgb(crop(labels, WINDOWS[2]))
+    rgb[3, 3] = (1, 2, 3)
+    bad.write_bytes(_png_bytes(rgb))
+    with pytest.raises(AnnotationError, match=rf"{bad}: has colours outside the URUR palette.*\(1, 2, 3\)"):
+        _merge(tmp_path)
+
+
+def test_format_index_refuses_an_rgb_patch(tmp_path):
+    _write_png_patches(tmp_path, "img", _labels(), rgb=True)
+    with pytest.raises(AnnotationError, match="has 3 channels, expected a single-channel class-value PNG"):
+        _merge(tmp_path, format="index")
+
+
+def test_missing_patch_is_an_error_naming_the_expected_path(tmp_path):
+    _write_png_patches(tmp_path, "img", _labels())
+    gone = tmp_path / "img" / f"{patch_id('img', WINDOWS[5])}.png"
+    gone.unlink()
+    with pytest.raises(
+        AnnotationError, match=rf"1 annotation patch\(es\).*\n  {gone}: missing \(expected at this path\)"
+    ):
+        _merge(tmp_path)
+    with pytest.raises(AnnotationError, match="no pre-label for this image"):
+        _merge(tmp_path, on_missing="prelabel", prelabel_path=tmp_path / "nowhere.png")
+
+
+def test_missing_and_invalid_patches_fall_back_to_the_prelabel(tmp_path):
+    labels = np.ones((H, W), np.uint8)
+    _write_png_patches(tmp_path / "ann", "img", labels)
+    (tmp_path / "ann" / "img" / f"{patch_id('img', WINDOWS[5])}.png").unlink()
+    invalid = np.full((12, 12), 200, np.uint8)
+    (tmp_path / "ann" / "img" / f"{patch_id('img', WINDOWS[1])}.png").write_bytes(_png_bytes(invalid))
+    prelabel = _labels(seed=3)
+    write_raster(tmp_path / "img.png", prelabel)
+    mask, qa = _merge(tmp_path / "ann", on_missing="prelabel", prelabel_path=tmp_path / "img.png")
+    patches = [crop(prelabel, w) if k in (1, 5) else crop(labels, w) for k, w in enumerate(WINDOWS)]
+    np.testing.assert_array_equal(mask, merge_patches(patches, WINDOWS, H, W))
+    assert set(np.unique(mask)) > {1}  # the pre-label did fill something
+    assert (
+        qa["patches_found"],
+        qa["patches_missing"],
+        qa["patches_invalid"],
+        qa["patches_from_prelabel"],
+    ) == (len(WINDOWS) - 1, 1, 1, 2)
+
+
+def test_prelabel_of_another_size_is_an_error_naming_it(tmp_path):
+    _write_png_patches(tmp_path / "ann", "img", _labels())
+    (tmp_path / "ann" / "img" / f"{patch_id('img', WINDOWS[0])}.png").unlink()
+    write_raster(tmp_path / "img.png", np.zeros((H, W + 1), np.uint8))
+    with pytest.raises(
+        AnnotationError, match=rf"pre-label {tmp_path / 'img.png'} is 30x26 but its image is 30x25"
+    ):
+        _merge(tmp_path / "ann", on_missing="prelabel", prelabel_path=tmp_path / "img.png")
+
+
+@pytest.mark.parametrize("entry", ["../evil.png", "/abs.png", "SegmentationClass/../../evil.png"])
+def test_cvat_zip_with_entries_outside_its_folder_is_refused(tmp_path, entry):
+    _write_cvat_zip(tmp_path / "img.zip", "img", _labels(), extra=[entry])
+    with pytest.raises(AnnotationError, match=rf"{tmp_path / 'img.zip'}: entry '{entry}' points outside"):
+        _merge(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.zip"]  # nothing was extracted
+
+
+def test_cvat_labelmap_with_an_unknown_class_is_refused(tmp_path):
+    _write_cvat_zip(tmp_path / "img.zip", "img", _labels(), labelmap={**CVAT_COLOURS, "Car": (5, 5, 5)})
+    with pytest.raises(
+        AnnotationError, match=r"img.zip: labelmap.txt has label 'Car', which is not a URUR class"
+    ):
+        _merge(tmp_path)
+
+
+def test_cvat_patch_with_a_colour_missing_from_the_labelmap_names_the_member(tmp_path):
+    labelmap = {name: rgb for name, rgb in CVAT_COLOURS.items() if name != "road"}
+    labels = _labels()
+    _write_cvat_zip(tmp_path / "img.zip", "img", labels, labelmap=labelmap)
+    with pytest.raises(
+        AnnotationError, match=r"img.zip:SegmentationClass/img_r00000_c00000.png: has colours that"
+    ):
+        _merge(tmp_path)
+
+
+def test_image_with_both_a_folder_and_a_zip_is_ambiguous(tmp_path):
+    _write_png_patches(tmp_path, "img", _labels())
+    _write_cvat_zip(tmp_path / "img.zip", "img", _labels())
+    with pytest.raises(AnnotationError, match="has both"):
+        _merge(tmp_path)
+    _mask, qa = _merge(tmp_path, format="cvat")
+    assert qa["source"] == str(tmp_path / "img.zip")
+
+
+def test_overlap_agreement_counts_disagreeing_pixels_per_neighbour_pair(tmp_path):
+    # 10x10 image, patches of 6 with overlap 2 at rows/cols 0 and 4: four patches. Horizontal and
+    # vertical neighbours share 6x2 = 12 pixels (4 pairs), diagonal ones 2x2 = 4 (2 pairs): 56
+    # overlap pixels. Everything is 0 except pixel (5, 4) in the top-right patch, which is 5.
+    # That pixel lies in the top-right patch's overlaps with all three others, so 3 pairs
+    # disagree on one pixel: 53/56 overall; the diagonal pair (top-right, bottom-left) is worst
+    # at 3/4.
+    windows = patch_grid(10, 10, 6, 2)
+    (tmp_path / "img").mkdir()
+    for window in windows:
+        patch = np.zeros((6, 6), np.uint8)
+        if (window.row, window.col) == (0, 4):
+            patch[5, 0] = 5
+        (tmp_path / "img" / f"{patch_id('img', window)}.png").write_bytes(_png_bytes(patch))
+    mask, qa = merge_image_annotations("img", 10, 10, tmp_path, patch_size=6, overlap=2)
+    assert qa["overlap_pixels"] == 56
+    assert qa["overlap_agreement"] == pytest.approx(53 / 56)
+    assert qa["min_pair_agreement"] == pytest.approx(3 / 4)
+    assert (qa["worst_pair_a"], qa["worst_pair_b"]) == ("img_r00000_c00004", "img_r00004_c00000")
+    assert not mask.any()  # (5, 4) belongs to the bottom-left patch (row 5 is past the row split)
+
+
+def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path):
+    first, second = _labels(1), _labels(2)
+    _write_png_patches(tmp_path / "ann", "a", first)
+    _write_cvat_zip(tmp_path / "ann" / "b.zip", "b", second)
+    manifest = pd.DataFrame({"image_id": ["a", "b"], "height": [H, H], "width": [W, W], "city": ["x", "y"]})
+    qa = merge_annotations(
+        manifest, tmp_path / "ann", tmp_path / "masks", patch_size=SIZE, overlap=OVERLAP, workers=1
+    )
+    assert list(qa["image_id"]) == ["a", "b"]
+    assert (qa["patches_found"] == len(WINDOWS)).all()
+    np.testing.assert_array_equal(read_raster(tmp_path / "masks" / "a.png"), first)
+    np.testing.assert_array_equal(read_raster(tmp_path / "masks" / "b.png"), second)
+    with pytest.raises(ValueError, match=r"lacks columns \['height'\]"):
+        merge_annotations(manifest.drop(columns="height"), tmp_path / "ann", tmp_path / "masks")
