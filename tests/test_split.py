@@ -1,0 +1,99 @@
+"""Train/val/test split: deterministic, scenes whole, cities balanced, 7:1:2."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from urur.split import split_images
+
+
+def _manifest(scene_sizes: list[int], cities: list[str]) -> pd.DataFrame:
+    rows = [
+        {"image_id": f"{scene}-{k}", "scene_id": scene, "city": city, "height": 64}
+        for scene, (size, city) in enumerate(zip(scene_sizes, cities, strict=True))
+        for k in range(size)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _uniform(cities: int, scenes_per_city: int, images_per_scene: int = 4) -> pd.DataFrame:
+    n = cities * scenes_per_city
+    return _manifest([images_per_scene] * n, [f"city{k % cities}" for k in range(n)])
+
+
+def test_split_is_deterministic_and_leaves_its_input_alone():
+    manifest = _uniform(3, 10)
+    before = manifest.copy()
+    first = split_images(manifest, seed=7)
+    pd.testing.assert_frame_equal(first, split_images(manifest, seed=7))
+    pd.testing.assert_frame_equal(manifest, before)
+    assert list(first.columns) == [*manifest.columns, "split"]
+    assert list(first["image_id"]) == list(manifest["image_id"])
+    others = [split_images(manifest, seed=seed)["split"] for seed in range(1, 6)]
+    assert any((other != first["split"]).any() for other in others)  # the seed does matter
+
+
+def test_split_hits_7_1_2_overall_and_in_every_city():
+    # 4 cities x 10 scenes x 4 images: 7/1/2 scenes per city is exact.
+    table = split_images(_uniform(4, 10))
+    assert table["split"].value_counts().to_dict() == {"train": 112, "test": 32, "val": 16}
+    per_city = pd.crosstab(table["city"], table["split"])
+    assert (per_city[["train", "val", "test"]] == [28, 4, 8]).all().all()
+
+
+def test_split_follows_other_ratios():
+    table = split_images(_uniform(2, 10, images_per_scene=1), ratios=(0.5, 0.25, 0.25))
+    assert table["split"].value_counts().to_dict() == {"train": 10, "val": 5, "test": 5}
+    assert "val" not in set(split_images(_uniform(2, 10), ratios=(0.8, 0.0, 0.2))["split"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 6), st.sampled_from("abcd")), min_size=3, max_size=40),
+    st.integers(0, 1000),
+)
+def test_scenes_stay_whole_and_every_split_gets_images(scenes, seed):
+    manifest = _manifest([size for size, _ in scenes], [city for _, city in scenes])
+    table = split_images(manifest, seed=seed)
+    assert (table.groupby("scene_id")["split"].nunique() == 1).all()
+    assert set(table["split"]) == {"train", "val", "test"}
+
+
+def test_three_tiny_scenes_give_one_to_each_split():
+    table = split_images(_manifest([1, 1, 1], ["x", "x", "x"]))
+    assert sorted(table["split"]) == ["test", "train", "val"]
+
+
+def test_without_scene_or_city_columns_images_are_independent():
+    manifest = pd.DataFrame({"image_id": [f"i{k}" for k in range(10)]})
+    assert split_images(manifest)["split"].value_counts().to_dict() == {"train": 7, "test": 2, "val": 1}
+
+
+@pytest.mark.parametrize(
+    ("ratios", "message"),
+    [
+        ((0.7, 0.2, 0.2), r"sum to 1, got \[0.7, 0.2, 0.2\] \(sum 1.1\)"),
+        ((0.9, -0.1, 0.2), "non-negative"),
+        ((0.0, 0.5, 0.5), "positive train ratio"),
+        ((0.7, 0.3), "3 numbers for train/val/test"),
+    ],
+)
+def test_bad_ratios_are_refused(ratios, message):
+    with pytest.raises(ValueError, match=message):
+        split_images(_uniform(1, 5), ratios=ratios)
+
+
+def test_bad_manifests_are_refused():
+    mixed = _manifest([2, 2], ["x", "y"])
+    mixed.loc[0, "city"] = "y"  # scene 0 now has images in two cities
+    with pytest.raises(ValueError, match=r"scenes \[0\] have images from several cities"):
+        split_images(mixed)
+    twice = _manifest([2, 2], ["x", "y"])
+    twice.loc[1, "image_id"] = twice.loc[0, "image_id"]
+    with pytest.raises(ValueError, match=r"unique; repeated: \['0-0'\]"):
+        split_images(twice)
+    with pytest.raises(ValueError, match="empty"):
+        split_images(pd.DataFrame({"image_id": [], "scene_id": [], "city": []}))
