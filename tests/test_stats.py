@@ -1,0 +1,172 @@
+"""Instance counting, region sampling, context richness R (eq. 1) and the Table 1 statistics."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from urur.io.raster import write_raster
+from urur.stats import context_richness, count_instances, dataset_statistics, sample_regions
+
+# Two 3x3 regions small enough to count by hand.
+REGION_A = np.array([[1, 0, 1], [0, 0, 0], [1, 0, 2]], dtype=np.uint8)
+# A: class 0 is the 5-pixel cross, one instance; class 1 is three lone corners, 3 instances;
+#    class 2 one pixel, 1 instance. Fractions 5/9, 3/9, 1/9.
+REGION_B = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.uint8)
+# B: class 1 touches itself only diagonally: 2 instances under 4-connectivity; class 0 (7
+#    pixels) wraps around them in one piece. Fractions 7/9, 2/9, 0.
+
+
+def test_count_instances_uses_4_connectivity():
+    assert count_instances(REGION_A, 3).tolist() == [1, 3, 1]
+    assert count_instances(REGION_B, 3).tolist() == [1, 2, 0]
+
+
+def test_count_instances_ignores_small_instances_and_values_outside_the_classes():
+    labels = np.array([[0, 0, 255], [1, 0, 255], [1, 3, 3]], dtype=np.uint8)
+    assert count_instances(labels, 4).tolist() == [1, 1, 0, 1]
+    assert count_instances(labels, 4, min_instance_pixels=3).tolist() == [1, 0, 0, 0]
+    assert count_instances(labels, 4, min_instance_pixels=2).tolist() == [1, 1, 0, 1]
+
+
+def _flood_fill_counts(labels: np.ndarray, num_classes: int, min_pixels: int) -> list[int]:
+    seen = np.zeros(labels.shape, bool)
+    counts = [0] * num_classes
+    for start in zip(*np.nonzero(labels < num_classes), strict=True):
+        if seen[start]:
+            continue
+        value, size, queue = labels[start], 0, deque([start])
+        seen[start] = True
+        while queue:
+            r, c = queue.popleft()
+            size += 1
+            for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                inside = 0 <= nr < labels.shape[0] and 0 <= nc < labels.shape[1]
+                if inside and not seen[nr, nc] and labels[nr, nc] == value:
+                    seen[nr, nc] = True
+                    queue.append((nr, nc))
+        counts[value] += size >= min_pixels
+    return counts
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_count_instances_matches_a_flood_fill(height, width, min_pixels, seed):
+    labels = np.random.default_rng(seed).integers(0, 4, (height, width), dtype=np.uint8)
+    assert count_instances(labels, 3, min_pixels).tolist() == _flood_fill_counts(labels, 3, min_pixels)
+
+
+def test_context_richness_by_hand():
+    # p_c = mean of the region fractions: p0 = (5/9 + 7/9)/2 = 2/3, p1 = (3/9 + 2/9)/2 = 5/18,
+    #       p2 = (1/9 + 0)/2 = 1/18.
+    # O_c = mean instance counts: O0 = (1 + 1)/2 = 1, O1 = (3 + 2)/2 = 2.5, O2 = (1 + 0)/2 = 0.5.
+    # R = -(sqrt(1)(2/3)ln(2/3) + sqrt(2.5)(5/18)ln(5/18) + sqrt(0.5)(1/18)ln(1/18))
+    #   = -(1 * 0.66667 * -0.40547 + 1.58114 * 0.27778 * -1.28093 + 0.70711 * 0.05556 * -2.89037)
+    #   = 0.27031 + 0.56259 + 0.11354 = 0.94645 (0.946447 unrounded)
+    expected = -(
+        math.sqrt(1) * (2 / 3) * math.log(2 / 3)
+        + math.sqrt(2.5) * (5 / 18) * math.log(5 / 18)
+        + math.sqrt(0.5) * (1 / 18) * math.log(1 / 18)
+    )
+    assert expected == pytest.approx(0.946447, abs=1e-6)
+    assert context_richness([REGION_A, REGION_B], num_classes=3, q=2.0) == pytest.approx(expected)
+    # q = 1 weighs instance counts linearly: O_c instead of sqrt(O_c).
+    linear = -(
+        (2 / 3) * math.log(2 / 3) + 2.5 * (5 / 18) * math.log(5 / 18) + 0.5 * (1 / 18) * math.log(1 / 18)
+    )
+    assert context_richness([REGION_A, REGION_B], num_classes=3, q=1.0) == pytest.approx(linear)
+
+
+def test_context_richness_ignores_small_instances():
+    # With min_instance_pixels=2 only the class-0 blobs (5 and 7 pixels) count: O = (1, 0, 0),
+    # so R = -(1 * (2/3) ln(2/3)) = 0.27031.
+    value = context_richness([REGION_A, REGION_B], num_classes=3, min_instance_pixels=2)
+    assert value == pytest.approx(-(2 / 3) * math.log(2 / 3))
+    with pytest.raises(ValueError, match="at least one region"):
+        context_richness([], num_classes=3)
+
+
+def test_sample_regions_are_seeded_views_inside_the_mask():
+    mask = np.arange(50 * 40).reshape(50, 40)
+    regions = sample_regions(mask, 16, 5, np.random.default_rng(3))
+    again = sample_regions(mask, 16, 5, np.random.default_rng(3))
+    assert len(regions) == 5
+    for region, same in zip(regions, again, strict=True):
+        assert region.shape == (16, 16)
+        assert np.shares_memory(region, mask)
+        np.testing.assert_array_equal(region, same)
+        top, left = divmod(int(region[0, 0]), 40)
+        np.testing.assert_array_equal(region, mask[top : top + 16, left : left + 16])
+    assert [r.shape for r in sample_regions(mask[:10], 16, 2, np.random.default_rng(0))] == [(10, 16)] * 2
+
+
+@pytest.fixture
+def masks(tmp_path):
+    a = np.zeros((6, 8), np.uint8)
+    a[:, 4:] = 1  # classes 0 and 1, one instance each, 24 pixels each
+    b = np.full((6, 8), 2, np.uint8)
+    b[0, 0] = 255  # not annotated
+    b[5, 7] = 3  # a one-pixel instance of class 3; class 2 has 46 pixels in one piece
+    write_raster(tmp_path / "a.png", a)
+    write_raster(tmp_path / "b.png", b)
+    manifest = pd.DataFrame({"image_id": ["a", "b"], "height": [6, 6], "width": [8, 8], "city": ["x", "y"]})
+    return tmp_path, manifest
+
+
+def test_dataset_statistics_on_two_hand_made_masks(masks):
+    masks_dir, manifest = masks
+    # Regions of side 8 cover the whole 6x8 masks, so the sampled regions are the masks themselves.
+    summary, per_class = dataset_statistics(
+        masks_dir, manifest, region_size=8, regions_per_image=2, workers=1
+    )
+    p = np.array([24 / 96, 24 / 96, 46 / 96, 1 / 96])  # mean fractions over 2 copies of each mask
+    richness = -np.sum(np.sqrt(0.5) * p * np.log(p))  # every O_c = (1 + 0) / 2
+    assert summary == pytest.approx(
+        {
+            "images": 2,
+            "resolution_height": 6,
+            "resolution_width": 8,
+            "distinct_resolutions": 1,
+            "total_pixels": 96,
+            "pixels": 95,
+            "pixels_millions": 95e-6,
+            "annotation_density": 95 / 96,
+            "classes": 4,
+            "instances": 4,
+            "avg_classes_per_image": 2.0,
+            "avg_instances_per_image": 2.0,
+            "regions": 4,
+            "avg_classes_per_region": 2.0,
+            "avg_instances_per_region": 2.0,
+            "context_richness": richness,
+            "cities": 2,
+        }
+    )
+    assert per_class["class_name"].tolist()[:4] == ["others", "building", "farmland", "greenhouse"]
+    assert per_class["pixels"].tolist() == [24, 24, 46, 1, 0, 0, 0, 0]
+    assert per_class["images_with_class"].tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+    filtered, _ = dataset_statistics(
+        masks_dir, manifest, region_size=8, regions_per_image=1, min_instance_pixels=2, workers=1
+    )
+    assert filtered["instances"] == 3  # the lone class-3 pixel is too small
+
+
+def test_dataset_statistics_do_not_depend_on_order_or_workers(masks):
+    masks_dir, manifest = masks
+    options = {"region_size": 3, "regions_per_image": 3, "seed": 5}
+    one, _ = dataset_statistics(masks_dir, manifest, workers=1, **options)
+    two, _ = dataset_statistics(masks_dir, manifest.iloc[::-1], workers=2, **options)
+    assert one == two
+
+
+def test_dataset_statistics_refuse_a_mask_of_the_wrong_size(masks):
+    masks_dir, manifest = masks
+    manifest.loc[1, "height"] = 7
+    with pytest.raises(ValueError, match=rf"mask {masks_dir / 'b.png'} is 6x8 but its image is 7x8"):
+        dataset_statistics(masks_dir, manifest, workers=1)
