@@ -23,14 +23,14 @@ from urur.synthetic.noise import hash_uniform
 
 # Materials per class, in URUR class order; the tone 0..255 runs through them (RGB, 0-255).
 MATERIALS: tuple[tuple[tuple[float, float, float], ...], ...] = (
-    ((118, 112, 102), (140, 130, 114), (104, 104, 100), (150, 138, 118)),  # others: yards, paving
+    ((128, 118, 100), (146, 134, 112), (120, 114, 100), (156, 142, 118)),  # others: yards, paving
     ((182, 180, 176), (172, 104, 84), (112, 136, 160), (216, 215, 210)),  # building: concrete, tile...
     ((84, 126, 52), (104, 142, 58), (136, 150, 78), (166, 152, 96)),  # farmland: growth stages
     ((202, 207, 214), (186, 196, 206), (216, 219, 221), (196, 201, 201)),  # greenhouse: plastic film
     ((72, 96, 56), (56, 86, 46), (46, 73, 41), (38, 62, 36)),  # woodland: sparse to dense
     ((192, 168, 128), (176, 152, 116), (202, 182, 142), (168, 142, 106)),  # bareland: soils
     ((72, 102, 106), (52, 86, 100), (40, 71, 90), (32, 58, 80)),  # water: shallow to deep
-    ((108, 108, 110), (96, 96, 99), (124, 120, 114), (86, 86, 90)),  # road: asphalt, dirt
+    ((96, 97, 100), (86, 87, 91), (116, 110, 100), (78, 79, 84)),  # road: asphalt, dirt
 )
 # Near-infrared reflectance per class (shallow/sparse to deep/dense): vegetation bright, water dark.
 NIR_MATERIALS: tuple[tuple[float, float], ...] = (

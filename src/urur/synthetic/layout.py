@@ -125,8 +125,16 @@ class _Curve:
         """Position along the curve and signed distance across it."""
         along, across = _rotate(y - np.float32(self.centre[0]), x - np.float32(self.centre[1]), self.angle)
         for amplitude, wavelength, phase in zip(self.amplitudes, self.wavelengths, self.phases, strict=True):
-            across = across - np.float32(amplitude) * np.sin(along * np.float32(2 * np.pi / wavelength) + phase)
+            across = across - np.float32(amplitude) * np.sin(
+                along * np.float32(2 * np.pi / wavelength) + phase
+            )
         return along, across
+
+
+def _share_cut(field: SmoothField, share: float, where: np.ndarray | None = None) -> float:
+    """The level above which ``field`` covers ``share`` of the pixels (of those ``where`` is true)."""
+    sample = field.sample()
+    return float(np.quantile(sample if where is None else sample[where], 1 - share))
 
 
 class SceneLayout:
@@ -142,16 +150,20 @@ class SceneLayout:
         size = max(height, width)
         extent = 0.75 * size + 400.0
 
+        # Thresholds are quantiles, so each layer claims its share of the land whatever the scene's
+        # size: even a small scene is partly urban, and its rural part has woodland and greenhouses.
         self.urban_field = SmoothField(rng, height, width, cell=900, octaves=2)
-        self.urban_cut = self.urban_field.quantile(1 - style.urban_fraction)
+        urban_sample = self.urban_field.sample()
+        self.urban_cut = float(np.quantile(urban_sample, 1 - style.urban_fraction))
+        rural_sample = urban_sample <= self.urban_cut
         self.greenhouse_field = SmoothField(rng, height, width, cell=450, octaves=2)
-        self.greenhouse_cut = self.greenhouse_field.quantile(1 - style.greenhouse_fraction)
+        self.greenhouse_cut = _share_cut(self.greenhouse_field, style.greenhouse_fraction, rural_sample)
         self.bareland_field = SmoothField(rng, height, width, cell=260, octaves=3)
-        self.bareland_cut = self.bareland_field.quantile(1 - style.bareland_fraction)
+        self.bareland_cut = _share_cut(self.bareland_field, style.bareland_fraction, rural_sample)
         self.woodland_field = SmoothField(rng, height, width, cell=360, octaves=4)
-        self.woodland_cut = self.woodland_field.quantile(1 - style.woodland_fraction)
+        self.woodland_cut = _share_cut(self.woodland_field, style.woodland_fraction, rural_sample)
         self.lake_field = SmoothField(rng, height, width, cell=700, octaves=3)
-        self.lake_cut = self.lake_field.quantile(1 - style.water_fraction)
+        self.lake_cut = _share_cut(self.lake_field, style.water_fraction)
 
         self.field_angle = float(rng.uniform(0, np.pi))
         self.field_rows = _Bands(rng, extent, 40, 140)
@@ -207,7 +219,7 @@ class SceneLayout:
 
     def _paint_farmland(self, canvas: Canvas, start: int, stop: int) -> None:
         u, v = _rotate(canvas.y, canvas.x, self.field_angle)
-        row, v_in_row, row_width = self.field_rows.locate(v)
+        row, v_in_row, _ = self.field_rows.locate(v)
         length = self.parcel_length[row]
         shifted = u + self.parcel_shift[row]
         column = np.floor(shifted / length).astype(np.int64)
@@ -256,7 +268,10 @@ class SceneLayout:
         canvas.paint(urban, OTHERS, hash_uniform(2, block))
 
         inner = (
-            (bu > self.setback) & (bu < side_u - self.setback) & (bv > self.setback) & (bv < side_v - self.setback)
+            (bu > self.setback)
+            & (bu < side_u - self.setback)
+            & (bv > self.setback)
+            & (bv < side_v - self.setback)
         )
         canvas.paint(urban & inner & (use >= 0.86) & (use < 0.93), WOODLAND, hash_uniform(3, block))
         canvas.paint(urban & inner & (use >= 0.93), BARELAND, hash_uniform(3, block))

@@ -22,7 +22,7 @@ import pandas as pd
 import rasterio
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
-from rasterio.transform import Affine, from_origin
+from rasterio.transform import Affine
 
 from urur.io.atomic import atomic_path
 from urur.parallel import map_items
@@ -88,7 +88,7 @@ def synthesize_scene(spec: SceneSpec, bands: int = 3) -> SyntheticScene:
         image[start:stop] = render_rows(labels, tone, pattern, look, start, stop, bands)
     # Scenes of a city lie side by side, east of the city's origin, with a gap between them.
     easting = style.origin[0] + spec.scene_index * spec.size * GROUND_RESOLUTION_M * 1.25
-    transform = from_origin(easting, style.origin[1], GROUND_RESOLUTION_M, GROUND_RESOLUTION_M)
+    transform = Affine(GROUND_RESOLUTION_M, 0.0, easting, 0.0, -GROUND_RESOLUTION_M, style.origin[1])
     return SyntheticScene(
         scene_id=spec.scene_id,
         style=style,
@@ -108,7 +108,9 @@ def _validate_format(image_format: str, bit_depth: int, bands: int) -> None:
     if bands not in (3, 4):
         raise ValueError(f"bands must be 3 (RGB) or 4 (RGB + near-infrared), got {bands}")
     if image_format != "tif" and bands == 4:
-        raise ValueError(f"{image_format} cannot hold a near-infrared band; use image_format='tif' for bands=4")
+        raise ValueError(
+            f"{image_format} cannot hold a near-infrared band; use image_format='tif' for bands=4"
+        )
     if image_format == "jpg" and bit_depth == 16:
         raise ValueError("JPEG is 8-bit only; use image_format='tif' or 'png' for bit_depth=16")
 
@@ -154,9 +156,12 @@ def write_scene_image(scene: SyntheticScene, path: Path, image_format: str, bit_
             if image_format == "tif":
                 names = ("red", "green", "blue", "nir")[:count]
                 dst.descriptions = names
-                dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.undefined][
-                    :count
-                ]
+                dst.colorinterp = [
+                    ColorInterp.red,
+                    ColorInterp.green,
+                    ColorInterp.blue,
+                    ColorInterp.undefined,
+                ][:count]
 
 
 def write_truth(scene: SyntheticScene, path: Path) -> None:
@@ -226,7 +231,9 @@ def generate_scenes(
         )
     out_dir, truth_dir = Path(out_dir), Path(truth_dir)
     jobs = [
-        _SceneJob(SceneSpec(seed, city, scene, scene_size), out_dir, truth_dir, image_format, bit_depth, bands)
+        _SceneJob(
+            SceneSpec(seed, city, scene, scene_size), out_dir, truth_dir, image_format, bit_depth, bands
+        )
         for city in range(num_cities)
         for scene in range(scenes_per_city)
     ]
