@@ -219,3 +219,19 @@ def test_resize_and_conv_bn_relu_keep_sizes() -> None:
     assert resize(x, (6, 10)) is x
     assert tuple(resize(x, (12, 20)).shape) == (1, 3, 12, 20)
     assert tuple(ConvBNReLU(3, 5, 3, dilation=4)(x).shape) == (1, 5, 6, 10)
+
+
+def test_conv_bn_relu_eval_folding_matches_separate_batchnorm() -> None:
+    torch.manual_seed(0)
+    block = ConvBNReLU(3, 6, 3, stride=2, dilation=2)
+    conv, bn, _ = block
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    block.eval()
+    x = torch.randn(2, 3, 15, 11)
+    with torch.no_grad():
+        expected = torch.relu(bn(conv(x)))
+        assert torch.allclose(block(x), expected, atol=1e-5)

@@ -14,7 +14,8 @@ Options and interpretations:
   then the same max-pool. ISDNet's deep branch uses v1c.
 - ``strides``/``dilations`` per stage (layer1..layer4) set the output stride; as in mmseg's
   BasicBlock, a stage's dilation applies to the first 3x3 conv of each of its blocks (the second
-  keeps dilation 1). ISDNet/WSDNet: strides (1, 2, 1, 1), dilations (1, 1, 2, 4) -> output stride 8.
+  keeps dilation 1). ISDNet/WSDNet: strides (1, 2, 1, 1), dilations (1, 1, 2, 4) -> output stride 8
+  (attribute ``output_stride``; ``out_channels`` gives the four stages' widths).
 - ``width`` scales every channel count (see :func:`urur.models.common.scaled`).
 - ``num_classes`` adds torchvision's global-average-pool + ``fc`` classifier (used by
   :meth:`ResNet.classify`); :meth:`ResNet.forward` always returns the four stage outputs.
