@@ -3,6 +3,10 @@
 `width` multiplies every channel count so that tests can build tiny versions of the paper-size
 models; `scaled` keeps counts at multiples of 8 (friendly to vectorised kernels) once they are at
 least 8, and never lets a count fall to 0.
+
+:class:`SegmentationModel` is the calling protocol shared by WSDNet, ISDNet and the baselines
+(any input size through zero padding to a multiple of 32 and cropping back; eval -> logits;
+train + target -> (logits, weighted losses); training-only heads run only when losses are wanted).
 """
 
 from __future__ import annotations
