@@ -1,0 +1,92 @@
+"""Speed of the dataset statistics and of the annotation merge, and their 2-worker speed-up.
+
+Measured side by side in one process on synthetic land-cover-like label maps:
+
+- ``count_instances`` on one 5120² mask (8 classes, 4-connectivity), without and with a
+  minimum instance size;
+- ``dataset_statistics`` over a few masks with 1 and 2 workers;
+- ``merge_annotations`` of the same images from index-PNG patches with 1 and 2 workers.
+
+The machine has 2 cores shared with other jobs, so the speed-ups are a floor, not a ceiling.
+Run: ``.venv/bin/python benchmarks/bench_stats.py``; results go to
+``benchmarks/results/bench_stats.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from bench_raster_store import median_seconds, write_results
+from bench_tiling import synthetic_labels
+
+from urur.annotation import merge_annotations
+from urur.io.raster import write_raster
+from urur.stats import count_instances, dataset_statistics
+from urur.tiling import crop, patch_grid, patch_id
+
+FULL_SIZE = 5120
+IMAGES = 4
+IMAGE_SIZE = 2560
+REPEATS = 3
+
+
+def main() -> None:
+    full = synthetic_labels(FULL_SIZE, seed=0)
+    timings = {
+        "count_instances_5120_s": median_seconds(lambda: count_instances(full, 8), REPEATS),
+        "count_instances_5120_min16_s": median_seconds(lambda: count_instances(full, 8, 16), REPEATS),
+    }
+    instances = int(count_instances(full, 8).sum())
+    manifest = pd.DataFrame(
+        {"image_id": [f"img{k}" for k in range(IMAGES)], "height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        windows = patch_grid(IMAGE_SIZE, IMAGE_SIZE)
+        for k, image_id in enumerate(manifest["image_id"]):
+            labels = synthetic_labels(IMAGE_SIZE, seed=10 + k)
+            write_raster(tmp / "masks" / f"{image_id}.png", labels)
+            for window in windows:
+                write_raster(
+                    tmp / "ann" / image_id / f"{patch_id(image_id, window)}.png", crop(labels, window)
+                )
+        for workers in (1, 2):
+            timings[f"dataset_statistics_{IMAGES}x{IMAGE_SIZE}_workers{workers}_s"] = median_seconds(
+                lambda workers=workers: dataset_statistics(
+                    tmp / "masks", manifest, region_size=1000, min_instance_pixels=16, workers=workers
+                ),
+                REPEATS,
+            )
+            timings[f"merge_annotations_{IMAGES}x{IMAGE_SIZE}_workers{workers}_s"] = median_seconds(
+                lambda workers=workers: merge_annotations(
+                    manifest, tmp / "ann", tmp / "out", workers=workers
+                ),
+                REPEATS,
+            )
+    speedups = {
+        name: timings[f"{name}_{IMAGES}x{IMAGE_SIZE}_workers1_s"]
+        / timings[f"{name}_{IMAGES}x{IMAGE_SIZE}_workers2_s"]
+        for name in ("dataset_statistics", "merge_annotations")
+    }
+    results = {"timings": timings, "speedup_2_workers_vs_1": speedups, "instances_in_5120_mask": instances}
+    rows = "\n".join(f"| {name.removesuffix('_s')} | {seconds:.3f} |" for name, seconds in timings.items())
+    markdown = f"""# Dataset statistics and annotation merge speed
+
+Medians of {REPEATS} runs. The 5120² synthetic mask has {instances} instances (4-connected).
+
+| step | seconds |
+|---|---|
+{rows}
+
+Speed-up with 2 workers vs 1 ({IMAGES} images of {IMAGE_SIZE}², 2 shared cores):
+dataset_statistics {speedups["dataset_statistics"]:.2f}x,
+merge_annotations {speedups["merge_annotations"]:.2f}x.
+"""
+    write_results("bench_stats", results, markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
