@@ -428,3 +428,15 @@ def test_annotate_images_explains_bad_manifests(tmp_path, generated):
     with pytest.raises(ValueError, match="does not fit"):
         annotate_images(root / "truth", manifest.assign(row_off=200), tmp_path / "a")
     assert not (tmp_path / "a").exists()
+
+
+def test_sixteen_bit_conversion_is_strip_invariant(small_scene):
+    from urur.synthetic.scenes import to_sixteen_bit
+
+    whole = to_sixteen_bit(small_scene.image, seed=7)
+    strips = np.concatenate(
+        [to_sixteen_bit(small_scene.image[:100], 7), to_sixteen_bit(small_scene.image[100:], 7, 100)]
+    )
+    np.testing.assert_array_equal(whole, strips)
+    np.testing.assert_array_equal(whole >> 4, small_scene.image)
+    assert len(np.unique(whole & 15)) == 16  # the dither uses all low bits

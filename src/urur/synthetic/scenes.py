@@ -23,6 +23,7 @@ import rasterio
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
+from rasterio.windows import Window as RasterWindow
 
 from urur.io.atomic import atomic_path
 from urur.parallel import map_items
@@ -36,7 +37,9 @@ SCENE_TABLE_COLUMNS = ("scene_id", "city", "source", "capture_date", "file")
 SCENE_TABLE_NAME = "scenes.csv"
 IMAGE_FORMATS = {"tif": "GTiff", "png": "PNG", "jpg": "JPEG"}
 SIXTEEN_BIT_SCALE = 16  # 16-bit output spans 12 bits (0..4095), like many satellite sensors
-STRIP_ROWS = 512
+STRIP_PIXELS = (
+    2**20
+)  # pixels painted at once: bounds the float temporaries (the result does not depend on it)
 _FIRST_CAPTURE, _LAST_CAPTURE = dt.date(2016, 1, 1), dt.date(2022, 12, 31)
 
 
@@ -80,11 +83,12 @@ def synthesize_scene(spec: SceneSpec, bands: int = 3) -> SyntheticScene:
     capture_date = _FIRST_CAPTURE + dt.timedelta(
         days=int(rng.integers((_LAST_CAPTURE - _FIRST_CAPTURE).days + 1))
     )
-    labels, tone, pattern = render_layout(SceneLayout(rng, spec.size, spec.size, style), STRIP_ROWS)
+    strip_rows = max(16, STRIP_PIXELS // spec.size)
+    labels, tone, pattern = render_layout(SceneLayout(rng, spec.size, spec.size, style), strip_rows)
     look = scene_look(rng, style, capture_date, spec.size)
     image = np.empty((spec.size, spec.size, bands), dtype=np.uint8)
-    for start in range(0, spec.size, STRIP_ROWS):
-        stop = min(start + STRIP_ROWS, spec.size)
+    for start in range(0, spec.size, strip_rows):
+        stop = min(start + strip_rows, spec.size)
         image[start:stop] = render_rows(labels, tone, pattern, look, start, stop, bands)
     # Scenes of a city lie side by side, east of the city's origin, with a gap between them.
     easting = style.origin[0] + spec.scene_index * spec.size * GROUND_RESOLUTION_M * 1.25
@@ -115,9 +119,13 @@ def _validate_format(image_format: str, bit_depth: int, bands: int) -> None:
         raise ValueError("JPEG is 8-bit only; use image_format='tif' or 'png' for bit_depth=16")
 
 
-def to_sixteen_bit(image: np.ndarray, seed: int) -> np.ndarray:
-    """Spread 8-bit values over 12 bits with a fixed per-pixel dither, as a 12-bit sensor would record."""
-    rows = np.arange(image.shape[0], dtype=np.int64)[:, None, None]
+def to_sixteen_bit(image: np.ndarray, seed: int, first_row: int = 0) -> np.ndarray:
+    """Spread 8-bit values over 12 bits with a fixed per-pixel dither, as a 12-bit sensor would record.
+
+    ``image`` may be a band of rows starting at ``first_row``: the dither depends on absolute pixel
+    positions, so converting strip by strip gives the same result as converting the whole image.
+    """
+    rows = np.arange(first_row, first_row + image.shape[0], dtype=np.int64)[:, None, None]
     cols = np.arange(image.shape[1], dtype=np.int64)[None, :, None]
     chans = np.arange(image.shape[2], dtype=np.int64)[None, None, :]
     dither = (hash_uniform(seed, rows, cols, chans) * SIXTEEN_BIT_SCALE).astype(np.uint16)
@@ -125,15 +133,18 @@ def to_sixteen_bit(image: np.ndarray, seed: int) -> np.ndarray:
 
 
 def write_scene_image(scene: SyntheticScene, path: Path, image_format: str, bit_depth: int) -> None:
-    """Write the scene's image as ``image_format``, atomically; only GeoTIFF carries the georeference."""
-    data = scene.image if bit_depth == 8 else to_sixteen_bit(scene.image, stable_int(scene.scene_id))
-    height, width, count = data.shape
+    """Write the scene's image as ``image_format``, atomically; only GeoTIFF carries the georeference.
+
+    Rows are converted and written a band at a time, so a 16-bit 10240² scene never needs a
+    full-size 16-bit copy next to the 8-bit image.
+    """
+    height, width, count = scene.image.shape
     profile: dict = {
         "driver": IMAGE_FORMATS[image_format],
         "height": height,
         "width": width,
         "count": count,
-        "dtype": data.dtype.name,
+        "dtype": f"uint{bit_depth}",
     }
     if image_format == "tif":
         profile |= {
@@ -149,10 +160,16 @@ def write_scene_image(scene: SyntheticScene, path: Path, image_format: str, bit_
             profile["photometric"] = "RGB"
     elif image_format == "jpg":
         profile["quality"] = 92
+    rows_per_write = max(256, (STRIP_PIXELS // width) // 256 * 256)  # whole GeoTIFF tile rows
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # PNG/JPEG: plain pictures, no georeference
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(np.moveaxis(data, -1, 0))
+            for start in range(0, height, rows_per_write):
+                rows = scene.image[start : start + rows_per_write]
+                if bit_depth == 16:
+                    rows = to_sixteen_bit(rows, stable_int(scene.scene_id), start)
+                window = RasterWindow(0, start, width, rows.shape[0])
+                dst.write(np.ascontiguousarray(np.moveaxis(rows, -1, 0)), window=window)
             if image_format == "tif":
                 names = ("red", "green", "blue", "nir")[:count]
                 dst.descriptions = names
