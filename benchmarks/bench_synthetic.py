@@ -78,7 +78,8 @@ def main() -> None:
         row["time_per_mpx_vs_smallest"] = row["generate_s_per_mpx"] / base["generate_s_per_mpx"]
     header = (
         "| scene | generate s | s/Mpx (ratio to smallest) | write GeoTIFF + truth s | GeoTIFF MB"
-        " | peak RSS MB | annotate 2048² s | export index / rgb / cvat s |\n|---|---|---|---|---|---|---|---|\n"
+        " | peak RSS MB | annotate 2048² s | export index / rgb / cvat s |\n"
+        "|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
         f"| {r['size']}² | {r['generate_s']:.1f} | {r['generate_s_per_mpx']:.2f} "
