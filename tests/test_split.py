@@ -44,6 +44,14 @@ def test_split_hits_7_1_2_overall_and_in_every_city():
     assert (per_city[["train", "val", "test"]] == [28, 4, 8]).all().all()
 
 
+def test_every_city_gets_its_share_of_scenes_within_one():
+    # 6 cities x 12 scenes: a city's ideal share is 8.4 / 1.2 / 2.4 scenes; each city must get
+    # 8-9 / 1-2 / 2-3, i.e. within the floor and ceiling of its share.
+    table = split_images(_uniform(6, 12), seed=3)
+    scenes = pd.crosstab(table["city"], table["split"])[["train", "val", "test"]] // 4
+    assert ((scenes >= [8, 1, 2]) & (scenes <= [9, 2, 3])).all().all()
+
+
 def test_split_follows_other_ratios():
     table = split_images(_uniform(2, 10, images_per_scene=1), ratios=(0.5, 0.25, 0.25))
     assert table["split"].value_counts().to_dict() == {"train": 10, "val": 5, "test": 5}

@@ -125,6 +125,36 @@ def test_disagreeing_patches_merge_to_the_deepest_patch_label(grid, seed):
     )
 
 
+def _covering_intervals(draw, length: int) -> list[tuple[int, int]]:
+    """Random intervals covering 0..length-1, possibly nested and of different sizes."""
+    starts = sorted({0, *draw(st.lists(st.integers(0, length - 1), max_size=3))})
+    intervals = []
+    for k, start in enumerate(starts):
+        reach = starts[k + 1] if k + 1 < len(starts) else length  # must reach the next start
+        intervals.append((start, draw(st.integers(reach - start, length - start))))
+    return intervals
+
+
+@st.composite
+def product_grids(draw):
+    height, width = draw(st.integers(1, 20)), draw(st.integers(1, 20))
+    rows, cols = _covering_intervals(draw, height), _covering_intervals(draw, width)
+    return height, width, [Window(r, c, h, w) for r, h in rows for c, w in cols]
+
+
+@settings(max_examples=60, deadline=None)
+@given(product_grids(), st.integers(0, 2**32 - 1))
+def test_any_product_grid_merges_like_the_reference(grid, seed):
+    # Not only patch_grid's regular grids: uneven and nested intervals too, in shuffled order.
+    height, width, windows = grid
+    rng = np.random.default_rng(seed)
+    windows = [windows[k] for k in rng.permutation(len(windows))]
+    patches = [rng.integers(0, 8, (w.height, w.width), dtype=np.uint8) for w in windows]
+    np.testing.assert_array_equal(
+        merge_patches(patches, windows, height, width), _reference_merge(patches, windows, height, width)
+    )
+
+
 def test_overlap_splits_at_its_midpoint_and_image_borders_are_not_patch_edges():
     # Width 10, patches of 6 with overlap 2: columns 0-5 and 4-9. Column 4 is 1 px from the first
     # patch's right edge and 0 px from the second's left edge: first patch. Column 5: second.
