@@ -107,6 +107,14 @@ def test_patch_of_the_wrong_size_names_the_patch(tmp_path):
         _merge(tmp_path)
 
 
+def test_undecodable_patch_names_the_patch(tmp_path):
+    _write_png_patches(tmp_path, "img", _labels())
+    bad = tmp_path / "img" / f"{patch_id('img', WINDOWS[3])}.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(AnnotationError, match=rf"{bad}: cannot be decoded as PNG"):
+        _merge(tmp_path)
+
+
 def test_rgb_patch_with_an_unknown_colour_names_the_patch(tmp_path):
     labels = _labels()
     _write_png_patches(tmp_path, "img", labels, rgb=True)

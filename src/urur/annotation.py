@@ -64,7 +64,7 @@ class _LoadedPatch:
 
 
 def _check_values(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    bad = np.unique(labels[labels >= num_classes])
+    bad = np.unique(labels[(labels >= num_classes) | (labels < 0)])
     if bad.size:
         raise _InvalidPatch(f"values {bad[:10].tolist()} outside the class values 0..{num_classes - 1}")
     return labels.astype(np.uint8, copy=False)
