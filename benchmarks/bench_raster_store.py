@@ -37,7 +37,7 @@ from urur.tiling import Window
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 IMAGE_SIZE = 5120
 CROP_SIZE = 1024
-WINDOW_READS = 30
+WINDOW_READS = 40
 PNG_DECODES = 5
 LAYOUTS = [(compression, block) for compression in ("none", "lzw", "deflate", "zstd") for block in (256, 512)]
 
@@ -129,21 +129,27 @@ def main() -> None:
             path = tmp / f"{compression}_{block}.tif"
             start = time.perf_counter()
             write_layout(path, image, compression, block)
-            write_s = time.perf_counter() - start
-            reads = iter(windows * 3)
-            read_s = median_seconds(
-                lambda path=path, reads=reads: read_raster(path, next(reads)), WINDOW_READS
-            )
             layouts.append(
                 {
                     "compression": compression,
                     "block": block,
+                    "path": path,
                     "size_mb": path.stat().st_size / 2**20,
-                    "write_s": write_s,
-                    "window_read_ms": read_s * 1000,
+                    "write_s": time.perf_counter() - start,
+                    "read_s": [],
                 }
             )
-            print(layouts[-1])
+        # Round-robin over the layouts, window by window, so CPU contention from other users
+        # hits every layout alike.
+        for window in windows:
+            for layout in layouts:
+                start = time.perf_counter()
+                read_raster(layout["path"], window)
+                layout["read_s"].append(time.perf_counter() - start)
+        for layout in layouts:
+            layout["window_read_ms"] = statistics.median(layout.pop("read_s")) * 1000
+            del layout["path"]
+            print(layout)
 
         store = tmp / "store.tif"
         start = time.perf_counter()

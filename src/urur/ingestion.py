@@ -210,13 +210,13 @@ def stretch_sample(
     info = raster_info(path)
     step = max(1, math.ceil(max(info.height, info.width) / max_side))
     strip_height = step * max(1, 512 // step)
-    strips = [
-        read_raster(path, Window(row, 0, min(strip_height, info.height - row), info.width), bands=bands)[
-            ::step, ::step
-        ]
-        for row in range(0, info.height, strip_height)
-    ]
-    return np.concatenate(strips, axis=0)
+    samples = []
+    for row in range(0, info.height, strip_height):
+        window = Window(row, 0, min(strip_height, info.height - row), info.width)
+        strip = read_raster(path, window, bands=bands)
+        # A copy, not a view: a view would keep every full-resolution strip alive.
+        samples.append(strip[::step, ::step].copy())
+    return np.concatenate(samples, axis=0)
 
 
 def stretch_limits(sample: np.ndarray, low_pct: float = 2, high_pct: float = 98) -> np.ndarray:
