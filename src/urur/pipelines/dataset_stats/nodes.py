@@ -17,10 +17,11 @@ def compute_dataset_stats(
 ) -> tuple[dict, pd.DataFrame]:
     """The dataset's row of the paper's Table 1, plus per-class pixel and instance counts."""
     p = DatasetStatsParams.model_validate(params)
-    stats = dataset_statistics(
+    stats, per_class = dataset_statistics(
         masks_dir,
         image_manifest,
         num_classes=len(URUR_CLASSES),
+        class_names=URUR_CLASSES,
         region_size=p.region_size,
         regions_per_image=p.regions_per_image,
         min_instance_pixels=p.min_instance_pixels,
@@ -29,4 +30,4 @@ def compute_dataset_stats(
         workers=p.workers,
     )
     log.info("Context richness R = %.3f over %d images", stats["context_richness"], stats["images"])
-    return stats
+    return stats, per_class
