@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from urur.synthetic.cities import CityStyle
 from urur.synthetic.layout import BUILDING, FARMLAND, FLAT, WOODLAND
-from urur.synthetic.noise import hash_uniform
+from urur.synthetic.noise import hash_fields
 
 # Materials per class, in URUR class order; the tone 0..255 runs through them (RGB, 0-255).
 MATERIALS: tuple[tuple[tuple[float, float, float], ...], ...] = (
@@ -100,20 +100,24 @@ def scene_look(rng: np.random.Generator, style: CityStyle, capture_date: dt.date
     )
 
 
-def _pixel_noise(seed: int, start: int, stop: int, width: int) -> np.ndarray:
-    """Zero-mean, unit-variance white noise fixed per pixel (independent of the strip cut)."""
-    rows = np.arange(start, stop, dtype=np.int64)[:, None]
-    cols = np.arange(width, dtype=np.int64)[None, :]
-    return (hash_uniform(seed, rows, cols) - np.float32(0.5)) * np.float32(np.sqrt(12.0))
+def _texture_noise(
+    seed: int, start: int, stop: int, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grain (white) and crown (blurred white) noise of rows ``start:stop``, zero mean, unit variance.
 
-
-def _crown_noise(seed: int, start: int, stop: int, height: int, width: int) -> np.ndarray:
-    """Blurred white noise (unit variance); computed with a halo so strips join seamlessly."""
+    Both are fixed per pixel (hashes of the pixel position) and the blur reads a halo of rows,
+    so strips join seamlessly whatever the strip cut.
+    """
     halo = int(4 * CROWN_SIGMA) + 1
     lo, hi = max(start - halo, 0), min(stop + halo, height)
-    blurred = ndimage.gaussian_filter(_pixel_noise(seed, lo, hi, width), CROWN_SIGMA, mode="reflect")
+    rows = np.arange(lo, hi, dtype=np.int64)[:, None]
+    cols = np.arange(width, dtype=np.int64)[None, :]
+    unit = np.float32(np.sqrt(12.0))  # a uniform [0, 1) variable has variance 1/12
+    grain, crown = ((plane - np.float32(0.5)) * unit for plane in hash_fields(2, seed, rows, cols))
+    blurred = ndimage.gaussian_filter(crown, CROWN_SIGMA, mode="reflect")
     # A 2-D Gaussian blur divides the variance of white noise by 4 pi sigma^2.
-    return blurred[start - lo : stop - lo] * np.float32(2 * np.sqrt(np.pi) * CROWN_SIGMA)
+    crown = blurred[start - lo : stop - lo] * np.float32(2 * np.sqrt(np.pi) * CROWN_SIGMA)
+    return grain[start - lo : stop - lo], crown
 
 
 def _shadow(labels: np.ndarray, start: int, stop: int, offset: tuple[int, int]) -> np.ndarray:
@@ -145,8 +149,8 @@ def render_rows(
         value = np.concatenate([value, look.nir[lab, ton][..., None]], axis=-1)
     relief = PATTERN_GAIN[lab] * (pattern[start:stop].astype(np.float32) - FLAT) / FLAT
     value *= (1 + relief)[..., None]
-    texture = GRAIN_STD[lab] * _pixel_noise(look.seed, start, stop, width)
-    texture += CROWN_STD[lab] * _crown_noise(look.seed + 1, start, stop, height, width)
+    grain, crown = _texture_noise(look.seed, start, stop, height, width)
+    texture = GRAIN_STD[lab] * grain + CROWN_STD[lab] * crown
     value += texture[..., None]
     value[_shadow(labels, start, stop, look.sun_offset)] *= SHADOW_FACTOR
 

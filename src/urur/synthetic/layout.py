@@ -21,7 +21,7 @@ later layer overwrites an earlier one):
 7. roads: the urban street grid and the main roads crossing the whole scene (bridging water).
 
 Scene-wide choices come from the scene's numpy Generator in ``SceneLayout.__init__``; per-object
-choices (a lot's building, a parcel's crop) come from ``hash_uniform`` of the object's grid
+choices (a lot's building, a parcel's crop) come from ``hash_fields`` of the object's grid
 coordinates, so any strip of rows can be painted alone and gives the same pixels.
 """
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from urur.classes import URUR_CLASSES
 from urur.synthetic.cities import CityStyle
-from urur.synthetic.noise import SmoothField, hash_key, hash_uniform
+from urur.synthetic.noise import SmoothField, hash_fields, hash_key
 
 OTHERS, BUILDING, FARMLAND, GREENHOUSE, WOODLAND, BARELAND, WATER, ROAD = (
     URUR_CLASSES.index(name)
@@ -229,11 +229,10 @@ class SceneLayout:
         dirt_road = rural & self.dirt_road_rows[row] & (v_in_row < self.dirt_road_width)
         track = (v_in_row < self.track_width) | (u_in_parcel < self.track_width)
         parcel = rural & ~track & ~dirt_road
-        key = hash_key(self.seed, row, column)
-        use, tone = hash_uniform(1, key), hash_uniform(2, key)
+        use, tone, crop, crop_direction, greenhouse = hash_fields(5, self.seed, row, column)
 
-        crop_period = 4.0 + 5.0 * hash_uniform(3, key)
-        crop_coord = np.where(hash_uniform(4, key) < 0.5, u, v)
+        crop_period = 4.0 + 5.0 * crop
+        crop_coord = np.where(crop_direction < 0.5, u, v)
         crop_rows = FLAT + 45.0 * np.sin(crop_coord * np.float32(2 * np.pi) / crop_period)
         canvas.paint(parcel, FARMLAND, tone, crop_rows)
         canvas.paint(parcel & (use < 0.07), BARELAND, tone)
@@ -241,7 +240,7 @@ class SceneLayout:
 
         district = self.greenhouse_field.rows(start, stop) > self.greenhouse_cut
         greenhouses = parcel & district & (use >= 0.25)
-        period = 10.0 + 6.0 * hash_uniform(5, key)
+        period = 10.0 + 6.0 * greenhouse
         phase = np.mod(v_in_row - self.track_width, period) / period
         ends = (u_in_parcel > self.track_width + 4) & (u_in_parcel < length - 4)
         tunnel = greenhouses & (phase < 0.72) & ends
@@ -263,9 +262,9 @@ class SceneLayout:
         bu, bv = u_in_band - street_u, v_in_band - street_v
         side_u, side_v = band_u - street_u, band_v - street_v
         block = hash_key(self.seed + 1, iu, iv)
-        use = hash_uniform(1, block)
+        use, yard_tone, open_tone, lot_u_share, lot_v_share = hash_fields(5, 1, block)
         urban = canvas.urban
-        canvas.paint(urban, OTHERS, hash_uniform(2, block))
+        canvas.paint(urban, OTHERS, yard_tone)
 
         inner = (
             (bu > self.setback)
@@ -273,36 +272,37 @@ class SceneLayout:
             & (bv > self.setback)
             & (bv < side_v - self.setback)
         )
-        canvas.paint(urban & inner & (use >= 0.86) & (use < 0.93), WOODLAND, hash_uniform(3, block))
-        canvas.paint(urban & inner & (use >= 0.93), BARELAND, hash_uniform(3, block))
+        canvas.paint(urban & inner & (use >= 0.86) & (use < 0.93), WOODLAND, open_tone)
+        canvas.paint(urban & inner & (use >= 0.93), BARELAND, open_tone)
 
         # Lot sizes by block use: houses, apartment/commercial blocks, factories.
         houses, apartments = use < 0.5, (use >= 0.5) & (use < 0.72)
         low = np.where(houses, 22.0, np.where(apartments, 50.0, 90.0)).astype(np.float32)
         high = np.where(houses, 40.0, np.where(apartments, 100.0, 200.0)).astype(np.float32)
-        lot_u = low + (high - low) * hash_uniform(4, block)
-        lot_v = low + (high - low) * hash_uniform(5, block)
+        lot_u = low + (high - low) * lot_u_share
+        lot_v = low + (high - low) * lot_v_share
         density = np.where(use < 0.72, np.float32(self.style.building_density), np.float32(0.85))
 
         built = urban & (use < 0.86)
         ju, fu = self._lot(bu, side_u, lot_u)
         jv, fv = self._lot(bv, side_v, lot_v)
         lot = hash_key(self.seed + 2, block, ju, jv)
-        insets = [0.06 + 0.24 * hash_uniform(salt, lot) for salt in (1, 2, 3, 4)]
+        insets = [0.06 + 0.24 * share for share in hash_fields(4, 1, lot)]
+        presence, roof_tone, roof_shape = hash_fields(3, 2, lot)
         building = (
             built
             & (ju >= 0)
             & (jv >= 0)
-            & (hash_uniform(5, lot) < density)
+            & (presence < density)
             & (fu > insets[0])
             & (fu < 1 - insets[1])
             & (fv > insets[2])
             & (fv < 1 - insets[3])
         )
-        gabled = houses & (hash_uniform(6, lot) < 0.6)
+        gabled = houses & (roof_shape < 0.6)
         ridge_side = (fv - insets[2]) / (1 - insets[2] - insets[3]) < 0.5
         roof = np.where(gabled, np.where(ridge_side, FLAT + 35, FLAT - 35), FLAT)
-        canvas.paint(building, BUILDING, hash_uniform(7, lot), roof)
+        canvas.paint(building, BUILDING, roof_tone, roof)
 
     def _lot(self, position: np.ndarray, side: np.ndarray, lot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lot index (-1 outside the lots) and position inside the lot along one block side.
@@ -321,8 +321,8 @@ class SceneLayout:
             beyond = np.abs(across) - (road.half_width + 6.0)
             lot_length = 28.0 + 10.0 * (number % 2)
             index = np.floor(along / lot_length).astype(np.int64)
-            lot = hash_key(self.seed + 3 + number, index, across > 0)
-            depth = 16.0 + 14.0 * hash_uniform(1, lot)
+            depth_share, presence, tone = hash_fields(3, self.seed + 3 + number, index, across > 0)
+            depth = 16.0 + 14.0 * depth_share
             in_lot = along / lot_length - index
             house = (
                 ~canvas.urban
@@ -330,9 +330,9 @@ class SceneLayout:
                 & (beyond < depth)
                 & (in_lot > 0.12)
                 & (in_lot < 0.88)
-                & (hash_uniform(2, lot) < 0.7 * self.style.building_density)
+                & (presence < 0.7 * self.style.building_density)
             )
-            canvas.paint(house, BUILDING, hash_uniform(3, lot))
+            canvas.paint(house, BUILDING, tone)
 
     def _paint_water(self, canvas: Canvas, start: int, stop: int) -> None:
         if self.river is not None:
@@ -352,6 +352,52 @@ class SceneLayout:
             canvas.paint(np.abs(across) < road.half_width, ROAD, 0.3)
 
 
+def _isolated_pixels(labels: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of pixels in rows ``start:stop`` with no 4-neighbour of their own class.
+
+    Such pixels are rasterisation debris where rotated layers clip each other (1-px specks and
+    staircase lines); no annotator would draw them. Pixels outside the scene count as equal.
+    """
+    height = labels.shape[0]
+    block = labels[max(start - 1, 0) : min(stop + 1, height)]
+    top = [block[:1]] if start == 0 else []
+    bottom = [block[-1:]] if stop == height else []
+    padded = np.pad(np.concatenate([*top, block, *bottom]), ((0, 0), (1, 1)), mode="edge")
+    centre = padded[1:-1, 1:-1]
+    alone = (
+        (padded[:-2, 1:-1] != centre)
+        & (padded[2:, 1:-1] != centre)
+        & (padded[1:-1, :-2] != centre)
+        & (padded[1:-1, 2:] != centre)
+    )
+    rows, cols = np.nonzero(alone)
+    return rows + start, cols
+
+
+def _absorb_isolated_pixels(planes: tuple[np.ndarray, np.ndarray, np.ndarray], strip_rows: int) -> None:
+    """Give each isolated pixel the class, tone and pattern of its most common 4-neighbour.
+
+    All isolated pixels are found before any is changed, so the result does not depend on the strips.
+    """
+    labels = planes[0]
+    height, width = labels.shape
+    found = [_isolated_pixels(labels, a, min(a + strip_rows, height)) for a in range(0, height, strip_rows)]
+    rows = np.concatenate([r for r, _ in found])
+    cols = np.concatenate([c for _, c in found])
+    if rows.size == 0:
+        return
+    neighbour_rows = np.stack([np.maximum(rows - 1, 0), np.minimum(rows + 1, height - 1), rows, rows])
+    neighbour_cols = np.stack([cols, cols, np.maximum(cols - 1, 0), np.minimum(cols + 1, width - 1)])
+    neighbours = labels[neighbour_rows, neighbour_cols]  # (4, n): up, down, left, right
+    votes = (neighbours[:, None, :] == neighbours[None, :, :]).sum(axis=1)
+    winner = np.argmax(votes, axis=0)  # ties go to the first direction in order
+    pick = np.arange(rows.size)
+    source = (neighbour_rows[winner, pick], neighbour_cols[winner, pick])
+    updates = [plane[source] for plane in planes]
+    for plane, values in zip(planes, updates, strict=True):
+        plane[rows, cols] = values
+
+
 def render_layout(layout: SceneLayout, strip_rows: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full (labels, tone, pattern) uint8 planes, painted strip by strip to bound memory."""
     planes = tuple(np.empty((layout.height, layout.width), dtype=np.uint8) for _ in range(3))
@@ -359,4 +405,5 @@ def render_layout(layout: SceneLayout, strip_rows: int = 512) -> tuple[np.ndarra
         stop = min(start + strip_rows, layout.height)
         for plane, strip in zip(planes, layout.paint_rows(start, stop), strict=True):
             plane[start:stop] = strip
+    _absorb_isolated_pixels(planes, strip_rows)
     return planes

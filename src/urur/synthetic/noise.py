@@ -36,23 +36,33 @@ def stable_int(text: str) -> int:
 def hash_key(seed: int, *keys: np.ndarray | int) -> np.ndarray:
     """uint64 hash of ``seed`` and the integer ``keys`` (broadcast; negative keys are fine).
 
-    Hash an object's coordinates once with this, then draw several independent values for it
-    with ``hash_uniform(salt, key)``: cheaper than re-hashing all coordinates for each value.
+    Keys are mixed in one after the other and broadcast as they come, so put small keys (a row
+    vector) before big ones: only the mixes after the result reaches full size cost a full pass.
+    Hash an object's coordinates once with this, then take several values from it with
+    ``hash_fields``.
     """
-    arrays = [np.asarray(k) for k in keys]
-    arrays = [a if a.dtype == np.uint64 else a.astype(np.int64).view(np.uint64) for a in arrays]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
     with np.errstate(over="ignore"):
-        h = _splitmix(np.full(shape, np.uint64(seed % 2**64), dtype=np.uint64))
-        for key in arrays:
-            h = _splitmix(h ^ key)
-    return h
+        h = _splitmix(np.asarray(seed % 2**64, dtype=np.uint64))
+        for key in keys:
+            key = np.asarray(key)
+            h = _splitmix(h ^ (key if key.dtype == np.uint64 else key.astype(np.int64).view(np.uint64)))
+    return np.asarray(h)
+
+
+def hash_fields(count: int, seed: int, *keys: np.ndarray | int) -> list[np.ndarray]:
+    """``count`` independent uniform float32 values in [0, 1), cut from the bits of one 64-bit hash.
+
+    Cheaper than hashing once per value; each value has ``64 // count`` bits of resolution.
+    """
+    h = hash_key(seed, *keys)
+    bits = 64 // count
+    mask, scale = np.uint64((1 << bits) - 1), np.float32(2.0**-bits)
+    return [((h >> np.uint64(i * bits)) & mask).astype(np.float32) * scale for i in range(count)]
 
 
 def hash_uniform(seed: int, *keys: np.ndarray | int) -> np.ndarray:
     """Uniform float32 values in [0, 1) determined by ``seed`` and the integer ``keys`` (broadcast)."""
-    h = hash_key(seed, *keys)
-    return ((h >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)).reshape(h.shape)
+    return hash_fields(1, seed, *keys)[0]
 
 
 def _gaussian_interpolation_matrix(length: int, cell: float) -> np.ndarray:
