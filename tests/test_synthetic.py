@@ -416,14 +416,16 @@ def test_annotate_images_reads_each_image_window_and_merges_back(tmp_path, gener
     root, table = generated
     manifest = _manifest(table)
     out = tmp_path / "annotations"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier run")
+    first = manifest.loc[0, "image_id"]
+    earlier = "index" if export_format == "cvat" else "cvat"
+    write_annotation_export(out, first, {}, earlier)  # an earlier run's export of one image
+    (out / "notes.txt").write_text("not ours")
     summary = annotate_images(
         root / "truth", manifest, out, patch_size=100, overlap=12, format=export_format, seed=2, workers=2
     )
     assert list(summary["image_id"]) == list(manifest["image_id"])
     assert (summary["patches"] == len(patch_grid(128, 128, 100, 12))).all()
-    assert not (out / "stale.txt").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([*summary["export"], "notes.txt"])
     row = manifest.iloc[3]
     with rasterio.open(root / "truth" / f"{row.scene_id}.tif") as src:
         truth = src.read(1)[row.row_off : row.row_off + 128, row.col_off : row.col_off + 128]

@@ -20,6 +20,7 @@ Export formats (what a user's annotation team would hand over):
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,7 +198,9 @@ def write_annotation_export(
 ) -> Path:
     """Write one image's annotated patches as ``format`` under ``out_dir``; returns the written path.
 
-    The folder or zip appears whole or not at all.
+    The folder or zip appears whole or not at all. It replaces this image's earlier export in any
+    format (an image with both a folder and a zip would be ambiguous to the merge); other entries
+    of ``out_dir`` are left alone.
     """
     if format not in ANNOTATION_FORMATS:
         raise ValueError(f"format must be one of {ANNOTATION_FORMATS}, got {format!r}")
@@ -205,9 +208,9 @@ def write_annotation_export(
         if mask.ndim != 2 or mask.dtype != np.uint8 or (mask.size and mask.max() >= len(URUR_CLASSES)):
             raise ValueError(f"patch {pid} of {image_id} must be an (H, W) uint8 map of URUR class values")
     out_dir = Path(out_dir)
+    folder, archive_path = out_dir / image_id, out_dir / f"{image_id}.zip"
     if format == "cvat":
-        target = out_dir / f"{image_id}.zip"
-        with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        with atomic_path(archive_path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("labelmap.txt", cvat_labelmap())
             for pid, mask in patches.items():
                 archive.writestr(f"SegmentationClass/{pid}.png", _png_bytes(index_to_rgb(mask)))
@@ -215,13 +218,15 @@ def write_annotation_export(
                 colours = instance_colours(int(instances.max()))
                 archive.writestr(f"SegmentationObject/{pid}.png", _png_bytes(colours[instances]))
             archive.writestr("ImageSets/Segmentation/default.txt", "".join(f"{pid}\n" for pid in patches))
-        return target
-    target = out_dir / image_id
-    with atomic_directory(target) as staging:
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        return archive_path
+    with atomic_directory(folder) as staging:
         for pid, mask in patches.items():
             image = mask if format == "index" else index_to_rgb(mask)
             Image.fromarray(image).save(staging / f"{pid}.png")
-    return target
+    archive_path.unlink(missing_ok=True)
+    return folder
 
 
 @dataclass(frozen=True)
@@ -290,8 +295,8 @@ def annotate_images(
     """Play the annotation team on every image of the manifest; one export per image in ``out_dir``.
 
     Each image's truth is read from its scene's truth raster with a windowed read (offsets from the
-    manifest). ``out_dir`` is replaced as a whole, so exports of an earlier run in another format
-    never linger beside the new ones. Returns one row per image: ``image_id, patches, missing, export``.
+    manifest). Each image's export replaces that image's earlier one (see ``write_annotation_export``).
+    Returns one row per image: ``image_id, patches, missing, export`` (the name inside ``out_dir``).
     """
     if format not in ANNOTATION_FORMATS:
         raise ValueError(f"format must be one of {ANNOTATION_FORMATS}, got {format!r}")
@@ -300,20 +305,19 @@ def annotate_images(
         raise ValueError(f"image manifest lacks columns {absent}; expected {list(MANIFEST_COLUMNS)}")
     truth_dir, out_dir = Path(truth_dir), Path(out_dir)
     habits = habits or AnnotatorHabits()
-    with atomic_directory(out_dir) as staging:
-        jobs = [
-            _ImageJob(
-                str(record["image_id"]),
-                *_truth_window(truth_dir, record),
-                staging,
-                patch_size,
-                overlap,
-                format,
-                seed,
-                missing_fraction,
-                habits,
-            )
-            for record in image_manifest.to_dict("records")
-        ]
-        rows = map_items(_annotate_image, jobs, workers=workers, desc="simulated annotators")
+    jobs = [
+        _ImageJob(
+            str(record["image_id"]),
+            *_truth_window(truth_dir, record),
+            out_dir,
+            patch_size,
+            overlap,
+            format,
+            seed,
+            missing_fraction,
+            habits,
+        )
+        for record in image_manifest.to_dict("records")
+    ]
+    rows = map_items(_annotate_image, jobs, workers=workers, desc="simulated annotators")
     return pd.DataFrame(rows, columns=["image_id", "patches", "missing", "export"])
