@@ -112,6 +112,20 @@ def test_16_bit_stretch_matches_numpy_percentiles_over_the_whole_scene(raw_dir, 
     np.testing.assert_array_equal(stitched, expected)
 
 
+def test_tall_16_bit_scene_is_converted_strip_by_strip_with_one_decimated_stretch(tmp_path):
+    raw = tmp_path / "raw"
+    array = noise((1100, 16, 3), np.uint16, seed=11)  # cuts of 550 rows: strips of 512 + 38 rows
+    array[:, :8] //= 4  # the left half darker, so the cuts' own percentiles would differ
+    write_raster(raw / "tall.tif", array)
+    rows = ingest_scene(scene_row("t", "tall.tif"), raw, tmp_path / "out")
+    sample = array[::2, ::2].astype(np.float64)  # step = ceil(1100 / 1024) = 2
+    low, high = np.percentile(sample.reshape(-1, 3), [2, 98], axis=0)
+    expected = np.clip(np.round((array - low) / (high - low) * 255), 0, 255).astype(np.uint8)
+    for row in rows:
+        window = Window(row["row_off"], row["col_off"], row["height"], row["width"])
+        np.testing.assert_array_equal(read_raster(tmp_path / "out" / row["path"]), expected[window.slices])
+
+
 def test_stretch_sample_is_every_step_th_pixel_read_in_strips(tmp_path):
     array = noise((1100, 40, 3), np.uint16, seed=5)  # 1100 rows: three 506-row strips at step 11
     write_raster(tmp_path / "tall.tif", array)

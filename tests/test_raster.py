@@ -12,6 +12,7 @@ from urur.io.raster import (
     RasterReadError,
     raster_info,
     read_raster,
+    read_windows,
     write_raster,
 )
 from urur.tiling import Window
@@ -54,6 +55,18 @@ def test_random_window_reads_equal_slicing(rgb_tif, rgb_image):
         height, width = rng.integers(1, 300), rng.integers(1, 280)
         window = Window(int(rng.integers(0, 301 - height)), int(rng.integers(0, 281 - width)), height, width)
         np.testing.assert_array_equal(read_raster(rgb_tif, window), rgb_image[window.slices])
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_read_windows_through_one_open_file_equal_slicing(tmp_path, rgb_image, suffix):
+    path = tmp_path / f"image{suffix}"
+    write_raster(path, rgb_image)
+    # Out of order on purpose: PNG rows must be decoded again from the top for the last window.
+    windows = [Window(0, 0, 100, 280), Window(100, 0, 200, 280), Window(5, 270, 7, 10), None]
+    reads = list(read_windows(path, windows, bands=[2, 3]))
+    for window, pixels in zip(windows[:3], reads, strict=False):
+        np.testing.assert_array_equal(pixels, rgb_image[window.slices][..., 1:])
+    np.testing.assert_array_equal(reads[3], rgb_image[..., 1:])
 
 
 def test_band_selection_is_one_based_and_single_band_is_2d(rgb_tif, rgb_image):

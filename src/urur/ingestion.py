@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from rasterio.transform import Affine
 
-from urur.io.raster import DRIVERS_BY_SUFFIX, RasterInfo, raster_info, read_raster, write_raster
+from urur.io.raster import DRIVERS_BY_SUFFIX, RasterInfo, raster_info, read_raster, read_windows, write_raster
 from urur.parallel import map_items
 from urur.tiling import Window, patch_id
 
@@ -65,6 +65,8 @@ MANIFEST_COLUMNS = (
 ACCEPTED_DTYPES = ("uint8", "uint16")
 ACCEPTED_BANDS = (3, 4)
 STRETCH_SAMPLE_SIDE = 1024
+# Rows read at a time: a multiple of the raster store's 256 tile rows.
+STRIP_HEIGHT = 512
 # Scene ids become file names, so they must be safe in every file system.
 SCENE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -209,14 +211,28 @@ def stretch_sample(
     """
     info = raster_info(path)
     step = max(1, math.ceil(max(info.height, info.width) / max_side))
-    strip_height = step * max(1, 512 // step)
-    samples = []
-    for row in range(0, info.height, strip_height):
-        window = Window(row, 0, min(strip_height, info.height - row), info.width)
-        strip = read_raster(path, window, bands=bands)
-        # A copy, not a view: a view would keep every full-resolution strip alive.
-        samples.append(strip[::step, ::step].copy())
+    strip_height = step * max(1, STRIP_HEIGHT // step)
+    strips = _strips(Window(0, 0, info.height, info.width), strip_height)
+    # Copies, not views: a view would keep every full-resolution strip alive.
+    samples = [strip[::step, ::step].copy() for strip in read_windows(path, strips, bands=bands)]
     return np.concatenate(samples, axis=0)
+
+
+def _strips(window: Window, height: int) -> list[Window]:
+    """``window`` cut into full-width strips of ``height`` rows (the last may be shorter)."""
+    return [
+        Window(window.row + row, window.col, min(height, window.height - row), window.width)
+        for row in range(0, window.height, height)
+    ]
+
+
+def _read_uint8(path: Path, window: Window, bands: Sequence[int], limits: np.ndarray | None) -> np.ndarray:
+    """``to_uint8`` of a window, converted strip by strip so no 16-bit copy of it ever exists."""
+    out = np.empty((window.height, window.width, len(bands)), dtype=np.uint8)
+    strips = _strips(window, STRIP_HEIGHT)
+    for strip, pixels in zip(strips, read_windows(path, strips, bands=bands), strict=True):
+        out[strip.row - window.row : strip.row - window.row + strip.height] = to_uint8(pixels, limits=limits)
+    return out
 
 
 def stretch_limits(sample: np.ndarray, low_pct: float = 2, high_pct: float = 98) -> np.ndarray:
@@ -289,6 +305,39 @@ def _check_scene(
     return info
 
 
+def _ingest_window(
+    row: Mapping[str, str],
+    raw_path: Path,
+    info: RasterInfo,
+    window: Window,
+    out_dir: Path,
+    rgb_bands: Sequence[int],
+    limits: np.ndarray | None,
+) -> dict[str, object]:
+    """Write one cut of a scene; its pixels are freed on return, before the next cut is read."""
+    pixels = _read_uint8(raw_path, window, rgb_bands, limits)
+    transform = None
+    if info.transform is not None:
+        # Pixel (0, 0) of the cut is pixel (row, col) of the scene (= rasterio.windows.transform).
+        transform = tuple(Affine(*info.transform) @ Affine.translation(window.col, window.row))[:6]
+    image_id = patch_id(row["scene_id"], window)
+    write_raster(out_dir / f"{image_id}.tif", pixels, crs=info.crs, transform=transform)
+    return {
+        "image_id": image_id,
+        **{column: row[column] for column in ("scene_id", "city", "source", "capture_date")},
+        "path": f"{image_id}.tif",
+        "row_off": window.row,
+        "col_off": window.col,
+        "height": window.height,
+        "width": window.width,
+        "bands_in": info.bands,
+        "dtype_in": info.dtype,
+        "checksum": pixel_checksum(pixels),
+        "crs": info.crs,
+        "transform": json.dumps(list(transform)) if transform is not None else None,
+    }
+
+
 def ingest_scene(
     row: Mapping[str, str],
     raw_dir: str | os.PathLike,
@@ -307,31 +356,10 @@ def ingest_scene(
     limits = None
     if info.dtype != "uint8":
         limits = stretch_limits(stretch_sample(raw_path, rgb_bands), low_pct, high_pct)
-    rows = []
-    for window in _image_windows(info.height, info.width, split_factor):
-        pixels = to_uint8(read_raster(raw_path, window, bands=rgb_bands), limits=limits)
-        transform = None
-        if info.transform is not None:
-            # Pixel (0, 0) of the cut is pixel (row, col) of the scene (= rasterio.windows.transform).
-            transform = tuple(Affine(*info.transform) @ Affine.translation(window.col, window.row))[:6]
-        image_id = patch_id(row["scene_id"], window)
-        write_raster(out_dir / f"{image_id}.tif", pixels, crs=info.crs, transform=transform)
-        rows.append(
-            {
-                "image_id": image_id,
-                **{column: row[column] for column in ("scene_id", "city", "source", "capture_date")},
-                "path": f"{image_id}.tif",
-                "row_off": window.row,
-                "col_off": window.col,
-                "height": window.height,
-                "width": window.width,
-                "bands_in": info.bands,
-                "dtype_in": info.dtype,
-                "checksum": pixel_checksum(pixels),
-                "crs": info.crs,
-                "transform": json.dumps(list(transform)) if transform is not None else None,
-            }
-        )
+    rows = [
+        _ingest_window(row, raw_path, info, window, out_dir, rgb_bands, limits)
+        for window in _image_windows(info.height, info.width, split_factor)
+    ]
     logger.info("ingested %s -> %d images in %s", raw_path, len(rows), out_dir)
     return rows
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ DRIVERS_BY_SUFFIX = {".tif": "GTiff", ".tiff": "GTiff", ".png": "PNG", ".jpg": "
 GEOTIFF_BLOCK_SIZE = 256
 GEOTIFF_COMPRESSION = "zstd"
 JPEG_QUALITY = 95
+READ_CACHE_MB = 16
 
 Transform = tuple[float, float, float, float, float, float]
 
@@ -94,7 +95,10 @@ def _open(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             # GDAL's whole-image PNG fast path returns a truncated PNG's missing rows as garbage
             # without an error; the row-by-row path reports them (about 20 % slower to decode).
-            with rasterio.Env(GDAL_PNG_WHOLE_IMAGE_OPTIM="NO"), rasterio.open(path) as dataset:
+            # Cached blocks never outlive one read (the file is closed after it), so a small block
+            # cache only stops GDAL keeping a second copy of a large window (and was faster).
+            env = rasterio.Env(GDAL_PNG_WHOLE_IMAGE_OPTIM="NO", GDAL_CACHEMAX=READ_CACHE_MB)
+            with env, rasterio.open(path) as dataset:
                 yield dataset
     except (RasterioError, CPLE_BaseError) as error:
         raise _unreadable(path, error) from error
@@ -134,6 +138,17 @@ def read_raster(
     Only the tiles under ``window`` are decoded for tiled GeoTIFFs, which is what makes random
     crops of the raster store cheap. ``bands`` are 1-based band numbers (default: all).
     """
+    return next(read_windows(path, [window], bands=bands))
+
+
+def read_windows(
+    path: str | os.PathLike, windows: Iterable[Window | None], *, bands: Sequence[int] | None = None
+) -> Iterator[np.ndarray]:
+    """:func:`read_raster` of each window in turn, opening the file once.
+
+    PNG and JPEG decode from the top: reading successive strips through one open file decodes
+    the image once, where reopening it for every strip would decode it again each time.
+    """
     path = Path(path)
     with _open(path) as dataset:
         band_numbers = list(bands) if bands is not None else list(range(1, dataset.count + 1))
@@ -142,29 +157,35 @@ def read_raster(
                 f"{path} has bands 1..{dataset.count}, cannot read bands {band_numbers}; "
                 "ask for existing bands"
             )
-        if window is None:
-            window = Window(0, 0, dataset.height, dataset.width)
-        inside = (
-            window.row >= 0
-            and window.col >= 0
-            and window.height > 0
-            and window.width > 0
-            and window.row + window.height <= dataset.height
-            and window.col + window.width <= dataset.width
-        )
-        if not inside:
-            raise RasterReadError(
-                f"{window} is not inside {path} ({dataset.height}x{dataset.width}); "
-                "use a window within the image"
+        for window in windows:
+            yield _read_window(
+                dataset, path, window or Window(0, 0, dataset.height, dataset.width), band_numbers
             )
-        # Reading into a transposed view of an (H, W, C) buffer lets GDAL write the final layout
-        # directly: no second copy of the image.
-        out = np.empty((window.height, window.width, len(band_numbers)), dtype=dataset.dtypes[0])
-        dataset.read(
-            band_numbers,
-            window=RioWindow(window.col, window.row, window.width, window.height),
-            out=out.transpose(2, 0, 1),
+
+
+def _read_window(
+    dataset: rasterio.io.DatasetReader, path: Path, window: Window, band_numbers: list[int]
+) -> np.ndarray:
+    inside = (
+        window.row >= 0
+        and window.col >= 0
+        and window.height > 0
+        and window.width > 0
+        and window.row + window.height <= dataset.height
+        and window.col + window.width <= dataset.width
+    )
+    if not inside:
+        raise RasterReadError(
+            f"{window} is not inside {path} ({dataset.height}x{dataset.width}); use a window within the image"
         )
+    # Reading into a transposed view of an (H, W, C) buffer lets GDAL write the final layout
+    # directly: no second copy of the image.
+    out = np.empty((window.height, window.width, len(band_numbers)), dtype=dataset.dtypes[0])
+    dataset.read(
+        band_numbers,
+        window=RioWindow(window.col, window.row, window.width, window.height),
+        out=out.transpose(2, 0, 1),
+    )
     return out[..., 0] if out.shape[2] == 1 else out
 
 
@@ -228,4 +249,8 @@ def write_raster(
     ):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(tmp, "w", **profile) as dataset:
-            dataset.write(pixels.transpose(2, 0, 1))
+            # Whole tile rows at a time: rasterio copies each band-major slice it writes, so
+            # this keeps that copy to one tile row instead of a second copy of the image.
+            for row in range(0, height, GEOTIFF_BLOCK_SIZE):
+                rows = pixels[row : row + GEOTIFF_BLOCK_SIZE]
+                dataset.write(rows.transpose(2, 0, 1), window=RioWindow(0, row, width, len(rows)))
