@@ -3,10 +3,11 @@
 Ingested 5120 x 5120 images are stored as tiled GeoTIFFs and later stages (training crops,
 annotation tiling, inference) read random windows of them, so the GeoTIFF layout is chosen for
 fast windowed reads: 256 x 256 tiles, ZSTD compression with horizontal differencing
-(``benchmarks/results/bench_raster_store.md`` compares DEFLATE, LZW, ZSTD and no compression
-at 256 and 512 tiles: ZSTD reads a random 1024² window about 2x faster than DEFLATE at the same
-size on disk, 256 tiles decode less wasted border than 512 tiles, and no compression is only
-a little faster but a third larger).
+(``benchmarks/results/bench_raster_store.md`` compares no compression, LZW, DEFLATE and ZSTD at
+256 and 512 tiles on a synthetic 5120² image: ZSTD reads a random 1024² window 2-2.5x faster than
+DEFLATE or LZW at DEFLATE's size on disk; 256 tiles decode less wasted border than 512 tiles;
+no compression reads about 2x faster again but is 40 % larger, which DVC's cache then stores
+twice. Either way a window read is more than 20x faster than decoding the whole PNG.)
 
 Arrays are ``(H, W, C)`` for several bands and ``(H, W)`` for one band, the layout numpy, Pillow
 and the training code use; band numbers given to :func:`read_raster` are 1-based as in GDAL.
