@@ -9,9 +9,15 @@ so an RGB image becomes 6 channels: ``[H_0 (3 channels), U_bilinear(H_1) (3 chan
 
 Odd sides work: ``g_{i+1}`` has ``ceil(side / 2)`` pixels and ``U`` crops its output to the size of
 ``g_i``.
+
+On a 5120 x 5120 image the 6-channel output alone takes 630 MB (float32) and the first layer fed
+with it another 840 MB or more; :func:`apply_in_strips` computes "Laplacian then first layer" in
+horizontal strips with overlapping halos so neither full-size intermediate exists at once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,10 +44,12 @@ class LaplacianPyramidInput(nn.Module):
         self.levels = levels
         self.register_buffer("kernel", binomial_kernel_2d()[None, None], persistent=False)
 
-    def blur(self, x: torch.Tensor) -> torch.Tensor:
+    def blur(self, x: torch.Tensor, stride: int = 1) -> torch.Tensor:
+        """Reflect-padded binomial blur; ``stride=2`` is ``blur(x)[..., ::2, ::2]`` at 1/4 of the cost."""
         channels = x.shape[1]
         padded = F.pad(x, (2, 2, 2, 2), mode="reflect")
-        return F.conv2d(padded, self.kernel.to(x.dtype).expand(channels, 1, 5, 5), groups=channels)
+        kernel = self.kernel.to(x.dtype).expand(channels, 1, 5, 5)
+        return F.conv2d(padded, kernel, stride=stride, groups=channels)
 
     def upsample(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """Zero-insertion upsampling by 2 (x4 keeps the mean), blurred, cropped to ``size``."""
@@ -55,7 +63,7 @@ class LaplacianPyramidInput(nn.Module):
         current = image
         out = []
         for _ in range(self.levels):
-            down = self.blur(current)[:, :, ::2, ::2]
+            down = self.blur(current, stride=2)
             out.append(current - self.upsample(down, current.shape[-2:]))
             current = down
         return out
@@ -63,3 +71,43 @@ class LaplacianPyramidInput(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         size = image.shape[-2:]
         return torch.cat([resize(level, size) for level in self.residuals(image)], dim=1)
+
+
+STRIP_ALIGN = 32
+
+
+def apply_in_strips(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    image: torch.Tensor,
+    downscale: int,
+    rows: int = 512,
+    halo: int = 32,
+) -> torch.Tensor:
+    """``fn(image)`` computed on horizontal strips of ``rows`` rows, each read with ``halo`` extra rows.
+
+    Exact when ``fn`` is local (an output row depends only on input rows within ``halo`` of it;
+    the Laplacian input followed by a 3x3 conv reaches about 15 rows) and shrinks the height by
+    ``downscale`` (rows of ``fn``'s output = ceil(input rows / downscale)). ``rows`` and ``halo``
+    are multiples of 32 so every strip starts on a multiple of 32 and each stride-2 sampling
+    inside ``fn`` keeps the phase it has on the whole image. Only one strip's intermediates are
+    alive at a time; use it at inference (BatchNorm in training mode would see per-strip statistics).
+    """
+    if rows % STRIP_ALIGN or halo % STRIP_ALIGN or rows <= 0:
+        raise ValueError(
+            f"rows and halo must be positive multiples of {STRIP_ALIGN}, got rows={rows}, halo={halo}"
+        )
+    if STRIP_ALIGN % downscale:
+        raise ValueError(f"downscale must divide {STRIP_ALIGN}, got {downscale}")
+    height = image.shape[-2]
+    out_height = -(-height // downscale)
+    out: torch.Tensor | None = None
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        start = max(0, top - halo)
+        part = fn(image[:, :, start : min(height, bottom + halo)])
+        first, count = (top - start) // downscale, -(-bottom // downscale) - top // downscale
+        if out is None:
+            out = part.new_empty((*part.shape[:2], out_height, part.shape[-1]))
+        out[:, :, top // downscale : top // downscale + count] = part[:, :, first : first + count]
+    assert out is not None  # height >= 1, so the loop ran
+    return out

@@ -33,13 +33,14 @@ from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import ConvBNReLU, LossDict, SegmentationModel, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, SuperResolutionHead
-from urur.models.laplacian import LaplacianPyramidInput
+from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 
 DOWNSAMPLE_MODES: tuple[str, ...] = ("dwt", "bilinear", "cnn", "adaptive")
 AUX_LOSSES: tuple[str, ...] = ("wsl", "sr_sd", "none")
 AUX_LOSS_WEIGHT = 0.1
 DEEP_FACTOR = 4  # the deep branch sees the image at 1/4
+STRIP_HALO = 64  # rows; the shallow branch up to 1/8 reaches about 50 rows (measured in tests)
 
 
 class AdaptiveDownsample(nn.Module):
@@ -116,8 +117,13 @@ class DeepBranch(nn.Module):
     def __init__(self, channels: int, width: float, downsample: str, wave: str) -> None:
         super().__init__()
         self.downsample, down_channels, self.upsample = _sampling_pair(downsample, channels, width, wave)
-        stem_channels = scaled(64, width)
-        self.cnn_block = ConvBNReLU(down_channels, stem_channels, 3)
+        # CNN block: depthwise 3x3 (spatial context inside each subband) + pointwise mixing of the
+        # subbands, cheap at 1/4 of a UHR image (a dense 3x3 48 -> 64 conv would cost ~45 GMAC at 5120^2).
+        stem_channels = scaled(32, width)
+        self.cnn_block = nn.Sequential(
+            ConvBNReLU(down_channels, down_channels, 3, groups=down_channels),
+            ConvBNReLU(down_channels, stem_channels, 1),
+        )
         self.backbone = ResNet(
             depth=18,
             in_channels=stem_channels,
@@ -137,18 +143,33 @@ class DeepBranch(nn.Module):
 
 
 class ShallowBranch(nn.Module):
-    """Image -> ``channels`` features at 1/8 from the Laplacian residuals (1/16 upsampled and added)."""
+    """Image -> ``channels`` features at 1/8 from the Laplacian residuals (1/16 upsampled and added).
 
-    def __init__(self, channels: int, width: float) -> None:
+    In eval mode, images taller than ``strip_rows`` go through the Laplacian input, the STDC stem
+    and its first stage (everything up to 1/8) strip by strip (:func:`apply_in_strips`, exact
+    with a ``STRIP_HALO``-row halo): the full-size 6-channel input and the 1/2- and 1/4-size
+    maps with their BatchNorm copies never coexist, which keeps a 5120 x 5120 image well under
+    3 GB on the CPU. The STDC net is run stage by stage (``stem``, ``stages``) for that reason.
+    """
+
+    def __init__(self, channels: int, width: float, strip_rows: int = 1024) -> None:
         super().__init__()
         self.laplacian = LaplacianPyramidInput(levels=2)
         self.stdc = STDCShallow(in_channels=6, width=width)
         channels_8, channels_16 = self.stdc.out_channels
         self.project_8 = ConvBNReLU(channels_8, channels, 1)
         self.project_16 = ConvBNReLU(channels_16, channels, 1)
+        self.strip_rows = strip_rows
+
+    def _features_1_8(self, image: torch.Tensor) -> torch.Tensor:
+        return self.stdc.stages[0](self.stdc.stem(self.laplacian(image)))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        feat_8, feat_16 = self.stdc(self.laplacian(image))
+        if self.training or image.shape[-2] <= self.strip_rows:
+            feat_8 = self._features_1_8(image)
+        else:
+            feat_8 = apply_in_strips(self._features_1_8, image, 8, rows=self.strip_rows, halo=STRIP_HALO)
+        feat_16 = self.stdc.stages[1](feat_8)
         return self.project_8(feat_8) + resize(self.project_16(feat_16), feat_8.shape[-2:])
 
 
@@ -180,8 +201,9 @@ class WSDNet(SegmentationModel):
         self.wsl = WaveletSmoothLoss(levels=3, lambda_low=1.0, lambda_high=0.8, wave="haar")
 
     def forward_padded(self, image: torch.Tensor, with_training_outputs: bool) -> dict[str, torch.Tensor]:
+        shallow = self.shallow(image)  # first: its full-size intermediates are the largest
         deep = self.deep(image)
-        outputs = {"logits": self.head(deep + self.shallow(image))}
+        outputs = {"logits": self.head(deep + shallow)}
         if not with_training_outputs:
             return outputs
         outputs.update(image=image, deep=deep, aux_logits=self.aux_head(deep))
