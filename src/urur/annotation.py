@@ -371,7 +371,7 @@ def merge_image_annotations(
     expected_ids = {p.patch_id for p in patches}
     qa_row = {
         "image_id": image_id,
-        "source": source_name,
+        "source": Path(source_name).relative_to(annotations_dir).as_posix(),
         "patches_expected": len(patches),
         "patches_found": len(expected_ids & found),
         "patches_missing": sum(p.problem == "missing" for p in patches),
