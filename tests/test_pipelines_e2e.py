@@ -115,3 +115,21 @@ def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
     assert "Running stage" not in second
     metrics = run("dvc", "metrics", "show")
     assert "context_richness" in metrics
+
+
+def test_bad_raw_scene_fails_naming_the_file_and_leaves_no_output(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root) as session:
+        session.run(pipeline_names=["synthetic"])
+    scenes = root / "data/01_raw/scenes"
+    victim = sorted(scenes.glob("*.tif"))[1]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    before = {p.name: p.read_bytes() for p in scenes.iterdir()}
+    with KedroSession.create(project_path=root) as session, pytest.raises(Exception) as info:
+        session.run(pipeline_names=["ingestion"])
+    assert victim.name in str(info.value)
+    assert {p.name: p.read_bytes() for p in scenes.iterdir()} == before
+    assert not (root / "data/02_intermediate/images").exists()
+    assert not (root / "data/02_intermediate/image_manifest.parquet").exists()
+    assert not list((root / "data/02_intermediate").glob(".*staging*"))
