@@ -133,3 +133,14 @@ def test_bad_raw_scene_fails_naming_the_file_and_leaves_no_output(tmp_path: Path
     assert not (root / "data/02_intermediate/images").exists()
     assert not (root / "data/02_intermediate/image_manifest.parquet").exists()
     assert not list((root / "data/02_intermediate").glob(".*staging*"))
+
+
+def test_exploration_notebook_runs_on_the_built_dataset(project: Path, monkeypatch) -> None:
+    notebook = json.loads((Path(__file__).parents[1] / "notebooks/explore_dataset.ipynb").read_text())
+    monkeypatch.chdir(project)
+    namespace: dict = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "explore_dataset.ipynb", "exec"), namespace)
+    assert namespace["stats"]["images"] == 16
+    assert namespace["side_by_side"].size[0] == 2 * namespace["side_by_side"].size[1]
