@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from urur.hooks import ValidateParametersHook
+from urur.hooks import OutputSummaryHook, ValidateParametersHook
 
-HOOKS = (ValidateParametersHook(),)
+HOOKS = (ValidateParametersHook(), OutputSummaryHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
