@@ -243,11 +243,17 @@ def stretch_limits(sample: np.ndarray, low_pct: float = 2, high_pct: float = 98)
     return np.percentile(pixels, [low_pct, high_pct], axis=0).T
 
 
+@functools.lru_cache(maxsize=64)
 def _stretch_table(low: float, high: float) -> np.ndarray:
-    """uint8 value of every uint16 value: indexing this table is the stretch, with no float copy."""
+    """uint8 value of every uint16 value: indexing this table is the stretch, with no float copy.
+
+    Cached: a scene's strips all use the same few tables.
+    """
     span = high - low if high > low else 1.0  # a constant band maps to 0
     values = (np.arange(2**16, dtype=np.float64) - low) * (255.0 / span)
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    table = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    table.flags.writeable = False
+    return table
 
 
 def to_uint8(
@@ -271,7 +277,7 @@ def to_uint8(
         raise ValueError(f"got stretch limits for {len(limits)} bands but the array has {bands.shape[-1]}")
     out = np.empty(bands.shape, dtype=np.uint8)
     for band, (low, high) in enumerate(limits):
-        out[..., band] = _stretch_table(low, high)[bands[..., band]]
+        out[..., band] = _stretch_table(float(low), float(high))[bands[..., band]]
     return out[..., 0] if array.ndim == 2 else out
 
 
