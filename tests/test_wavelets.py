@@ -8,7 +8,7 @@ import pywt
 import torch
 from scipy import ndimage
 
-from urur.models.laplacian import LaplacianPyramidInput, binomial_kernel_2d
+from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips, binomial_kernel_2d
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D, WaveletSizeError
 
 
@@ -109,3 +109,44 @@ def test_binomial_kernel_sums_to_one() -> None:
     assert kernel.shape == (5, 5)
     assert kernel.sum().item() == pytest.approx(1.0)
     assert kernel[2, 2].item() == pytest.approx(36 / 256)
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+def test_haar_fast_path_equals_pytorch_wavelets(levels: int) -> None:
+    """'db1' is haar through pytorch_wavelets' convolutions; 'haar' takes the einsum path."""
+    x = torch.randn(2, 3, 16, 8)
+    fast, general = WaveletPacket2D(levels, "haar"), WaveletPacket2D(levels, "db1")
+    assert fast.haar_packet is not None and general.haar_packet is None
+    torch.testing.assert_close(fast(x), general(x), atol=1e-6, rtol=0)
+    coeffs = fast(x)
+    torch.testing.assert_close(
+        InverseWaveletPacket2D(levels, "haar")(coeffs),
+        InverseWaveletPacket2D(levels, "db1")(coeffs),
+        atol=1e-6,
+        rtol=0,
+    )
+
+
+def test_apply_in_strips_equals_the_whole_computation() -> None:
+    torch.manual_seed(0)
+    pyramid = LaplacianPyramidInput()
+    conv = torch.nn.Conv2d(6, 4, 3, stride=2, padding=1)
+
+    def first_layer(image: torch.Tensor) -> torch.Tensor:
+        return conv(pyramid(image))
+
+    image = torch.randn(1, 3, 150, 40)  # 150 rows: the last strip is partial
+    calls: list[int] = []
+    with torch.no_grad():
+        whole = first_layer(image)
+        strips = apply_in_strips(
+            lambda part: calls.append(part.shape[-2]) or first_layer(part), image, 2, rows=32
+        )
+    assert calls == [64, 96, 96, 86, 54]  # 32-row strips read with up to 32 rows of halo each side
+    assert strips.shape == whole.shape == (1, 4, 75, 20)
+    torch.testing.assert_close(strips, whole, atol=1e-6, rtol=0)
+
+
+def test_apply_in_strips_rejects_misaligned_strips() -> None:
+    with pytest.raises(ValueError, match="multiples of 32"):
+        apply_in_strips(lambda x: x, torch.zeros(1, 1, 64, 8), 1, rows=48)

@@ -155,3 +155,14 @@ def test_target_of_the_wrong_size_is_rejected() -> None:
     image, target = _batch(64, 64)
     with pytest.raises(ValueError, match="target must be"):
         _model().train()(image, target[:, :32])
+
+
+def test_strip_wise_shallow_branch_matches_the_whole_image() -> None:
+    """Eval on images taller than strip_rows uses strips; the result must not change."""
+    model = _model().eval()
+    image = torch.randn(1, 3, 320, 64)
+    with torch.inference_mode():
+        whole = model(image)
+        model.shallow.strip_rows = 64
+        strips = model(image)
+    torch.testing.assert_close(strips, whole, atol=1e-5, rtol=0)

@@ -20,10 +20,12 @@ where ``b_l`` in 0..3 is the band taken at level ``l`` (0 = LL). The first ``C *
 of the last level are therefore the low children of all level ``L-1`` subbands, the rest the high
 children: the layout WSL relies on. :class:`InverseWaveletPacket2D` consumes the same order.
 
-Haar fast path: for ``wave="haar"`` one level only mixes the four pixels of each 2x2 block, so it
-is done as one einsum with the 4x4 matrix read off pytorch_wavelets' own haar filters (same
-numbers, same band order), about 3x faster forward and 6x faster inverse on the CPU than
-pytorch_wavelets' grouped convolutions; other wavelets go through pytorch_wavelets.
+Haar fast path: ``L`` haar levels only mix the pixels of each ``2**L`` x ``2**L`` block, so for
+``wave="haar"`` the whole packet transform (and its inverse) is one einsum with a
+``4**L x 2**L x 2**L`` orthonormal matrix built from pytorch_wavelets' own haar filters (same
+numbers, same order). At 5120 x 5120 on the CPU this is about 5x faster forward and 15x faster
+inverse than pytorch_wavelets' grouped convolutions level by level; other wavelets go through
+pytorch_wavelets.
 """
 
 from __future__ import annotations
@@ -57,11 +59,38 @@ def _check_levels(levels: int) -> None:
         raise ValueError(f"levels must be >= 1, got {levels}")
 
 
-def _haar_block_matrix() -> torch.Tensor:
-    """(4, 2, 2): band b's coefficient of a 2x2 block is ``sum(M[b] * block)`` (pytorch_wavelets' haar)."""
-    basis = torch.eye(4).reshape(4, 1, 2, 2)  # one image per pixel of the block
+def _block_transform(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """(K, s, s) ``matrix`` applied to each s x s block of each channel: (N, C, H, W) -> (N, KC, H/s, W/s)."""
+    n, channels, height, width = x.shape
+    side = matrix.shape[-1]
+    blocks = x.reshape(n, channels, height // side, side, width // side, side)
+    out = torch.einsum("ncyiwj,kij->nkcyw", blocks, matrix.to(x.dtype))
+    return out.reshape(n, matrix.shape[0] * channels, height // side, width // side)
+
+
+def _block_inverse(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`_block_transform` for an orthonormal ``matrix`` (its transpose)."""
+    n, channels, height, width = x.shape
+    count, side = matrix.shape[0], matrix.shape[-1]
+    bands = x.reshape(n, count, channels // count, height, width)
+    out = torch.einsum("nkcyw,kij->ncyiwj", bands, matrix.to(x.dtype))
+    return out.reshape(n, channels // count, side * height, side * width)
+
+
+def _haar_matrix(levels: int) -> torch.Tensor:
+    """(4**L, 2**L, 2**L) matrix of the L-level haar packet transform of one 2**L x 2**L block.
+
+    Level 1 is read off pytorch_wavelets' own haar filters (same numbers, same band order);
+    deeper levels apply level 1 to the basis images, so the band order is the packet order.
+    """
+    basis = torch.eye(4).reshape(4, 1, 2, 2)  # one image per pixel of a 2x2 block
     low, (high,) = DWTForward(J=1, wave="haar", mode=_MODE)(basis)
-    return torch.cat((low, high[:, 0]), dim=1).reshape(4, 4).T.reshape(4, 2, 2).contiguous()
+    one_level = torch.cat((low, high[:, 0]), dim=1).reshape(4, 4).T.reshape(4, 2, 2)
+    side = 2**levels
+    coeffs = torch.eye(side * side).reshape(side * side, 1, side, side)
+    for _ in range(levels):
+        coeffs = _block_transform(coeffs, one_level)
+    return coeffs.reshape(side * side, 4**levels).T.reshape(4**levels, side, side).contiguous()
 
 
 class WaveletPacket2D(nn.Module):
@@ -73,15 +102,14 @@ class WaveletPacket2D(nn.Module):
         self.levels = levels
         self.wave = wave
         self.dwt = DWTForward(J=1, wave=wave, mode=_MODE)
-        self.register_buffer("haar", _haar_block_matrix() if wave == "haar" else None, persistent=False)
+        haar = wave == "haar"
+        self.register_buffer("haar", _haar_matrix(1) if haar else None, persistent=False)
+        self.register_buffer("haar_packet", _haar_matrix(levels) if haar else None, persistent=False)
 
     def split(self, x: torch.Tensor) -> torch.Tensor:
         """One packet level: every channel becomes four bands, stacked band-major."""
-        n, channels, height, width = x.shape
         if self.haar is not None:
-            blocks = x.reshape(n, channels, height // 2, 2, width // 2, 2)
-            bands = torch.einsum("ncyiwj,bij->nbcyw", blocks, self.haar.to(x.dtype))
-            return bands.reshape(n, 4 * channels, height // 2, width // 2)
+            return _block_transform(x, self.haar)
         low, (high,) = self.dwt(x)  # low (N, C, h, w), high (N, C, 3, h, w)
         return torch.cat((low, high.transpose(1, 2).flatten(1, 2)), dim=1)
 
@@ -94,6 +122,8 @@ class WaveletPacket2D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_divisible(x.shape[-2], x.shape[-1], self.levels)
+        if self.haar_packet is not None:  # all levels in one pass over the image
+            return _block_transform(x, self.haar_packet)
         for _ in range(self.levels):
             x = self.split(x)
         return x
@@ -111,17 +141,13 @@ class InverseWaveletPacket2D(nn.Module):
         self.levels = levels
         self.wave = wave
         self.iwt = DWTInverse(wave=wave, mode=_MODE)
-        self.register_buffer("haar", _haar_block_matrix() if wave == "haar" else None, persistent=False)
+        haar = wave == "haar"
+        self.register_buffer("haar_packet", _haar_matrix(levels) if haar else None, persistent=False)
 
-    def merge(self, x: torch.Tensor) -> torch.Tensor:
+    def _merge(self, x: torch.Tensor) -> torch.Tensor:
         """Undo one packet level: four band-major channel groups become one group at twice the size."""
         n, channels, height, width = x.shape
-        if channels % 4:
-            raise ValueError(f"inverse wavelet packet needs a multiple of 4 channels, got {channels}")
         bands = x.reshape(n, 4, channels // 4, height, width)
-        if self.haar is not None:  # orthonormal: the inverse of the block matrix is its transpose
-            blocks = torch.einsum("nbcyw,bij->ncyiwj", bands, self.haar.to(x.dtype))
-            return blocks.reshape(n, channels // 4, 2 * height, 2 * width)
         return self.iwt((bands[:, 0], [bands[:, 1:].transpose(1, 2)]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -131,8 +157,10 @@ class InverseWaveletPacket2D(nn.Module):
                 f"{self.levels}-level inverse wavelet packet needs a multiple of {factor} channels, "
                 f"got {x.shape[1]}"
             )
+        if self.haar_packet is not None:
+            return _block_inverse(x, self.haar_packet)
         for _ in range(self.levels):
-            x = self.merge(x)
+            x = self._merge(x)
         return x
 
     def extra_repr(self) -> str:

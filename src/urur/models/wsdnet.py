@@ -117,13 +117,11 @@ class DeepBranch(nn.Module):
     def __init__(self, channels: int, width: float, downsample: str, wave: str) -> None:
         super().__init__()
         self.downsample, down_channels, self.upsample = _sampling_pair(downsample, channels, width, wave)
-        # CNN block: depthwise 3x3 (spatial context inside each subband) + pointwise mixing of the
-        # subbands, cheap at 1/4 of a UHR image (a dense 3x3 48 -> 64 conv would cost ~45 GMAC at 5120^2).
+        # CNN block: a 1x1 ConvBNReLU over the 48 packet channels. Each 1/4 position's 48 channels
+        # hold its whole 4x4x3 pixel block losslessly, so this is a learned 4x4 stride-4 patch
+        # embedding at 1/16 of a dense 3x3 conv's cost; the ResNet stem adds the spatial 3x3s.
         stem_channels = scaled(32, width)
-        self.cnn_block = nn.Sequential(
-            ConvBNReLU(down_channels, down_channels, 3, groups=down_channels),
-            ConvBNReLU(down_channels, stem_channels, 1),
-        )
+        self.cnn_block = ConvBNReLU(down_channels, stem_channels, 1)
         self.backbone = ResNet(
             depth=18,
             in_channels=stem_channels,
@@ -152,7 +150,7 @@ class ShallowBranch(nn.Module):
     3 GB on the CPU. The STDC net is run stage by stage (``stem``, ``stages``) for that reason.
     """
 
-    def __init__(self, channels: int, width: float, strip_rows: int = 1024) -> None:
+    def __init__(self, channels: int, width: float, strip_rows: int = 2560) -> None:
         super().__init__()
         self.laplacian = LaplacianPyramidInput(levels=2)
         self.stdc = STDCShallow(in_channels=6, width=width)
