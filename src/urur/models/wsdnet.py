@@ -3,12 +3,14 @@
 Reading order of :meth:`WSDNet.forward`:
 
 1. pad the image so both sides are multiples of 32 (the output is cropped back at the end);
-2. deep branch: 2-level wavelet-packet DWT (RGB -> 48 channels at 1/4, lossless), a CNN block,
+2. shallow branch (first, as its full-size intermediates are the largest): Laplacian residuals
+   (6 channels, full size) -> STDC shallow net -> 1/8 and 1/16 maps, each projected to ``C``
+   channels by a 1x1 ConvBNReLU, the 1/16 one upsampled and added; in eval mode on tall images
+   everything up to 1/8 runs in exact horizontal strips to bound memory;
+3. deep branch: 2-level wavelet-packet DWT (RGB -> 48 channels at 1/4, lossless), a CNN block,
    ResNet-18 with output stride 8 (strides (1,2,1,1), dilations (1,1,2,4), ISDNet's deep network)
    -> 1/32 of the image, a DeepLabV3+ decoder at 1/32, a 1x1 conv expanding ``C`` to ``16 C``
    channels and a 2-level inverse packet transform -> ``C`` channels at 1/8;
-3. shallow branch: Laplacian residuals (6 channels, full size) -> STDC shallow net -> 1/8 and
-   1/16 maps, each projected to ``C`` channels by a 1x1 ConvBNReLU, the 1/16 one upsampled and added;
 4. fusion by addition (no RAF), segmentation head at 1/8, bilinear upsampling to the input size.
 
 Training only (``model.train()`` and a target given): an auxiliary FCN head on the deep 1/8
