@@ -166,3 +166,12 @@ def test_strip_wise_shallow_branch_matches_the_whole_image() -> None:
         model.shallow.strip_rows = 64
         strips = model(image)
     torch.testing.assert_close(strips, whole, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_folded_dwt_and_cnn_block_equal_the_explicit_pair(training: bool) -> None:
+    deep = _model().deep.train(training)
+    image = torch.randn(2, 3, 64, 32)
+    explicit = deep.cnn_block(deep.downsample(image))
+    assert deep.downsample(image).shape == (2, 48, 16, 8)
+    torch.testing.assert_close(deep.embed(image), explicit, atol=1e-5, rtol=1e-5)

@@ -137,8 +137,24 @@ class DeepBranch(nn.Module):
             layer4_channels, layer2_channels, channels, low_level_out=scaled(48, width)
         )
 
+    def embed(self, image: torch.Tensor) -> torch.Tensor:
+        """Downsampling by 4 followed by the CNN block.
+
+        With the haar DWT both the packet transform and the block's 1x1 conv are linear, so they
+        run as one 4x4 stride-4 conv whose weights are their product: the same function (tested)
+        and gradients, without materialising the 48-channel map, and ~3x faster on the CPU.
+        """
+        packet = getattr(self.downsample, "haar_packet", None)
+        if packet is None:
+            return self.cnn_block(self.downsample(image))
+        conv, bn, relu = self.cnn_block
+        bands, side = packet.shape[0], packet.shape[-1]
+        weight = conv.weight.reshape(conv.out_channels, bands, -1)  # input channel = band * C + c
+        folded = torch.einsum("okc,kij->ocij", weight, packet.to(weight.dtype))
+        return relu(bn(F.conv2d(image, folded, stride=side)))
+
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        _, layer2, _, layer4 = self.backbone(self.cnn_block(self.downsample(image)))
+        _, layer2, _, layer4 = self.backbone(self.embed(image))
         return self.upsample(self.decoder(layer4, layer2))
 
 
