@@ -257,7 +257,8 @@ def markdown(results: dict[str, object]) -> str:
     lines += [f"- {key}: {value:.2f}" for key, value in results["ratios"].items()]
     lines += ["", "Targets:", ""]
     lines += [f"- {key}: {'met' if ok else 'MISSED'}" for key, ok in results["targets"].items()]
-    lines += ["", f"Notes: {results['notes']}"]
+    lines += ["", f"Notes: {results['notes']}", "", f"Command: `{results['command']}`", "", "Machine:", ""]
+    lines += [f"- {key}: {value}" for key, value in results["machine"].items()]
     return "\n".join(lines)
 
 
