@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_raster_store import synthetic_scene, write_results
+from bench_raster_store import synthetic_scene
+from common import peak_rss_mb, write_results
 
 from urur.io.raster import write_raster
 
@@ -38,15 +39,6 @@ SCENARIOS = {
     "16-bit RGBN 4096²": {"size": 4096, "dtype": np.uint16, "bands": 4},
 }
 TRANSFORM = (0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0)
-
-
-def peak_rss_mb() -> float:
-    """This address space's peak RSS (VmHWM). ``ru_maxrss`` is not used for it: Linux carries it
-    over from the parent through fork and exec, so a child would report the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status: this benchmark needs Linux")
 
 
 def run_child(raw_dir: Path, table_csv: Path, out_dir: Path, workers: int) -> None:

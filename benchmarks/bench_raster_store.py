@@ -16,58 +16,24 @@ Run: ``.venv/bin/python benchmarks/bench_raster_store.py``. Results go to
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from common import median_seconds, write_results
 from PIL import Image
 
 from urur.io.raster import GEOTIFF_BLOCK_SIZE, GEOTIFF_COMPRESSION, read_raster, write_raster
 from urur.tiling import Window
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 IMAGE_SIZE = 5120
 CROP_SIZE = 1024
 WINDOW_READS = 40
 PNG_DECODES = 5
 LAYOUTS = [(compression, block) for compression in ("none", "lzw", "deflate", "zstd") for block in (256, 512)]
-
-
-def machine_info() -> dict[str, object]:
-    """What the figures were measured on; CPU load matters: the machine is shared."""
-    import torch  # imported here: only for its version, and it is slow to import
-
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1_5_15": list(os.getloadavg()),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "rasterio": rasterio.__version__,
-        "gdal": rasterio.__gdal_version__,
-        "note": "2 shared cores; other helpers were using the CPU at the same time, so absolute "
-        "times are noisy; ratios come from runs side by side in one process",
-    }
-
-
-def write_results(name: str, results: dict[str, object], markdown: str) -> None:
-    """``results/<name>.json`` and ``.md``, with machine info and the command that produced them."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    command = ".venv/bin/python " + shlex.join(["benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
-    results = {"command": command, "machine": machine_info(), **results}
-    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    machine = "\n".join(f"- {key}: {value}" for key, value in results["machine"].items())
-    (RESULTS_DIR / f"{name}.md").write_text(f"{markdown}\n\nCommand: `{command}`\n\nMachine:\n{machine}\n")
 
 
 def synthetic_scene(size: int, seed: int, dtype: type = np.uint8, bands: int = 3) -> np.ndarray:
@@ -93,15 +59,6 @@ def synthetic_scene(size: int, seed: int, dtype: type = np.uint8, bands: int = 3
         noise = rng.integers(-(scale // 20), scale // 20 + 1, (len(rows), size, bands), dtype=np.int32)
         image[row : row + len(rows)] = np.clip(colours[labels] + ramp[..., None] + noise, 0, scale)
     return image
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def decode_png_gdal_default(path: Path) -> np.ndarray:

@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from bench_raster_store import median_seconds, write_results
 from bench_tiling import synthetic_labels
+from common import median_seconds, write_results
 
 from urur.annotation import merge_annotations
 from urur.io.raster import write_raster

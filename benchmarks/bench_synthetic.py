@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_ingestion import peak_rss_mb
-from bench_raster_store import write_results
+from common import peak_rss_mb, write_results
 
 
 def run_child(size: int) -> None:

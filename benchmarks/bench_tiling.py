@@ -22,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_raster_store import median_seconds, synthetic_scene, write_results
+from bench_raster_store import synthetic_scene
+from common import median_seconds, write_results
 
 from urur.io.raster import read_raster, write_raster
 from urur.tiling import crop, merge_patches, patch_grid, tile_image

@@ -35,6 +35,7 @@ from rasterio.windows import Window as RioWindow
 from urur.io.atomic import atomic_path
 from urur.tiling import Window
 
+PNG_ZLEVEL = 1
 DRIVERS_BY_SUFFIX = {".tif": "GTiff", ".tiff": "GTiff", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 GEOTIFF_BLOCK_SIZE = 256
 GEOTIFF_COMPRESSION = "zstd"
@@ -204,7 +205,9 @@ def _creation_options(driver: str, dtype: np.dtype) -> dict[str, object]:
         }
     if driver == "JPEG":
         return {"quality": JPEG_QUALITY}
-    return {}
+    # zlib level 1: about 4x faster than the default 6 on imagery, and no larger on noisy
+    # satellite patches (PNG encoding dominates tiling time).
+    return {"zlevel": PNG_ZLEVEL}
 
 
 def write_raster(
