@@ -11,30 +11,17 @@ import functools
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from urur.io.atomic import atomic_directory
+from urur.io.raster import raster_info, read_raster, write_raster
 from urur.parallel import map_items
+from urur.windows import Window
 
 PATCH_MANIFEST_COLUMNS = ("image_id", "patch_id", "row", "col", "height", "width", "path")
-
-
-@dataclass(frozen=True, order=True)
-class Window:
-    """A rectangle of an image: top-left ``row``, ``col`` and its ``height``, ``width``."""
-
-    row: int
-    col: int
-    height: int
-    width: int
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.row, self.row + self.height), slice(self.col, self.col + self.width)
 
 
 def _starts(length: int, size: int, stride: int) -> list[int]:
@@ -79,8 +66,7 @@ def crop(image: np.ndarray, window: Window) -> np.ndarray:
 
 
 def _require_inside(window: Window, height: int, width: int) -> None:
-    inside = window.row >= 0 and window.col >= 0 and window.height > 0 and window.width > 0
-    if not inside or window.row + window.height > height or window.col + window.width > width:
+    if not window.is_inside(height, width):
         raise ValueError(f"{window} is not inside the {height}x{width} image; use a window within the image")
 
 
@@ -98,9 +84,6 @@ def tile_image(
     image's patches. Returns the patch manifest rows (columns :data:`PATCH_MANIFEST_COLUMNS`,
     ``path`` relative to ``out_dir``).
     """
-    # Imported here: urur.io.raster imports Window from this module.
-    from urur.io.raster import raster_info, read_raster, write_raster
-
     info = raster_info(image_path)
     rows = []
     with atomic_directory(Path(out_dir) / image_id) as staging:

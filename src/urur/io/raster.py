@@ -33,7 +33,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window as RioWindow
 
 from urur.io.atomic import atomic_path
-from urur.tiling import Window
+from urur.windows import Window
 
 PNG_ZLEVEL = 1
 DRIVERS_BY_SUFFIX = {".tif": "GTiff", ".tiff": "GTiff", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -168,15 +168,7 @@ def read_windows(
 def _read_window(
     dataset: rasterio.io.DatasetReader, path: Path, window: Window, band_numbers: list[int]
 ) -> np.ndarray:
-    inside = (
-        window.row >= 0
-        and window.col >= 0
-        and window.height > 0
-        and window.width > 0
-        and window.row + window.height <= dataset.height
-        and window.col + window.width <= dataset.width
-    )
-    if not inside:
+    if not window.is_inside(dataset.height, dataset.width):
         raise RasterReadError(
             f"{window} is not inside {path} ({dataset.height}x{dataset.width}); use a window within the image"
         )
