@@ -8,7 +8,7 @@ import pywt
 import torch
 from scipy import ndimage
 
-from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips, binomial_kernel_2d
+from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D, WaveletSizeError
 
 
@@ -102,13 +102,6 @@ def test_laplacian_output_is_level0_then_level1_upsampled() -> None:
 def test_laplacian_of_constant_image_is_zero() -> None:
     out = LaplacianPyramidInput()(torch.full((1, 3, 24, 40), 0.7))
     assert out.abs().max().item() < 1e-5
-
-
-def test_binomial_kernel_sums_to_one() -> None:
-    kernel = binomial_kernel_2d()
-    assert kernel.shape == (5, 5)
-    assert kernel.sum().item() == pytest.approx(1.0)
-    assert kernel[2, 2].item() == pytest.approx(36 / 256)
 
 
 @pytest.mark.parametrize("levels", [1, 2])
