@@ -20,16 +20,15 @@ to a multiple of 32 inside; eval -> logits; train + target -> (logits, weighted 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from urur.losses import segmentation_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCNet
-from urur.models.common import ConvBNReLU, LossDict, SegmentationModel, resize, scaled
+from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead
 
 _RESNET_LAYOUT_BY_OUTPUT_STRIDE = {
@@ -75,13 +74,7 @@ class DeepLabV3Plus(SegmentationModel):
             outputs["aux_logits"] = self.aux_head(layer3)
         return outputs
 
-    def compute_losses(
-        self,
-        logits: torch.Tensor,
-        outputs: dict[str, torch.Tensor],
-        target: torch.Tensor,
-        to_input: Callable[[torch.Tensor], torch.Tensor],
-    ) -> LossDict:
+    def compute_losses(self, logits: Tensor, outputs: Outputs, target: Tensor, to_input: ToInput) -> LossDict:
         return {
             "loss_seg": segmentation_loss(logits, target),
             "loss_aux": self.aux_weight * segmentation_loss(to_input(outputs["aux_logits"]), target),
@@ -154,12 +147,6 @@ class STDCSeg(SegmentationModel):
             outputs["aux8_logits"] = self.aux8_head(context8)
         return outputs
 
-    def compute_losses(
-        self,
-        logits: torch.Tensor,
-        outputs: dict[str, torch.Tensor],
-        target: torch.Tensor,
-        to_input: Callable[[torch.Tensor], torch.Tensor],
-    ) -> LossDict:
+    def compute_losses(self, logits: Tensor, outputs: Outputs, target: Tensor, to_input: ToInput) -> LossDict:
         aux = sum(segmentation_loss(to_input(outputs[k]), target) for k in ("aux16_logits", "aux8_logits"))
         return {"loss_seg": segmentation_loss(logits, target), "loss_aux": self.aux_weight * aux}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 
 class ConvBNReLU(nn.Sequential):
@@ -95,6 +95,9 @@ def crop_to_input(logits: torch.Tensor, padded_size: tuple[int, int], size: tupl
 
 
 LossDict = dict[str, torch.Tensor]
+Outputs = dict[str, torch.Tensor]
+# Maps a map aligned with the padded input onto the target's grid (crop, then resize).
+ToInput = Callable[[torch.Tensor], torch.Tensor]
 
 
 class SegmentationModel(nn.Module, ABC):
@@ -140,11 +143,5 @@ class SegmentationModel(nn.Module, ABC):
         """Outputs for an input whose sides are multiples of ``pad_multiple``; key "logits" is required."""
 
     @abstractmethod
-    def compute_losses(
-        self,
-        logits: torch.Tensor,
-        outputs: dict[str, torch.Tensor],
-        target: torch.Tensor,
-        to_input: Callable[[torch.Tensor], torch.Tensor],
-    ) -> LossDict:
+    def compute_losses(self, logits: Tensor, outputs: Outputs, target: Tensor, to_input: ToInput) -> LossDict:
         """Weighted loss terms; ``to_input`` maps a padded-input-aligned map onto the target's grid."""

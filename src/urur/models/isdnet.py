@@ -29,16 +29,15 @@ multiple of 32 and the output cropped back, so any size works.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from urur.losses import sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
-from urur.models.common import ConvBNReLU, LossDict, SegmentationModel, resize, scaled
+from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import ASPP, FCNHead, SegHead, SuperResolutionHead
 from urur.models.laplacian import LaplacianPyramidInput
 
@@ -179,13 +178,7 @@ class ISDNet(SegmentationModel):
             )
         return outputs
 
-    def compute_losses(
-        self,
-        logits: torch.Tensor,
-        outputs: dict[str, torch.Tensor],
-        target: torch.Tensor,
-        to_input: Callable[[torch.Tensor], torch.Tensor],
-    ) -> LossDict:
+    def compute_losses(self, logits: Tensor, outputs: Outputs, target: Tensor, to_input: ToInput) -> LossDict:
         def ce(name: str) -> torch.Tensor:
             return segmentation_loss(to_input(outputs[name]), target)
 

@@ -24,16 +24,14 @@ matching 1/32 -> 1/8 upsampling; ``aux_loss`` picks the reconstruction loss. See
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
-from urur.models.common import ConvBNReLU, LossDict, SegmentationModel, resize, scaled
+from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, SuperResolutionHead
 from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
@@ -227,13 +225,7 @@ class WSDNet(SegmentationModel):
             outputs["sr_features"], outputs["reconstruction"] = self.sr_head(deep, return_features=True)
         return outputs
 
-    def compute_losses(
-        self,
-        logits: torch.Tensor,
-        outputs: dict[str, torch.Tensor],
-        target: torch.Tensor,
-        to_input: Callable[[torch.Tensor], torch.Tensor],
-    ) -> LossDict:
+    def compute_losses(self, logits: Tensor, outputs: Outputs, target: Tensor, to_input: ToInput) -> LossDict:
         losses = {
             "loss_seg": segmentation_loss(logits, target),
             "loss_aux": AUX_LOSS_WEIGHT * segmentation_loss(to_input(outputs["aux_logits"]), target),
