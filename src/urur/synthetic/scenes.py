@@ -26,6 +26,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window as RasterWindow
 
 from urur.io.atomic import atomic_path
+from urur.io.raster import write_raster
 from urur.parallel import map_items
 from urur.synthetic.appearance import render_rows, scene_look
 from urur.synthetic.cities import CityStyle, city_style
@@ -183,21 +184,7 @@ def write_scene_image(scene: SyntheticScene, path: Path, image_format: str, bit_
 
 def write_truth(scene: SyntheticScene, path: Path) -> None:
     """Write the truth label raster: single-band uint8 GeoTIFF on the scene's pixel grid."""
-    profile = {
-        "driver": "GTiff",
-        "height": scene.labels.shape[0],
-        "width": scene.labels.shape[1],
-        "count": 1,
-        "dtype": "uint8",
-        "crs": scene.crs,
-        "transform": scene.transform,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-    }
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(scene.labels, 1)
+    write_raster(path, scene.labels, crs=scene.crs, transform=scene.transform)
 
 
 @dataclass(frozen=True)
