@@ -115,6 +115,11 @@ def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
     assert "Running stage" not in second
     metrics = run("dvc", "metrics", "show")
     assert "context_richness" in metrics
+    plots = json.loads(run("dvc", "plots", "show", "--json"))
+    assert "errors" not in plots
+    rendered = plots["data"]["class_pixel_share"][0]["content"]["data"]["values"]
+    assert [row["class_name"] for row in rendered][:2] == ["others", "building"]
+    assert plots["data"]["class_instances"]
 
 
 def test_bad_raw_scene_fails_naming_the_file_and_leaves_no_output(tmp_path: Path) -> None:
