@@ -298,8 +298,9 @@ def main(argv: list[str] | None = None) -> None:
         "ratios": found,
         "targets": target_checks(rows, found),
         "notes": (
-            "Untrained models, random N(0,1) input. The CPU is shared with other jobs (see the load "
-            "average), so absolute times are noisy; paradigms run one after another, not at once. "
+            "Untrained models, random N(0,1) input. Paradigms run one after another, not at once; on "
+            "a 2-core CPU repeated runs differ by up to ~10% (the load average says whether the "
+            "cores were shared). "
             "GFLOPs are FlopCounterMode counts at flops_size^2 scaled by the processed area."
         ),
     }
