@@ -1,13 +1,13 @@
-"""Speed of the dataset statistics and of the annotation merge, and their 2-worker speed-up.
+"""Speed of the dataset statistics and of the annotation merge, on one worker.
 
 Measured side by side in one process on synthetic land-cover-like label maps:
 
 - ``count_instances`` on one 5120² mask (8 classes, 4-connectivity), without and with a
   minimum instance size;
-- ``dataset_statistics`` over a few masks with 1 and 2 workers;
-- ``merge_annotations`` of the same images from index-PNG patches with 1 and 2 workers.
+- ``dataset_statistics`` over a few masks;
+- ``merge_annotations`` of the same images from index-PNG patches.
 
-The machine has 2 cores shared with other jobs, so the speed-ups are a floor, not a ceiling.
+The speed-up of these stages on both cores is measured by ``bench_parallel.py``.
 Run: ``.venv/bin/python benchmarks/bench_stats.py``; results go to
 ``benchmarks/results/bench_stats.{json,md}``.
 """
@@ -52,25 +52,16 @@ def main() -> None:
                 write_raster(
                     tmp / "ann" / image_id / f"{patch_id(image_id, window)}.png", crop(labels, window)
                 )
-        for workers in (1, 2):
-            timings[f"dataset_statistics_{IMAGES}x{IMAGE_SIZE}_workers{workers}_s"] = median_seconds(
-                lambda workers=workers: dataset_statistics(
-                    tmp / "masks", manifest, region_size=1000, min_instance_pixels=16, workers=workers
-                ),
-                REPEATS,
-            )
-            timings[f"merge_annotations_{IMAGES}x{IMAGE_SIZE}_workers{workers}_s"] = median_seconds(
-                lambda workers=workers: merge_annotations(
-                    manifest, tmp / "ann", tmp / "out", workers=workers
-                ),
-                REPEATS,
-            )
-    speedups = {
-        name: timings[f"{name}_{IMAGES}x{IMAGE_SIZE}_workers1_s"]
-        / timings[f"{name}_{IMAGES}x{IMAGE_SIZE}_workers2_s"]
-        for name in ("dataset_statistics", "merge_annotations")
-    }
-    results = {"timings": timings, "speedup_2_workers_vs_1": speedups, "instances_in_5120_mask": instances}
+        timings[f"dataset_statistics_{IMAGES}x{IMAGE_SIZE}_s"] = median_seconds(
+            lambda: dataset_statistics(
+                tmp / "masks", manifest, region_size=1000, min_instance_pixels=16, workers=1
+            ),
+            REPEATS,
+        )
+        timings[f"merge_annotations_{IMAGES}x{IMAGE_SIZE}_s"] = median_seconds(
+            lambda: merge_annotations(manifest, tmp / "ann", tmp / "out", workers=1), REPEATS
+        )
+    results = {"timings": timings, "instances_in_5120_mask": instances}
     rows = "\n".join(f"| {name.removesuffix('_s')} | {seconds:.3f} |" for name, seconds in timings.items())
     markdown = f"""# Dataset statistics and annotation merge speed
 
@@ -80,9 +71,7 @@ Medians of {REPEATS} runs. The 5120² synthetic mask has {instances} instances (
 |---|---|
 {rows}
 
-Speed-up with 2 workers vs 1 ({IMAGES} images of {IMAGE_SIZE}², 2 shared cores):
-dataset_statistics {speedups["dataset_statistics"]:.2f}x,
-merge_annotations {speedups["merge_annotations"]:.2f}x.
+One worker. Speed-ups on both cores: `bench_parallel`.
 """
     write_results("bench_stats", results, markdown)
     print(markdown)
