@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from urur.io.atomic import atomic_directory
-from urur.io.raster import raster_info, read_raster, write_raster
+from urur.io.raster import raster_info, read_windows, write_raster
 from urur.parallel import map_items
 from urur.windows import Window
 
@@ -87,9 +87,10 @@ def tile_image(
     info = raster_info(image_path)
     rows = []
     with atomic_directory(Path(out_dir) / image_id) as staging:
-        for window in patch_grid(info.height, info.width, patch_size, overlap):
+        windows = patch_grid(info.height, info.width, patch_size, overlap)
+        for window, pixels in zip(windows, read_windows(image_path, windows), strict=True):
             name = patch_id(image_id, window)
-            write_raster(staging / f"{name}.png", read_raster(image_path, window))
+            write_raster(staging / f"{name}.png", pixels)
             rows.append(
                 {
                     "image_id": image_id,
