@@ -1,0 +1,54 @@
+"""Metrics against a confusion matrix and scores computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
+
+
+def test_confusion_matrix_by_hand_with_ignored_pixels():
+    target = np.array([[0, 0, 1], [1, 2, 255]])
+    pred = np.array([[0, 1, 1], [1, 0, 2]])  # the prediction under 255 is not counted
+    expected = np.array([[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+    got = confusion_matrix(pred, target, num_classes=3)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(
+        confusion_matrix(torch.from_numpy(pred), torch.from_numpy(target), 3), expected
+    )
+
+
+def test_metrics_by_hand_with_absent_class():
+    # class 0: TP 1, FP 1, FN 1 -> IoU 1/3, F1 2/4; class 1: TP 2, FP 1, FN 0 -> IoU 2/3, F1 4/5;
+    # class 2: TP 0, FN 1 -> IoU 0, F1 0; class 3 absent from target and prediction -> NaN.
+    confusion = np.array([[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    m = segmentation_metrics(confusion)
+    assert m["IoU"][:3] == pytest.approx([1 / 3, 2 / 3, 0.0])
+    assert m["F1"][:3] == pytest.approx([0.5, 0.8, 0.0])
+    assert math.isnan(m["IoU"][3]) and math.isnan(m["F1"][3])
+    assert m["mIoU"] == pytest.approx((1 / 3 + 2 / 3 + 0) / 3)
+    assert m["mF1"] == pytest.approx((0.5 + 0.8 + 0) / 3)
+    assert m["aAcc"] == pytest.approx(3 / 5)
+
+
+def test_confusion_matrix_accumulates_over_images():
+    rng = np.random.default_rng(0)
+    a_t, a_p = rng.integers(0, 4, (2, 9, 7))
+    b_t, b_p = rng.integers(0, 4, (2, 5, 11))
+    whole = confusion_matrix(
+        np.concatenate([a_p.ravel(), b_p.ravel()]), np.concatenate([a_t.ravel(), b_t.ravel()]), 4
+    )
+    np.testing.assert_array_equal(confusion_matrix(a_p, a_t, 4) + confusion_matrix(b_p, b_t, 4), whole)
+    assert whole.sum() == 9 * 7 + 5 * 11
+
+
+def test_values_outside_the_class_table_are_refused():
+    with pytest.raises(ValueError, match=r"target holds values \[9\] outside the class values 0..3"):
+        confusion_matrix(np.zeros((2, 2)), np.array([[0, 9], [1, 255]]), 4)
+    with pytest.raises(ValueError, match="prediction shape"):
+        confusion_matrix(np.zeros((2, 2)), np.zeros((2, 3)), 4)
+    with pytest.raises(ValueError, match="square"):
+        segmentation_metrics(np.zeros((2, 3)))
