@@ -8,12 +8,14 @@ by device synchronisation; FPS = iterations / total time. Paradigms:
 - ``deeplabv3plus_global``: the image shrunk 4x (bilinear), logits brought back to full size;
 - ``deeplabv3plus_local``: ``--window``-pixel sliding windows (``urur.evaluation.slide_inference``).
 
-Each paradigm runs in its own subprocess (so peak RSS, from ``getrusage`` of that process, is its
-own) on the same input (``torch.manual_seed(0)`` then ``randn``). On a GPU (``--device cuda``)
-the peak is ``torch.cuda.max_memory_allocated``, and ``--bf16`` / ``--channels-last`` switch on
-bf16 autocast and the channels-last layout. GFLOPs come from ``torch.utils.flop_counter`` on a
-``--flops-size`` input, scaled by the area each paradigm processes. Parameters are counted twice:
-all of them, and those of the modules that actually run at inference (training-only heads excluded).
+Timing and memory go through ``urur.evaluation.evaluate.measure_speed_memory`` (the protocol the
+evaluation pipeline reports too). Each paradigm runs in its own subprocess, so the CPU peak RSS
+(VmHWM of that process, reset before the warm-up) is its own, on the same input (seed 0, then
+``randn``). On a GPU (``--device cuda``) the peak is ``torch.cuda.max_memory_allocated``, and
+``--bf16`` / ``--channels-last`` switch on bf16 autocast and the channels-last layout. GFLOPs
+come from ``torch.utils.flop_counter`` on a ``--flops-size`` input, scaled by the area each
+paradigm processes. Parameters are counted twice: all of them, and those of the modules that
+actually run at inference (training-only heads excluded).
 
 Run: ``.venv/bin/python benchmarks/bench_models.py`` (defaults: 5120 px, width 1, float32, CPU,
 1 warm-up + 2 timed iterations); results go to ``benchmarks/results/bench_models.{json,md}``.
@@ -25,13 +27,10 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from urur.evaluation.evaluate import measure_speed_memory, peak_rss_mb
 from urur.evaluation.inference import slide_inference, whole_inference
 from urur.io.atomic import atomic_path
 from urur.models import build_model
@@ -125,10 +125,6 @@ def gflops(paradigm: str, model: nn.Module, args: argparse.Namespace, device: to
     return counter.get_total_flops() * processed_area(paradigm, args) / args.flops_size**2 / 1e9
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
 def run_worker(args: argparse.Namespace) -> dict[str, object]:
     """Measure one paradigm in this process; returns its row of the results."""
     paradigm = args.worker
@@ -139,50 +135,29 @@ def run_worker(args: argparse.Namespace) -> dict[str, object]:
     torch.manual_seed(0)
     model = build_model(PARADIGMS[paradigm][0], args.num_classes, width=args.width).eval().to(device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
     small = torch.randn(1, 3, min(args.size, 256), min(args.size, 256), device=device)
     row: dict[str, object] = {
         "paradigm": paradigm,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-        "inference_params_m": inference_parameters(model, small) / 1e6,
+        "inference_params_m": inference_parameters(model.to(memory_format=memory_format), small) / 1e6,
         "gflops": gflops(paradigm, model, args, device),
+        "rss_before_model_mb": rss_before_model,
     }
     del small
-    torch.manual_seed(0)
-    image = torch.randn(1, 3, args.size, args.size).to(device, memory_format=memory_format)
-    predict = predictor(paradigm, model, args)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else nullcontext()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    with torch.inference_mode(), autocast:
-        for iteration in range(args.warmup + args.iters):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            logits = predict(image)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            elapsed = time.perf_counter() - start
-            del logits  # do not keep one image's logits alive during the next
-            if iteration >= args.warmup:
-                times.append(elapsed)
-            print(
-                f"  {paradigm}: iteration {iteration + 1}/{args.warmup + args.iters} {elapsed:.2f} s",
-                file=sys.stderr,
-            )
     row.update(
-        seconds_per_image=float(np.mean(times)),
-        seconds_each=times,
-        fps=len(times) / float(np.sum(times)),
-        rss_before_model_mb=rss_before_model,
+        measure_speed_memory(
+            model,
+            args.size,
+            args.size,
+            device,
+            warmup=args.warmup,
+            runs=args.iters,
+            predict=predictor(paradigm, model, args),
+            bf16=args.bf16,
+            channels_last=args.channels_last,
+        )
     )
-    if device.type == "cuda":
-        row["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        row["memory_kind"] = "torch.cuda.max_memory_allocated"
-    else:
-        row["peak_memory_mb"] = peak_rss_mb()
-        row["memory_kind"] = "peak RSS of the process (getrusage ru_maxrss)"
+    print(f"  {paradigm}: {row['seconds_each']} s per timed iteration", file=sys.stderr)
     return row
 
 

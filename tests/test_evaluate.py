@@ -1,0 +1,192 @@
+"""The evaluation protocol: one confusion matrix over whole images, predictions, FPS and memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from torch import nn
+
+from urur.classes import URUR_PALETTE
+from urur.evaluation.evaluate import evaluate_images, measure_speed_memory
+from urur.io.raster import raster_info, read_raster, write_raster
+
+K = 4
+CRS = "EPSG:32633"
+TRANSFORM = (0.3, 0.0, 500000.0, 0.0, -0.3, 4000000.0)
+IDENTITY = {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
+
+
+class RedDecimal(nn.Module):
+    """Pointwise model: predicts the class k whose 10*k is nearest to the red value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("centres", 10.0 * torch.arange(K, dtype=torch.float32).view(1, K, 1, 1))
+        self.sizes: list[tuple[int, int]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(tuple(x.shape[-2:]))
+        return -(x[:, :1] - self.centres).abs()
+
+
+def _write_pair(root: Path, image_id: str, shape: tuple[int, int], seed: int, mask_suffix: str) -> tuple:
+    """An RGB GeoTIFF whose red band encodes the predicted class, and a mask with ignored pixels."""
+    rng = np.random.default_rng(seed)
+    predicted = rng.integers(0, K, shape)
+    target = rng.integers(0, K, shape).astype(np.uint8)
+    agree = rng.random(shape) < 0.5
+    target[agree] = predicted[agree]
+    target[rng.random(shape) < 0.2] = 255
+    rgb = np.stack([10 * predicted, rng.integers(0, 256, shape), rng.integers(0, 256, shape)], -1)
+    write_raster(root / "images" / f"{image_id}.tif", rgb.astype(np.uint8), crs=CRS, transform=TRANSFORM)
+    write_raster(root / "masks" / f"{image_id}{mask_suffix}", target)
+    return predicted, target
+
+
+def _expected_confusion(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    confusion = np.zeros((K, K), dtype=np.int64)
+    for predicted, target in pairs:
+        for p, t in zip(predicted.ravel(), target.ravel(), strict=True):
+            if t != 255:
+                confusion[t, p] += 1
+    return confusion
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> tuple[Path, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    pairs = {
+        "a": _write_pair(tmp_path, "a", (40, 56), 0, ".tif"),
+        "b": _write_pair(tmp_path, "b", (33, 47), 1, ".png"),  # odd sides; a mask left as PNG
+    }
+    return tmp_path, pairs
+
+
+def test_whole_images_accumulate_one_confusion_matrix(dataset: tuple) -> None:
+    root, pairs = dataset
+    model = RedDecimal().train()
+    result = evaluate_images(
+        model, ["a", "b"], root / "images", root / "masks", K, progress=False, **IDENTITY
+    )
+    expected = _expected_confusion(list(pairs.values()))
+    assert result.confusion.dtype == np.int64
+    np.testing.assert_array_equal(result.confusion, expected)
+    tp = np.diag(expected)
+    iou = tp / (expected.sum(0) + expected.sum(1) - tp)
+    assert result.metrics["mIoU"] == pytest.approx(iou.mean())
+    assert result.metrics["aAcc"] == pytest.approx(tp.sum() / expected.sum())
+    assert model.sizes == [(40, 56), (33, 47)]  # full resolution, one pass per image
+    assert model.training  # the caller's mode is restored
+    rows = result.per_image.set_index("image_id")
+    for image_id, pair in pairs.items():
+        own = _expected_confusion([pair])
+        assert rows.loc[image_id, "pixels"] == own.sum()
+        assert rows.loc[image_id, "aAcc"] == pytest.approx(np.trace(own) / own.sum())
+    assert (result.per_image["seconds"] > 0).all()
+
+
+def test_slide_mode_matches_whole_for_a_pointwise_model(dataset: tuple) -> None:
+    root, pairs = dataset
+    model = RedDecimal()
+    result = evaluate_images(
+        model,
+        ["a", "b"],
+        root / "images",
+        root / "masks",
+        K,
+        mode="slide",
+        window=16,
+        overlap=4,
+        progress=False,
+        **IDENTITY,
+    )
+    np.testing.assert_array_equal(result.confusion, _expected_confusion(list(pairs.values())))
+    assert max(max(size) for size in model.sizes) == 16
+
+
+def test_global_mode_feeds_the_downsampled_image(dataset: tuple) -> None:
+    root, _ = dataset
+    model = RedDecimal()
+    evaluate_images(
+        model, ["a"], root / "images", root / "masks", K, mode="global", downsample=4, progress=False
+    )
+    assert model.sizes == [(10, 14)]
+
+
+def test_predictions_are_palette_geotiffs_with_the_image_georeferencing(dataset: tuple) -> None:
+    root, pairs = dataset
+    out = root / "predictions"
+    evaluate_images(
+        RedDecimal(),
+        ["a"],
+        root / "images",
+        root / "masks",
+        K,
+        predictions_dir=out,
+        progress=False,
+        **IDENTITY,
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["a.tif"]
+    np.testing.assert_array_equal(read_raster(out / "a.tif"), pairs["a"][0])
+    info = raster_info(out / "a.tif")
+    assert (info.crs, info.transform) == (CRS, TRANSFORM)
+    with rasterio.open(out / "a.tif") as written:
+        colormap = written.colormap(1)
+    assert [colormap[k][:3] for k in range(len(URUR_PALETTE))] == [tuple(c) for c in URUR_PALETTE.tolist()]
+
+
+def test_normalisation_uses_the_given_statistics(dataset: tuple) -> None:
+    root, pairs = dataset
+    # The model sees (red + 4) / 2 = 5p + 2 and picks the nearest multiple of 10 (no ties).
+    result = evaluate_images(
+        RedDecimal(),
+        ["a"],
+        root / "images",
+        root / "masks",
+        K,
+        mean=(-4.0, 0, 0),
+        std=(2.0, 1, 1),
+        progress=False,
+    )
+    predicted, target = pairs["a"]
+    shifted = np.rint((10 * predicted + 4) / 2 / 10).astype(int)
+    np.testing.assert_array_equal(result.confusion, _expected_confusion([(shifted, target)]))
+
+
+def test_bad_inputs_name_the_file(dataset: tuple) -> None:
+    root, _ = dataset
+    images, masks = root / "images", root / "masks"
+    with pytest.raises(ValueError, match="split is empty"):
+        evaluate_images(RedDecimal(), [], images, masks, K, progress=False)
+    with pytest.raises(ValueError, match="unknown evaluation mode 'tiles'"):
+        evaluate_images(RedDecimal(), ["a"], images, masks, K, mode="tiles", progress=False)
+    write_raster(images / "c.tif", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(FileNotFoundError, match=r"neither .*c\.tif nor .*c\.png"):
+        evaluate_images(RedDecimal(), ["c"], images, masks, K, progress=False)
+    write_raster(masks / "c.tif", np.zeros((8, 9), np.uint8))
+    with pytest.raises(ValueError, match=r"mask .*c\.tif is 8x9 but image .*c\.tif is 8x8"):
+        evaluate_images(RedDecimal(), ["c"], images, masks, K, progress=False)
+    write_raster(masks / "c.tif", np.full((8, 8), 7, np.uint8))
+    with pytest.raises(ValueError, match=r"c\.tif: target holds values \[7\]"):
+        evaluate_images(RedDecimal(), ["c"], images, masks, K, progress=False)
+    with pytest.raises(ValueError, match="model returned 4 classes, expected num_classes=5"):
+        evaluate_images(RedDecimal(), ["a"], images, masks, 5, progress=False)
+
+
+def test_speed_protocol_times_synchronised_runs_after_warmup() -> None:
+    model = RedDecimal()
+    row = measure_speed_memory(model, 24, 40, "cpu", warmup=2, runs=3)
+    assert model.sizes == [(24, 40)] * 5
+    assert len(row["seconds_each"]) == 3
+    assert row["fps"] == pytest.approx(3 / sum(row["seconds_each"]))
+    assert row["seconds_per_image"] == pytest.approx(sum(row["seconds_each"]) / 3)
+    assert row["peak_memory_mb"] > 10  # a Python process with torch holds far more than 10 MB
+    assert row["device"].startswith("cpu")
+    calls = []
+    measure_speed_memory(model, 8, 8, warmup=0, runs=1, predict=lambda x: calls.append(x.shape) or x)
+    assert calls == [torch.Size([1, 3, 8, 8])]
+    with pytest.raises(ValueError, match="runs >= 1"):
+        measure_speed_memory(model, 8, 8, runs=0)
