@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from urur.models import build_model
 from urur.models.backbones import (
     CatBottleneck,
     PretrainedWeightsError,
@@ -118,6 +119,34 @@ def halvings(size: int, times: int) -> int:
     for _ in range(times):
         size = math.ceil(size / 2)
     return size
+
+
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        (True, {"layer1": (1, 1), "layer2": (1, 1), "layer3": (1, 2), "layer4": (2, 4)}),
+        (False, {"layer1": (1, 1), "layer2": (1, 1), "layer3": (2, 2), "layer4": (4, 4)}),
+    ],
+)
+def test_contract_dilation_halves_the_first_block_of_dilated_stages(
+    contract: bool, expected: dict[str, tuple[int, int]]
+) -> None:
+    net = resnet18(
+        width=0.125, stem="v1c", strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), contract_dilation=contract
+    )
+    for name, dilations in expected.items():
+        blocks = list(getattr(net, name))
+        assert [b.conv1.dilation for b in blocks] == [(d, d) for d in dilations], name
+        assert [b.conv1.padding for b in blocks] == [(d, d) for d in dilations], name
+        assert all(b.conv2.dilation == (1, 1) for b in blocks), name
+
+
+@pytest.mark.parametrize("name", ["isdnet", "wsdnet"])
+def test_v1c_deep_branches_contract_their_dilations(name: str) -> None:
+    model = build_model(name, 2, width=0.125)
+    backbone = model.backbone if name == "isdnet" else model.deep.backbone
+    layer3, layer4 = backbone.layer3, backbone.layer4
+    assert [b.conv1.dilation[0] for b in (*layer3, *layer4)] == [1, 2, 2, 4]
 
 
 @pytest.mark.parametrize("size", [(64, 96), (45, 70), (33, 17)])

@@ -97,17 +97,42 @@ def test_sr_loss_is_a_tenth_of_mse() -> None:
     assert sr_loss(pred, target).item() == pytest.approx(0.1 * 4.0)
 
 
-def test_sd_loss_by_hand_and_detached_sr_side() -> None:
-    # Two positions: deep vectors orthogonal (similarity = identity), SR vectors parallel (all ones).
-    deep = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).reshape(1, 2, 1, 2).requires_grad_(True)
-    sr = torch.tensor([[1.0, 1.0], [0.0, 0.0]]).reshape(1, 2, 1, 2).requires_grad_(True)
+def _numpy_sd_loss(deep: np.ndarray, sr_half_res: np.ndarray) -> float:
+    """ISDNet's feature_affinity_loss in numpy, for an SR map at twice the deep map's size.
+
+    Bilinear (align_corners=False) halving samples exactly between pixel pairs, i.e. it is the
+    2x2 block mean, so the resize needs no interpolation code here.
+    """
+    n, c, h, w = sr_half_res.shape
+    sr = sr_half_res.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+
+    def similarity(feature: np.ndarray) -> np.ndarray:
+        flat = feature.reshape(feature.shape[0], feature.shape[1], -1).astype(np.float64)
+        flat = flat / (np.sqrt((flat**2).sum(axis=2, keepdims=True)) + 1e-6)  # per channel, over positions
+        return np.einsum("ncp,ncq->npq", flat, flat)  # positions x positions
+
+    return float(np.abs(similarity(deep) - similarity(sr)).mean())
+
+
+def test_sd_loss_matches_the_official_definition_in_numpy() -> None:
+    generator = torch.Generator().manual_seed(0)
+    # 20x20 deep positions: more than a 16x16 pooled grid would keep; channel counts differ.
+    deep = torch.randn(2, 6, 20, 20, generator=generator).requires_grad_(True)
+    sr = torch.randn(2, 4, 40, 40, generator=generator).requires_grad_(True)
     loss = sd_loss(deep, sr)
-    assert loss.item() == pytest.approx(0.5)
+    assert loss.item() == pytest.approx(_numpy_sd_loss(deep.detach().numpy(), sr.detach().numpy()), rel=1e-5)
     loss.backward()
-    assert sr.grad is None
-    assert deep.grad is not None
+    assert sr.grad is None  # the SR side is detached
+    assert deep.grad is not None and deep.grad.abs().sum() > 0
 
 
-def test_sd_loss_is_zero_for_proportional_features() -> None:
-    feature = torch.rand(2, 8, 32, 32)
-    assert sd_loss(feature, 3 * feature).item() == pytest.approx(0.0, abs=1e-5)
+def test_sd_loss_by_hand_normalises_channels_over_positions() -> None:
+    # One channel [3, 4] over two positions -> [0.6, 0.8]; its matrix is [[.36, .48], [.48, .64]].
+    # The other side [1, 0] -> [[1, 0], [0, 0]]. Mean |difference| = (.64 + .48 + .48 + .64) / 4.
+    deep = torch.tensor([3.0, 4.0]).reshape(1, 1, 1, 2)
+    sr = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
+    assert sd_loss(deep, sr).item() == pytest.approx(0.56, abs=1e-5)
+    # Scaling a channel changes nothing: each is normalised on its own.
+    assert sd_loss(torch.cat([deep, 5 * deep], 1), torch.cat([deep, deep], 1)).item() == pytest.approx(
+        0.0, abs=1e-6
+    )

@@ -57,7 +57,16 @@ class DeepLabV3Plus(SegmentationModel):
                 f"output_stride must be one of {sorted(_RESNET_LAYOUT_BY_OUTPUT_STRIDE)}, got {output_stride}"
             )
         strides, dilations = _RESNET_LAYOUT_BY_OUTPUT_STRIDE[output_stride]
-        self.backbone = ResNet(18, in_channels, backbone_stem, strides, dilations, width)
+        # mmseg's v1c ResNets contract the dilation; torchvision's do not.
+        self.backbone = ResNet(
+            18,
+            in_channels,
+            backbone_stem,
+            strides,
+            dilations,
+            width,
+            contract_dilation=backbone_stem == "v1c",
+        )
         if pretrained_backbone is not None:
             self.backbone.load_pretrained(pretrained_backbone)
         low, _, mid, high = self.backbone.out_channels

@@ -3,8 +3,9 @@
 Top to bottom (channel counts at ``width=1``; every count scales with ``width``):
 
 - Deep branch: the image is downsampled x4 by nearest neighbour (keeping every fourth pixel),
-  then a ResNet-18 with the v1c stem, strides (1, 2, 1, 1) and dilations (1, 1, 2, 4) gives
-  512 channels at 1/8 of its input = 1/32 of the image; an ASPP head (dilations 1, 12, 24, 36,
+  then a ResNet-18 with the v1c stem, strides (1, 2, 1, 1) and dilations (1, 1, 2, 4),
+  contracted as mmseg's ResNetV1c does (layer3's blocks at dilation 1 then 2, layer4's at 2
+  then 4), gives 512 channels at 1/8 of its input = 1/32 of the image; an ASPP head (dilations 1, 12, 24, 36,
   image pooling, 3x3 bottleneck) reduces them to C = 128.
 - Shallow branch: :class:`~urur.models.laplacian.LaplacianPyramidInput` (2 levels -> 6 channels
   at full size) into :class:`~urur.models.backbones.stdc.STDCShallow` (256 ch at 1/8, 512 at 1/16).
@@ -129,7 +130,13 @@ class ISDNet(SegmentationModel):
         self.fuse_weight = fuse_weight
 
         self.backbone = ResNet(
-            18, in_channels, stem="v1c", strides=DEEP_STRIDES, dilations=DEEP_DILATIONS, width=width
+            18,
+            in_channels,
+            stem="v1c",
+            strides=DEEP_STRIDES,
+            dilations=DEEP_DILATIONS,
+            width=width,
+            contract_dilation=True,
         )
         if pretrained_backbone is not None:
             self.backbone.load_pretrained(pretrained_backbone)

@@ -8,7 +8,8 @@ Reading order of :meth:`WSDNet.forward`:
    channels by a 1x1 ConvBNReLU, the 1/16 one upsampled and added; in eval mode on tall images
    everything up to 1/8 runs in exact horizontal strips to bound memory;
 3. deep branch: 2-level wavelet-packet DWT (RGB -> 48 channels at 1/4, lossless), a CNN block,
-   ResNet-18 with output stride 8 (strides (1,2,1,1), dilations (1,1,2,4), ISDNet's deep network)
+   ResNet-18 with output stride 8 (strides (1,2,1,1), dilations (1,1,2,4) contracted as in v1c,
+   ISDNet's deep network)
    -> 1/32 of the image, a DeepLabV3+ decoder at 1/32, a 1x1 conv expanding ``C`` to ``16 C``
    channels and a 2-level inverse packet transform -> ``C`` channels at 1/8;
 4. fusion by addition (no RAF), segmentation head at 1/8, bilinear upsampling to the input size.
@@ -129,6 +130,7 @@ class DeepBranch(nn.Module):
             strides=(1, 2, 1, 1),
             dilations=(1, 1, 2, 4),
             width=width,
+            contract_dilation=True,
         )
         _, layer2_channels, _, layer4_channels = self.backbone.out_channels
         self.decoder = DeepLabV3PlusHead(

@@ -14,8 +14,11 @@ Options and interpretations:
   then the same max-pool. ISDNet's deep branch uses v1c.
 - ``strides``/``dilations`` per stage (layer1..layer4) set the output stride; as in mmseg's
   BasicBlock, a stage's dilation applies to the first 3x3 conv of each of its blocks (the second
-  keeps dilation 1). ISDNet/WSDNet: strides (1, 2, 1, 1), dilations (1, 1, 2, 4) -> output stride 8
-  (attribute ``output_stride``; ``out_channels`` gives the four stages' widths).
+  keeps dilation 1). ``contract_dilation=True`` (mmseg's ResNetV1c default, so v1c weights mean
+  the same thing here) gives the first block of a dilated stage half the stage's dilation:
+  dilations (1, 1, 2, 4) become layer3 = 1 then 2, layer4 = 2 then 4.
+  ISDNet/WSDNet: strides (1, 2, 1, 1), dilations (1, 1, 2, 4) -> output stride 8 (attribute
+  ``output_stride``; ``out_channels`` gives the four stages' widths).
 - ``width`` scales every channel count (see :func:`urur.models.common.scaled`).
 - ``num_classes`` adds torchvision's global-average-pool + ``fc`` classifier (used by
   :meth:`ResNet.classify`); :meth:`ResNet.forward` always returns the four stage outputs.
@@ -76,6 +79,7 @@ class ResNet(nn.Module):
         dilations: Sequence[int] = (1, 1, 1, 1),
         width: float = 1.0,
         num_classes: int | None = None,
+        contract_dilation: bool = False,
     ) -> None:
         super().__init__()
         if depth not in _BLOCKS_PER_STAGE:
@@ -110,7 +114,8 @@ class ResNet(nn.Module):
         for index, (blocks, out_ch, stride, dilation) in enumerate(
             zip(_BLOCKS_PER_STAGE[depth], channels, strides, dilations, strict=True), start=1
         ):
-            stage = [BasicBlock(in_ch, out_ch, stride, dilation)]
+            first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
+            stage = [BasicBlock(in_ch, out_ch, stride, first_dilation)]
             stage += [BasicBlock(out_ch, out_ch, 1, dilation) for _ in range(blocks - 1)]
             self.add_module(f"layer{index}", nn.Sequential(*stage))
             in_ch = out_ch
