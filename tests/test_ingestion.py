@@ -129,8 +129,13 @@ def test_tall_16_bit_scene_is_converted_strip_by_strip_with_one_decimated_stretc
 def test_stretch_sample_is_every_step_th_pixel_read_in_strips(tmp_path):
     array = noise((1100, 40, 3), np.uint16, seed=5)  # 1100 rows: three 506-row strips at step 11
     write_raster(tmp_path / "tall.tif", array)
-    sample = stretch_sample(tmp_path / "tall.tif", bands=(1, 2, 3), max_side=100)
+    sample, valid = stretch_sample(tmp_path / "tall.tif", bands=(1, 2, 3), max_side=100)
     np.testing.assert_array_equal(sample, array[::11, ::11])
+    assert valid is None  # no nodata tag, mask or fill value: every pixel counts
+    array[:, :20] = 0
+    write_raster(tmp_path / "fill.tif", array, nodata=0)
+    sample, valid = stretch_sample(tmp_path / "fill.tif", bands=(1, 2, 3), max_side=100)
+    np.testing.assert_array_equal(valid, (array[::11, ::11] != 0).any(axis=-1))
 
 
 def test_to_uint8_stretch_edge_cases():
@@ -331,3 +336,154 @@ def test_stored_images_are_uint8_rgb_geotiffs(raw_dir, tmp_path):
     with rasterio.open(tmp_path / "out" / rows[0]["path"]) as dataset:
         assert dataset.driver == "GTiff" and dataset.count == 3 and dataset.dtypes[0] == "uint8"
         assert dataset.profile["tiled"]
+
+
+def _reference_stretch(raw: np.ndarray, valid: np.ndarray, low_pct: float, high_pct: float) -> np.ndarray:
+    """The 8-bit stretch by hand: numpy percentiles of the valid pixels, per band, fill set to 0."""
+    out = np.zeros(raw.shape, np.uint8)
+    for band in range(raw.shape[-1]):
+        low, high = np.percentile(raw[..., band][valid].astype(np.float64), [low_pct, high_pct])
+        out[..., band] = np.clip(np.round((raw[..., band] - low) / (high - low) * 255), 0, 255)
+    out[~valid] = 0
+    return out
+
+
+def _stitch(manifest: pd.DataFrame, out_dir, shape) -> np.ndarray:
+    stitched = np.zeros(shape, np.uint8)
+    for row in manifest.to_dict("records"):
+        window = Window(row["row_off"], row["col_off"], row["height"], row["width"])
+        stitched[window.slices] = read_raster(out_dir / row["path"])
+    return stitched
+
+
+def test_ingest_scenes_defaults_stretch_16_bit_between_the_2_and_98_percentiles(tmp_path):
+    raw = tmp_path / "raw"
+    array = noise((64, 64, 3), np.uint16, seed=21) // 8 + 7000  # a narrow range, like real reflectance
+    write_raster(raw / "s.tif", array)
+    write_table(raw / "scenes.csv", [scene_row("s", "s.tif")])
+    manifest = ingest_scenes(load_scene_table(raw / "scenes.csv"), raw, tmp_path / "out")
+    expected = _reference_stretch(array, np.ones((64, 64), bool), 2, 98)
+    np.testing.assert_array_equal(_stitch(manifest, tmp_path / "out", (64, 64, 3)), expected)
+
+
+def _landsat_like(seed: int = 22) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-bit blue-green-red stack in 7413..8608 with a zero-filled collar (about 20 %)."""
+    rng = np.random.default_rng(seed)
+    array = rng.integers(7413, 8609, (64, 64, 3), dtype=np.uint16)
+    valid = np.ones((64, 64), bool)
+    valid[:, :13] = False
+    array[~valid] = 0
+    return array, valid
+
+
+@pytest.mark.parametrize("how", ["nodata_tag", "nodata_column", "zero_is_fill"])
+def test_16_bit_stretch_uses_valid_pixels_only_and_fill_becomes_a_mask(tmp_path, how):
+    raw = tmp_path / "raw"
+    array, valid = _landsat_like()
+    write_raster(
+        raw / "s.tif",
+        array,
+        crs="EPSG:32650",
+        transform=RAW_TRANSFORM,
+        nodata=0 if how == "nodata_tag" else None,
+    )
+    row = scene_row("s", "s.tif") | ({"nodata": "0"} if how == "nodata_column" else {})
+    pd.DataFrame([row]).to_csv(raw / "scenes.csv", index=False)
+    manifest = ingest_scenes(
+        load_scene_table(raw / "scenes.csv"), raw, tmp_path / "out", zero_is_fill=how == "zero_is_fill"
+    )
+    # With the zeros counted, the low limit would be 0 and valid pixels would use ~50 grey levels.
+    expected = _reference_stretch(array, valid, 2, 98)
+    np.testing.assert_array_equal(_stitch(manifest, tmp_path / "out", (64, 64, 3)), expected)
+    assert manifest["fill_pixels"].sum() == np.count_nonzero(~valid)
+    for row in manifest.to_dict("records"):
+        with rasterio.open(tmp_path / "out" / row["path"]) as image:
+            window = Window(row["row_off"], row["col_off"], row["height"], row["width"])
+            np.testing.assert_array_equal(image.dataset_mask() > 0, valid[window.slices])
+            assert image.crs == rasterio.crs.CRS.from_epsg(32650)
+
+
+def test_an_all_fill_scene_is_refused_by_name(tmp_path):
+    raw = tmp_path / "raw"
+    write_raster(raw / "empty.tif", np.zeros((16, 16, 3), np.uint16), nodata=0)
+    with pytest.raises(IngestionError, match=r"empty\.tif \(scene 'e'\) is all fill"):
+        ingest_scene(scene_row("e", "empty.tif"), raw, tmp_path / "out")
+
+
+def test_8_bit_nodata_keeps_pixels_and_becomes_a_mask(tmp_path):
+    raw = tmp_path / "raw"
+    array = noise((32, 32, 3), seed=23)
+    array[:5] = 0
+    write_raster(raw / "s.tif", array, crs="EPSG:32650", transform=RAW_TRANSFORM, nodata=0)
+    rows = ingest_scene(scene_row("s", "s.tif"), raw, tmp_path / "out", split_factor=1)
+    with rasterio.open(tmp_path / "out" / rows[0]["path"]) as image:
+        np.testing.assert_array_equal(image.read().transpose(1, 2, 0), array)
+        np.testing.assert_array_equal(image.dataset_mask() > 0, (array != 0).any(axis=-1))
+
+
+def test_rgb_bands_column_reorders_a_bgr_stack_per_scene(tmp_path):
+    raw = tmp_path / "raw"
+    bgr = noise((16, 16, 3), seed=24)
+    write_raster(raw / "bgr.tif", bgr)
+    write_raster(raw / "rgb.tif", noise((16, 16, 3), seed=25))
+    (raw / "scenes.csv").write_text(
+        "scene_id, city, source, capture_date, file, rgb_bands\n"
+        "b, hefei, l8, 2021-05-01, bgr.tif, 3 2 1\n"
+        'r, hefei, gf2, 2021-05-01, rgb.tif, ""\n'
+    )
+    manifest = ingest_scenes(load_scene_table(raw / "scenes.csv"), raw, tmp_path / "out", split_factor=1)
+    by_scene = manifest.set_index("scene_id")
+    np.testing.assert_array_equal(read_raster(tmp_path / "out" / by_scene.loc["b", "path"]), bgr[..., ::-1])
+    np.testing.assert_array_equal(
+        read_raster(tmp_path / "out" / by_scene.loc["r", "path"]), read_raster(raw / "rgb.tif")
+    )
+    assert list(by_scene["rgb_bands"]) == ["3 2 1", "1 2 3"]
+
+
+def test_quoted_comma_rgb_bands_and_bad_values_name_the_row(tmp_path):
+    raw = tmp_path / "raw"
+    write_raster(raw / "s.tif", noise((16, 16, 3), seed=26))
+    (raw / "scenes.csv").write_text(
+        'scene_id,city,source,capture_date,file,rgb_bands\ns,hefei,l8,2021-05-01,s.tif,"3,2,1"\n'
+    )
+    assert load_scene_table(raw / "scenes.csv")["rgb_bands"].tolist() == ["3,2,1"]
+    (raw / "scenes.csv").write_text(
+        "scene_id,city,source,capture_date,file,rgb_bands\ns,hefei,l8,2021-05-01,s.tif,3 2\n"
+    )
+    with pytest.raises(
+        IngestionError, match=r"scenes\.csv has bad optional columns: scene 's': rgb_bands '3 2'"
+    ):
+        load_scene_table(raw / "scenes.csv")
+    (raw / "scenes.csv").write_text(
+        "scene_id,city,source,capture_date,file,rgb_bands\ns,hefei,l8,2021-05-01,s.tif,4 3 2\n"
+    )
+    with pytest.raises(
+        IngestionError, match=r"scene 's': rgb_bands \(4, 3, 2\) .*1\.\.3 of raw scene .*s\.tif"
+    ):
+        ingest_scenes(load_scene_table(raw / "scenes.csv"), raw, tmp_path / "out", split_factor=1)
+    (raw / "scenes.csv").write_text(
+        "scene_id,city,source,capture_date,file,nodata\ns,hefei,l8,2021-05-01,s.tif,none\n"
+    )
+    with pytest.raises(IngestionError, match=r"scene 's': nodata 'none' is not a number"):
+        load_scene_table(raw / "scenes.csv")
+
+
+def test_header_with_spaces_after_commas_is_accepted(raw_dir):
+    text = (raw_dir / "scenes.csv").read_text().replace(",", ", ")
+    (raw_dir / "scenes.csv").write_text(text)
+    table = load_scene_table(raw_dir / "scenes.csv")
+    assert list(table.columns) == ["scene_id", "city", "source", "capture_date", "file"]
+    assert table["file"].tolist() == ["a.tif", "b.tif", "pngs/c.png"]
+
+
+def test_one_file_under_two_scene_ids_is_refused_naming_both(raw_dir, tmp_path):
+    write_table(raw_dir / "scenes.csv", [scene_row("a", "a.tif"), scene_row("a2", "./a.tif")])
+    with pytest.raises(IngestionError, match=r"same file under several scene ids: a\.tif as 'a' and 'a2'"):
+        load_scene_table(raw_dir / "scenes.csv")
+
+
+def test_a_copied_scene_under_another_id_is_refused_naming_both(raw_dir, tmp_path):
+    (raw_dir / "copy.tif").write_bytes((raw_dir / "a.tif").read_bytes())
+    write_table(raw_dir / "scenes.csv", [scene_row("a", "a.tif"), scene_row("z", "copy.tif")])
+    with pytest.raises(IngestionError, match=r"a_r00000_c00000 \(scene a\) = z_r00000_c00000 \(scene z\)"):
+        ingest_scenes(load_scene_table(raw_dir / "scenes.csv"), raw_dir, tmp_path / "out")

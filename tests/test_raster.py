@@ -12,12 +12,16 @@ from urur.io.raster import (
     RasterReadError,
     raster_info,
     read_raster,
+    read_valid,
     read_windows,
+    read_windows_with_valid,
     write_raster,
+    write_world_file,
 )
 from urur.tiling import Window
 
 UTM_TRANSFORM = (0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0)
+TRANSFORM = (0.5, 0.1, 500000.0, 0.2, -0.5, 4000000.0)  # rotated, so the world file's order is checked
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +180,57 @@ def test_truncated_file_error_names_the_file(tmp_path, rgb_image, name):
 def test_missing_file_is_a_file_not_found_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"raster .*absent\.tif does not exist"):
         read_raster(tmp_path / "absent.tif")
+
+
+def test_mask_band_nodata_and_colour_table_round_trip(tmp_path, rgb_image):
+    valid = np.ones(rgb_image.shape[:2], bool)
+    valid[:7, 3:] = False
+    write_raster(tmp_path / "m.tif", rgb_image, crs="EPSG:32650", transform=TRANSFORM, valid=valid)
+    assert raster_info(tmp_path / "m.tif").masked
+    np.testing.assert_array_equal(read_valid(tmp_path / "m.tif"), valid)
+    window = Window(2, 1, 20, 30)
+    ((pixels, window_valid),) = read_windows_with_valid(tmp_path / "m.tif", [window], bands=[3, 1])
+    np.testing.assert_array_equal(pixels, rgb_image[window.slices][..., [2, 0]])
+    np.testing.assert_array_equal(window_valid, valid[window.slices])
+    labels = (rgb_image[..., 0] % 9).astype(np.uint8)
+    labels[labels == 8] = 255
+    colours = {0: (0, 0, 0, 255), 1: (230, 230, 230, 255), 255: (255, 255, 255, 0)}
+    write_raster(tmp_path / "l.tif", labels, nodata=255, colormap=colours)
+    with rasterio.open(tmp_path / "l.tif") as dataset:
+        assert dataset.nodata == 255
+        assert dataset.colormap(1)[1] == (230, 230, 230, 255)
+        assert dataset.colormap(1)[255] == (255, 255, 255, 0)
+    np.testing.assert_array_equal(read_valid(tmp_path / "l.tif"), labels != 255)
+    write_raster(tmp_path / "plain.tif", labels)
+    assert not raster_info(tmp_path / "plain.tif").masked
+    assert read_valid(tmp_path / "plain.tif").all()
+
+
+def test_alpha_band_is_not_taken_as_fill(tmp_path):
+    # GDAL calls the fourth band of a 4-band uint8 file alpha; for satellite data it is near-infrared.
+    write_raster(tmp_path / "rgbn.tif", np.zeros((8, 8, 4), np.uint8))
+    assert not raster_info(tmp_path / "rgbn.tif").masked
+
+
+def test_world_file_and_aux_xml_georeference_a_png_for_gdal(tmp_path, rgb_image):
+    path = tmp_path / "patch.png"
+    write_raster(path, rgb_image)
+    write_world_file(path, "EPSG:32650", TRANSFORM)
+    a, b, c, d, e, f = TRANSFORM
+    lines = [float(v) for v in (tmp_path / "patch.pgw").read_text().split()]
+    assert lines == pytest.approx([a, d, b, e, c + a / 2 + b / 2, f + d / 2 + e / 2])
+    with rasterio.open(path) as dataset:
+        assert dataset.crs.to_epsg() == 32650
+        assert tuple(dataset.transform)[:6] == pytest.approx(TRANSFORM)
+    np.testing.assert_array_equal(read_raster(path), rgb_image)  # pixels untouched
+    write_world_file(tmp_path / "plain.png", None, None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["patch.pgw", "patch.png", "patch.png.aux.xml"]
+
+
+def test_png_refuses_mask_nodata_and_colour_table(tmp_path, rgb_image):
+    with pytest.raises(ValueError, match=r"PNG cannot hold a CRS, transform, nodata, mask or colour table"):
+        write_raster(tmp_path / "x.png", rgb_image[..., 0], nodata=255)
+    with pytest.raises(ValueError, match=r"mask shape \(2, 2\) differs"):
+        write_raster(tmp_path / "x.tif", rgb_image, valid=np.ones((2, 2), bool))
+    with pytest.raises(ValueError, match="a colour table needs one uint8 band"):
+        write_raster(tmp_path / "x.tif", rgb_image, colormap={0: (0, 0, 0, 255)})

@@ -36,6 +36,8 @@ class SyntheticAnnotatorsParams(_Section):
 class IngestionParams(_Section):
     scene_table: str = "scenes.csv"
     split_factor: int = Field(2, ge=1)
+    rgb_bands: tuple[int, int, int] = (1, 2, 3)  # default of the scene table's rgb_bands column
+    zero_is_fill: bool = False  # pixels 0 in all three bands are fill (nodata) in every scene
     workers: int | None = Field(None, ge=1)
 
 

@@ -23,11 +23,13 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
+from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.transform import Affine
 from rasterio.windows import Window as RioWindow
@@ -54,7 +56,10 @@ class RasterInfo:
     """What a raster file holds, read from its header without decoding pixels.
 
     ``crs`` is ``"EPSG:<code>"`` when the CRS has one, else WKT, and ``None`` for files without
-    georeferencing (PNG, JPEG); ``transform`` is ``None`` for those too.
+    georeferencing (PNG, JPEG); ``transform`` is ``None`` for those too. ``nodata`` is the file's
+    nodata tag; ``masked`` says that some pixels may be fill (a nodata tag or a mask band; an
+    alpha band is not taken as fill, see :func:`_fill_mask`): :func:`read_windows_with_valid`
+    then tells which.
     """
 
     path: Path
@@ -64,6 +69,8 @@ class RasterInfo:
     dtype: str
     crs: str | None
     transform: Transform | None
+    nodata: float | None = None
+    masked: bool = False
 
 
 def driver_for(path: str | os.PathLike) -> str:
@@ -113,6 +120,12 @@ def _crs_text(crs: CRS | None) -> str | None:
     return f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
 
 
+def _fill_mask(flags: Sequence[MaskFlags]) -> bool:
+    """A nodata tag or a mask band marks fill; an alpha band does not: GDAL reads the fourth band
+    of many 4-band satellite files (near-infrared) as alpha."""
+    return MaskFlags.nodata in flags or (MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags)
+
+
 def _info(dataset: rasterio.io.DatasetReader, path: Path) -> RasterInfo:
     georeferenced = not dataset.transform.is_identity or dataset.crs is not None
     return RasterInfo(
@@ -123,6 +136,8 @@ def _info(dataset: rasterio.io.DatasetReader, path: Path) -> RasterInfo:
         dtype=dataset.dtypes[0],
         crs=_crs_text(dataset.crs),
         transform=tuple(dataset.transform)[:6] if georeferenced else None,
+        nodata=dataset.nodata,
+        masked=any(_fill_mask(flags) for flags in dataset.mask_flag_enums),
     )
 
 
@@ -153,25 +168,65 @@ def read_windows(
     """
     path = Path(path)
     with _open(path) as dataset:
-        band_numbers = list(bands) if bands is not None else list(range(1, dataset.count + 1))
-        if not band_numbers or not all(1 <= band <= dataset.count for band in band_numbers):
-            raise RasterReadError(
-                f"{path} has bands 1..{dataset.count}, cannot read bands {band_numbers}; "
-                "ask for existing bands"
-            )
+        band_numbers = _band_numbers(dataset, path, bands)
         for window in windows:
-            yield _read_window(
-                dataset, path, window or Window(0, 0, dataset.height, dataset.width), band_numbers
+            yield _read_window(dataset, path, _inside(dataset, path, window), band_numbers)
+
+
+def read_windows_with_valid(
+    path: str | os.PathLike, windows: Iterable[Window | None], *, bands: Sequence[int] | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`read_windows` plus each window's validity, boolean ``(H, W)``: False where every one
+    of ``bands`` is invalid.
+
+    Invalid means what GDAL's mask says: equal to the nodata tag or zero in a mask band (or
+    transparent in an alpha band: call it only where :attr:`RasterInfo.masked`). A pixel with at least one valid band is valid (GDAL's rule for
+    a dataset mask), so a dark pixel that hits the nodata value in one band only stays valid.
+    """
+    path = Path(path)
+    with _open(path) as dataset:
+        band_numbers = _band_numbers(dataset, path, bands)
+        for window in windows:
+            window = _inside(dataset, path, window)
+            pixels = _read_window(dataset, path, window, band_numbers)
+            masks = dataset.read_masks(
+                band_numbers, window=RioWindow(window.col, window.row, window.width, window.height)
             )
+            yield pixels, masks.any(axis=0)
+
+
+def read_valid(path: str | os.PathLike, window: Window | None = None) -> np.ndarray:
+    """Validity of ``path`` (or of ``window`` of it) over all bands, boolean ``(H, W)``; see
+    :func:`read_windows_with_valid`. Only the mask is read, not the pixels."""
+    path = Path(path)
+    with _open(path) as dataset:
+        window = _inside(dataset, path, window)
+        masks = dataset.read_masks(window=RioWindow(window.col, window.row, window.width, window.height))
+        return masks.any(axis=0)
+
+
+def _band_numbers(dataset: rasterio.io.DatasetReader, path: Path, bands: Sequence[int] | None) -> list[int]:
+    band_numbers = list(bands) if bands is not None else list(range(1, dataset.count + 1))
+    if not band_numbers or not all(1 <= band <= dataset.count for band in band_numbers):
+        raise RasterReadError(
+            f"{path} has bands 1..{dataset.count}, cannot read bands {band_numbers}; ask for existing bands"
+        )
+    return band_numbers
+
+
+def _inside(dataset: rasterio.io.DatasetReader, path: Path, window: Window | None) -> Window:
+    """``window`` (``None``: the whole raster), checked to lie inside it."""
+    window = window or Window(0, 0, dataset.height, dataset.width)
+    if not window.is_inside(dataset.height, dataset.width):
+        raise RasterReadError(
+            f"{window} is not inside {path} ({dataset.height}x{dataset.width}); use a window within the image"
+        )
+    return window
 
 
 def _read_window(
     dataset: rasterio.io.DatasetReader, path: Path, window: Window, band_numbers: list[int]
 ) -> np.ndarray:
-    if not window.is_inside(dataset.height, dataset.width):
-        raise RasterReadError(
-            f"{window} is not inside {path} ({dataset.height}x{dataset.width}); use a window within the image"
-        )
     # Reading into a transposed view of an (H, W, C) buffer lets GDAL write the final layout
     # directly: no second copy of the image.
     out = np.empty((window.height, window.width, len(band_numbers)), dtype=dataset.dtypes[0])
@@ -208,12 +263,18 @@ def write_raster(
     *,
     crs: str | CRS | None = None,
     transform: Transform | Affine | None = None,
+    nodata: float | None = None,
+    valid: np.ndarray | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
 ) -> None:
     """Write ``array`` (``(H, W)`` or ``(H, W, C)``) to ``path`` atomically, format from the suffix.
 
-    ``.tif``/``.tiff`` become tiled, ZSTD-compressed GeoTIFFs carrying ``crs`` and ``transform``;
-    ``.png`` and ``.jpg`` cannot hold georeferencing, so passing it for them is an error rather
-    than a silent loss.
+    ``.tif``/``.tiff`` become tiled, ZSTD-compressed GeoTIFFs carrying ``crs`` and ``transform``,
+    and optionally a ``nodata`` tag, an internal mask band (``valid``: boolean ``(H, W)``, False
+    where the pixel is fill; GDAL, QGIS and :func:`read_valid` read it) and a colour table
+    for one uint8 band (``colormap``: value -> RGBA). ``.png`` and ``.jpg`` cannot hold these, so
+    passing them is an error rather than a silent loss (:func:`write_world_file` georeferences a
+    PNG beside it).
     """
     path = Path(path)
     driver = driver_for(path)
@@ -223,10 +284,20 @@ def write_raster(
         )
     if array.dtype == np.bool_:
         raise ValueError(f"cannot write {path}: convert the boolean array to uint8 first")
-    if driver != "GTiff" and (crs is not None or transform is not None):
-        raise ValueError(f"cannot write {path}: {driver} cannot hold a CRS or transform; use a .tif path")
+    extras = (crs, transform, nodata, valid, colormap)
+    if driver != "GTiff" and any(extra is not None for extra in extras):
+        raise ValueError(
+            f"cannot write {path}: {driver} cannot hold a CRS, transform, nodata, mask or colour table; "
+            "use a .tif path"
+        )
     pixels = array[..., np.newaxis] if array.ndim == 2 else array
     height, width, bands = pixels.shape
+    if valid is not None and valid.shape != (height, width):
+        raise ValueError(
+            f"cannot write {path}: mask shape {valid.shape} differs from image {(height, width)}"
+        )
+    if colormap is not None and (bands != 1 or pixels.dtype != np.uint8):
+        raise ValueError(f"cannot write {path}: a colour table needs one uint8 band")
     profile = {
         "driver": driver,
         "height": height,
@@ -235,12 +306,13 @@ def write_raster(
         "dtype": pixels.dtype.name,
         "crs": CRS.from_user_input(crs) if crs is not None else None,
         "transform": Affine(*transform[:6]) if transform is not None else None,
+        "nodata": nodata,
         **_creation_options(driver, pixels.dtype),
     }
     with (
         atomic_path(path) as tmp,
-        # No .aux.xml side-car files: they would be left behind under the temporary name.
-        rasterio.Env(GDAL_PAM_ENABLED="NO"),
+        # No .aux.xml or .msk side-car files: they would be left behind under the temporary name.
+        rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES"),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -250,3 +322,32 @@ def write_raster(
             for row in range(0, height, GEOTIFF_BLOCK_SIZE):
                 rows = pixels[row : row + GEOTIFF_BLOCK_SIZE]
                 dataset.write(rows.transpose(2, 0, 1), window=RioWindow(0, row, width, len(rows)))
+                if valid is not None:
+                    mask = valid[row : row + GEOTIFF_BLOCK_SIZE].astype(np.uint8) * 255
+                    dataset.write_mask(mask, window=RioWindow(0, row, width, len(rows)))
+            if colormap is not None:
+                dataset.write_colormap(1, colormap)
+
+
+def write_world_file(path: str | os.PathLike, crs: str | CRS | None, transform: Transform | None) -> None:
+    """Georeference a PNG for GIS tools without touching its pixels: world file + ``.aux.xml``.
+
+    The world file (``.pgw`` for ``.png``) holds the transform of the pixel *centres*
+    (``a, d, b, e`` and the top-left pixel's centre); GDAL's side-car ``<name>.aux.xml`` holds
+    the CRS, which GDAL and QGIS read (they ignore a ``.prj`` beside a PNG). A raster without
+    georeferencing gets neither. Annotation tools only open the PNG, so they are unaffected.
+    """
+    if transform is None:
+        return
+    path = Path(path)
+    a, b, c, d, e, f = transform[:6]
+    centre = (c + a / 2 + b / 2, f + d / 2 + e / 2)
+    world_suffix = path.suffix[:2] + path.suffix[-1] + "w"  # .png -> .pgw, .jpg -> .jgw
+    with atomic_path(path.with_suffix(world_suffix)) as tmp:
+        tmp.write_text("".join(f"{value!r}\n" for value in (a, d, b, e, *centre)))
+    if crs is not None:
+        srs = escape(CRS.from_user_input(crs).to_wkt())
+        with atomic_path(path.with_name(path.name + ".aux.xml")) as tmp:
+            tmp.write_text(
+                f'<PAMDataset>\n  <SRS dataAxisToSRSAxisMapping="1,2">{srs}</SRS>\n</PAMDataset>\n'
+            )

@@ -18,7 +18,13 @@ def ingest(raw_dir: Path, params: dict) -> tuple[Path, pd.DataFrame]:
     scene_table = load_scene_table(raw_dir / p.scene_table)
     with staging_directories("images") as (images_dir,):
         manifest = ingest_scenes(
-            scene_table, raw_dir, images_dir, split_factor=p.split_factor, workers=p.workers
+            scene_table,
+            raw_dir,
+            images_dir,
+            split_factor=p.split_factor,
+            rgb_bands=p.rgb_bands,
+            zero_is_fill=p.zero_is_fill,
+            workers=p.workers,
         )
     log.info("Ingested %d raw scenes into %d UHR images", len(scene_table), len(manifest))
     return images_dir, manifest
