@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 from PIL import Image
 
+import urur.annotation
 from urur.annotation import AnnotationError, merge_annotations, merge_image_annotations
-from urur.classes import index_to_rgb
+from urur.classes import URUR_PALETTE, index_to_rgb
+from urur.io.layout import image_path, mask_path
 from urur.io.raster import read_raster, write_raster
 from urur.tiling import crop, merge_patches, patch_grid, patch_id
 
@@ -241,7 +246,161 @@ def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path):
     )
     assert list(qa["image_id"]) == ["a", "b"]
     assert (qa["patches_found"] == len(WINDOWS)).all()
-    np.testing.assert_array_equal(read_raster(tmp_path / "masks" / "a.png"), first)
-    np.testing.assert_array_equal(read_raster(tmp_path / "masks" / "b.png"), second)
+    np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "a")), first)
+    np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "b")), second)
     with pytest.raises(ValueError, match=r"lacks columns \['height'\]"):
         merge_annotations(manifest.drop(columns="height"), tmp_path / "ann", tmp_path / "masks")
+
+
+def _labels_with_ignore(seed: int = 4) -> np.ndarray:
+    labels = _labels(seed)
+    labels[3:9, 2:20] = 255
+    return labels
+
+
+@pytest.mark.parametrize("kind", ["index", "rgb", "cvat"])
+def test_255_is_the_ignore_value_in_every_format(tmp_path, kind):
+    labels = _labels_with_ignore()
+    if kind == "cvat":
+        # An "ignore" label with its own colour; 255 indexes the last row of this colour table.
+        colours = np.zeros((256, 3), np.uint8)
+        colours[:8] = list(CVAT_COLOURS.values())
+        colours[255] = (250, 0, 250)
+        (tmp_path).mkdir(exist_ok=True)
+        with zipfile.ZipFile(tmp_path / "img.zip", "w") as archive:
+            archive.writestr(
+                "labelmap.txt",
+                "".join(f"{n}:{r},{g},{b}::\n" for n, (r, g, b) in CVAT_COLOURS.items())
+                + "Ignore:250,0,250::\n",
+            )
+            for window in WINDOWS:
+                archive.writestr(
+                    f"SegmentationClass/{patch_id('img', window)}.png",
+                    _png_bytes(colours[crop(labels, window)]),
+                )
+    else:
+        _write_png_patches(tmp_path, "img", labels, rgb=kind == "rgb")
+        if kind == "rgb":  # the ignore colour is white
+            patch = np.asarray(Image.open(tmp_path / "img" / f"{patch_id('img', WINDOWS[0])}.png"))
+            assert tuple(patch[3, 2]) == (255, 255, 255)
+    mask, qa = _merge(tmp_path)
+    np.testing.assert_array_equal(mask, labels)  # consistent patches: the merge is the labels
+    assert qa["ignore_pixels"] == 6 * 18 and qa["fill_pixels"] == 0
+
+
+def test_image_fill_becomes_255_and_masks_are_georeferenced_geotiffs(tmp_path):
+    labels = _labels(5)
+    _write_png_patches(tmp_path / "ann", "a", labels)
+    valid = np.ones((H, W), bool)
+    valid[:, :7] = False  # a fill collar the annotators labelled anyway
+    transform = (0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0)
+    write_raster(image_path(tmp_path / "images", "a"), np.zeros((H, W, 3), np.uint8), valid=valid)
+    manifest = pd.DataFrame(
+        {
+            "image_id": ["a"],
+            "path": ["a.tif"],
+            "height": [H],
+            "width": [W],
+            "crs": ["EPSG:32650"],
+            "transform": ["[0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0]"],
+        }
+    )
+    qa = merge_annotations(
+        manifest,
+        tmp_path / "ann",
+        tmp_path / "masks",
+        images_dir=tmp_path / "images",
+        patch_size=SIZE,
+        overlap=OVERLAP,
+        workers=1,
+    )
+    expected = labels.copy()
+    expected[:, :7] = 255
+    with rasterio.open(mask_path(tmp_path / "masks", "a")) as mask:
+        np.testing.assert_array_equal(mask.read(1), expected)
+        assert (mask.count, mask.dtypes[0], mask.nodata) == (1, "uint8", 255)
+        assert mask.crs.to_epsg() == 32650 and tuple(mask.transform)[:6] == transform
+        assert mask.colormap(1)[2] == (*URUR_PALETTE[2], 255) and mask.colormap(1)[255][3] == 0
+        assert mask.profile["tiled"]
+    assert (qa.loc[0, "fill_pixels"], qa.loc[0, "ignore_pixels"]) == (H * 7, H * 7)
+
+
+def test_missing_patch_message_says_what_exists(tmp_path):
+    _write_png_patches(tmp_path, "img", _labels())
+    (tmp_path / "img" / f"{patch_id('img', WINDOWS[2])}.png").unlink()
+    with pytest.raises(
+        AnnotationError, match=r"set annotation.on_missing: prelabel and annotation.prelabels"
+    ) as error:
+        _merge(tmp_path)
+    assert "stage" not in str(error.value)
+    with pytest.raises(
+        AnnotationError, match=r"no pre-label folder given: set annotation.prelabels.*annotate"
+    ) as error:
+        _merge(tmp_path, on_missing="prelabel")
+    assert "stage" not in str(error.value)
+
+
+def _zip_with(path: Path, name: str, data: bytes) -> None:
+    _write_cvat_zip(path, "img", _labels())
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+
+
+def test_oversized_zip_entry_is_refused_from_its_header(tmp_path, monkeypatch):
+    monkeypatch.setattr(urur.annotation, "MAX_ENTRY_BYTES", 2**20)  # 1 MiB, so the test stays tiny
+    _zip_with(tmp_path / "img.zip", "SegmentationClass/big.png", bytes(2**20 + 1))
+    with pytest.raises(
+        AnnotationError, match=r"img\.zip: entry 'SegmentationClass/big\.png' declares 1048577 bytes"
+    ):
+        _merge(tmp_path)
+
+
+def test_zip_bomb_entry_is_refused_by_its_compression_ratio(tmp_path):
+    _zip_with(tmp_path / "img.zip", "SegmentationObject/zeros.png", bytes(8 * 2**20))  # ~1000:1
+    with pytest.raises(
+        AnnotationError, match=r"img\.zip: entry 'SegmentationObject/zeros\.png' is compressed \d+:1"
+    ):
+        _merge(tmp_path)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` with one byte of pixel data: what a
+    decompression bomb looks like to ``Image.open``, at no cost to build."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_and_undecodable_zip_entries_name_zip_and_entry(tmp_path):
+    _write_cvat_zip(tmp_path / "img.zip", "img", _labels())
+    bomb, junk = (f"SegmentationClass/{patch_id('img', w)}.png" for w in WINDOWS[:2])
+    rebuilt = tmp_path / "img2.zip"
+    with zipfile.ZipFile(tmp_path / "img.zip") as source, zipfile.ZipFile(rebuilt, "w") as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            archive.writestr(
+                info, {bomb: _png_header_only(20000, 20000), junk: b"not a png"}.get(info.filename, data)
+            )
+    rebuilt.replace(tmp_path / "img.zip")
+    with pytest.raises(AnnotationError) as error:
+        _merge(tmp_path)
+    message = str(error.value)
+    assert f"img.zip:{bomb}: is a decompression bomb" in message
+    assert f"img.zip:{junk}: cannot be decoded as PNG (not an image file)" in message
+    assert "BytesIO" not in message
+
+
+def test_oversized_png_is_refused_from_its_header_before_decoding(tmp_path):
+    _write_png_patches(tmp_path, "img", _labels())
+    big = tmp_path / "img" / f"{patch_id('img', WINDOWS[0])}.png"
+    big.write_bytes(_png_header_only(5000, 5000))  # no pixel data: decoding it would fail
+    with pytest.raises(AnnotationError, match=rf"{big}: is 5000x5000 pixels but its window is 12x12"):
+        _merge(tmp_path)

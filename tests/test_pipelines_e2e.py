@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from PIL import Image
 
 from tests.kedro_project import make_project
+from urur.io.layout import mask_path
 from urur.io.raster import read_raster
 from urur.tiling import Window
 
@@ -43,7 +43,7 @@ def test_chain_builds_every_output(project: Path) -> None:
     assert len(manifest) == 16 and set(manifest["height"]) == {128}
     assert len(patches) == 16 * 9
     assert all((data / "03_primary/patches" / p).is_file() for p in patches["path"])
-    masks = sorted((data / "03_primary/masks").glob("*.png"))
+    masks = sorted((data / "03_primary/masks").glob(f"*{mask_path('', 'x').suffix}"))
     assert [m.stem for m in masks] == sorted(manifest["image_id"])
     # No staging or backup folders are left behind.
     assert not [p for p in data.rglob(".*") if p.name != ".gitkeep"]
@@ -57,7 +57,7 @@ def test_merged_masks_match_the_truth_annotators_saw(project: Path) -> None:
     for row in manifest.itertuples():
         truth_file = data / "01_raw/truth" / Path(scenes.loc[row.scene_id, "file"]).with_suffix(".tif").name
         truth = read_raster(truth_file, window=Window(row.row_off, row.col_off, row.height, row.width))
-        mask = np.asarray(Image.open(data / "03_primary/masks" / f"{row.image_id}.png"))
+        mask = read_raster(mask_path(data / "03_primary/masks", row.image_id))
         assert mask.shape == truth.shape and mask.max() <= 7
         agreement.append((mask == truth).mean())
     # Simulated annotators make patch-local mistakes, so close to but not exactly the truth.

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from urur.io.layout import mask_path
 from urur.io.raster import write_raster
 from urur.stats import context_richness, count_instances, dataset_statistics, sample_regions
 
@@ -113,8 +114,8 @@ def masks(tmp_path):
     b = np.full((6, 8), 2, np.uint8)
     b[0, 0] = 255  # not annotated
     b[5, 7] = 3  # a one-pixel instance of class 3; class 2 has 46 pixels in one piece
-    write_raster(tmp_path / "a.png", a)
-    write_raster(tmp_path / "b.png", b)
+    write_raster(mask_path(tmp_path, "a"), a, nodata=255)
+    write_raster(mask_path(tmp_path, "b"), b, nodata=255)
     manifest = pd.DataFrame({"image_id": ["a", "b"], "height": [6, 6], "width": [8, 8], "city": ["x", "y"]})
     return tmp_path, manifest
 
@@ -125,7 +126,8 @@ def test_dataset_statistics_on_two_hand_made_masks(masks):
     summary, per_class = dataset_statistics(
         masks_dir, manifest, region_size=8, regions_per_image=2, workers=1
     )
-    p = np.array([24 / 96, 24 / 96, 46 / 96, 1 / 96])  # mean fractions over 2 copies of each mask
+    # Mean over 2 copies of each mask of the shares of its labelled pixels (b has 47: one is 255).
+    p = np.array([24 / 48, 24 / 48, 46 / 47, 1 / 47]) / 2
     richness = -np.sum(np.sqrt(0.5) * p * np.log(p))  # every O_c = (1 + 0) / 2
     assert summary == pytest.approx(
         {
@@ -142,6 +144,7 @@ def test_dataset_statistics_on_two_hand_made_masks(masks):
             "avg_classes_per_image": 2.0,
             "avg_instances_per_image": 2.0,
             "regions": 4,
+            "regions_sampled": 4,
             "avg_classes_per_region": 2.0,
             "avg_instances_per_region": 2.0,
             "context_richness": richness,
@@ -151,6 +154,7 @@ def test_dataset_statistics_on_two_hand_made_masks(masks):
     assert per_class["class_name"].tolist()[:4] == ["others", "building", "farmland", "greenhouse"]
     assert per_class["pixels"].tolist() == [24, 24, 46, 1, 0, 0, 0, 0]
     assert per_class["images_with_class"].tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+    np.testing.assert_allclose(per_class["pixel_fraction"], np.array([24, 24, 46, 1, 0, 0, 0, 0]) / 95)
     filtered, _ = dataset_statistics(
         masks_dir, manifest, region_size=8, regions_per_image=1, min_instance_pixels=2, workers=1
     )
@@ -168,5 +172,25 @@ def test_dataset_statistics_do_not_depend_on_order_or_workers(masks):
 def test_dataset_statistics_refuse_a_mask_of_the_wrong_size(masks):
     masks_dir, manifest = masks
     manifest.loc[1, "height"] = 7
-    with pytest.raises(ValueError, match=rf"mask {masks_dir / 'b.png'} is 6x8 but its image is 7x8"):
+    with pytest.raises(ValueError, match=rf"mask {mask_path(masks_dir, 'b')} is 6x8 but its image is 7x8"):
         dataset_statistics(masks_dir, manifest, workers=1)
+
+
+def test_fill_and_ignore_pixels_count_in_no_statistic_but_the_image_size(masks):
+    masks_dir, manifest = masks
+    c = np.full((6, 8), 255, np.uint8)  # an image that is all fill
+    c[:, :2] = 1  # 12 labelled pixels
+    write_raster(mask_path(masks_dir, "c"), c, nodata=255)
+    write_raster(mask_path(masks_dir, "d"), np.full((6, 8), 255, np.uint8), nodata=255)
+    manifest = pd.DataFrame({"image_id": ["c", "d"], "height": [6, 6], "width": [8, 8]})
+    summary, per_class = dataset_statistics(
+        masks_dir, manifest, region_size=8, regions_per_image=2, workers=1
+    )
+    assert (summary["total_pixels"], summary["pixels"]) == (96, 12)
+    assert summary["annotation_density"] == pytest.approx(12 / 96)
+    # d's regions have no labelled pixel: only c's two regions count, and there class 1 is 100 %.
+    assert (summary["regions"], summary["regions_sampled"]) == (2, 4)
+    assert summary["context_richness"] == 0.0  # -1 * ln 1
+    assert per_class["pixel_fraction"].tolist() == [0, 1, 0, 0, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match=r"no sampled region of the 1 masks in .* has a labelled pixel"):
+        dataset_statistics(masks_dir, manifest.iloc[1:], workers=1)

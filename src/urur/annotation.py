@@ -11,7 +11,18 @@ Layout of ``annotations_dir`` (one entry per image, format detected per image):
 - ``<image_id>.zip``: a CVAT "Segmentation mask 1.1" export. Colours are mapped to classes by
   the label NAMES of its ``labelmap.txt`` (case-insensitive, CVAT's ``background`` is
   ``others``), never by assuming CVAT kept our palette; masks are
-  ``SegmentationClass/<patch_id>.png``. Members are read in memory, never extracted.
+  ``SegmentationClass/<patch_id>.png``. Members are read in memory, never extracted, and
+  only after their declared sizes and compression ratios pass :data:`MAX_ENTRY_BYTES` and
+  :data:`MAX_ENTRY_RATIO`; a PNG is decoded only once its header says it has its window's size.
+
+Ignore (255, :data:`urur.classes.IGNORE_INDEX`): pixels the annotators could not or need not
+label. Index PNGs hold the value 255; RGB PNGs the colour white (255, 255, 255,
+:data:`urur.classes.IGNORE_COLOUR`); CVAT a label named ``ignore`` (any colour). Pixels that
+are fill (nodata) in the image become 255 whatever the annotators drew.
+
+Merged masks are single-band uint8 tiled GeoTIFFs at :func:`urur.io.layout.mask_path` with the
+image's CRS and transform, the URUR colour table and nodata 255, so a GIS overlays them on
+the images and training reads random windows of them.
 
 An image with both a folder and a zip is ambiguous and an error.
 """
@@ -20,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import re
 import zipfile
@@ -33,8 +45,18 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from urur.classes import URUR_CLASSES, URUR_PALETTE, UnknownColourError, rgb_to_index
-from urur.io.raster import read_raster, write_raster
+from urur.classes import (
+    IGNORE_COLOUR,
+    IGNORE_INDEX,
+    IGNORE_NAME,
+    URUR_CLASSES,
+    URUR_PALETTE,
+    UnknownColourError,
+    mask_colour_table,
+    rgb_to_index,
+)
+from urur.io.layout import image_path, mask_path
+from urur.io.raster import read_raster, read_valid, write_raster
 from urur.parallel import map_items
 from urur.tiling import Window, crop, merge_patches, patch_grid, patch_id
 
@@ -44,6 +66,13 @@ CVAT_MASK_FOLDER = "SegmentationClass"
 CVAT_LABELMAP = "labelmap.txt"
 CVAT_CLASS_ALIASES = {"background": "others"}
 MAX_LISTED_PROBLEMS = 10
+# A 1000² RGBA patch PNG is at most 4 MB even uncompressed: 64 MiB leaves room for any real
+# patch (and for big single-patch images) while a 3 GiB bomb is refused before it is read.
+MAX_ENTRY_BYTES = 64 * 2**20
+# PNGs are already compressed, so zip deflate gains little on them; a ratio this high means
+# a crafted entry. Entries smaller than MAX_RATIO_FREE_BYTES may have any ratio (labelmap.txt).
+MAX_ENTRY_RATIO = 200
+MAX_RATIO_FREE_BYTES = 2**20
 
 
 class AnnotationError(ValueError):
@@ -64,9 +93,12 @@ class _LoadedPatch:
 
 
 def _check_values(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    bad = np.unique(labels[(labels >= num_classes) | (labels < 0)])
+    bad = np.unique(labels[((labels >= num_classes) | (labels < 0)) & (labels != IGNORE_INDEX)])
     if bad.size:
-        raise _InvalidPatch(f"values {bad[:10].tolist()} outside the class values 0..{num_classes - 1}")
+        raise _InvalidPatch(
+            f"values {bad[:10].tolist()} outside the class values 0..{num_classes - 1} "
+            f"and {IGNORE_INDEX} (ignore)"
+        )
     return labels.astype(np.uint8, copy=False)
 
 
@@ -80,14 +112,26 @@ def _opaque_rgb(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _decode_png(data: bytes | Path, *, palette_to_rgb: bool = False) -> np.ndarray:
-    """Pixels of a PNG; a palette PNG gives its indices unless ``palette_to_rgb`` asks for colours."""
+def _decode_png(data: bytes | Path, window: Window, *, palette_to_rgb: bool = False) -> np.ndarray:
+    """Pixels of a PNG; a palette PNG gives its indices unless ``palette_to_rgb`` asks for colours.
+
+    The size in the header is checked against ``window`` before any pixel is decoded, so an
+    oversized (bomb) PNG costs nothing.
+    """
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+            if image.size != (window.width, window.height):
+                raise _InvalidPatch(
+                    f"is {image.height}x{image.width} pixels but its window is {window.height}x{window.width}"
+                )
             if palette_to_rgb and image.mode == "P":
                 return np.asarray(image.convert("RGB"))
             return np.asarray(image)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+    except Image.DecompressionBombError as error:
+        raise _InvalidPatch(f"is a decompression bomb ({error}); re-export it") from error
+    except UnidentifiedImageError as error:
+        raise _InvalidPatch("cannot be decoded as PNG (not an image file); re-export it") from error
+    except (OSError, SyntaxError) as error:
         raise _InvalidPatch(f"cannot be decoded as PNG ({error}); re-export it") from error
 
 
@@ -104,21 +148,25 @@ class _PngFolder:
     def patch_ids(self) -> set[str]:
         return {path.stem for path in self.folder.glob("*.png")} if self.folder.is_dir() else set()
 
-    def load(self, pid: str) -> np.ndarray | None:
+    def load(self, pid: str, window: Window) -> np.ndarray | None:
         path = self.folder / f"{pid}.png"
         if not path.is_file():
             return None
-        pixels = _decode_png(path)
+        pixels = _decode_png(path, window)
         if pixels.ndim == 2:
             if self.format == "rgb":
                 raise _InvalidPatch("is single-channel, expected an RGB mask in the URUR palette")
             return _check_values(pixels, self.num_classes)
         if self.format == "index":
             raise _InvalidPatch(f"has {pixels.shape[2]} channels, expected a single-channel class-value PNG")
+        colours = np.vstack([URUR_PALETTE[: self.num_classes], IGNORE_COLOUR])
+        values = np.append(np.arange(self.num_classes), IGNORE_INDEX).astype(np.uint8)
         try:
-            return rgb_to_index(_opaque_rgb(pixels), URUR_PALETTE[: self.num_classes])
+            return values[rgb_to_index(_opaque_rgb(pixels), colours)]
         except UnknownColourError as error:
-            raise _InvalidPatch(f"has colours outside the URUR palette: {error}") from error
+            raise _InvalidPatch(
+                f"has colours outside the URUR palette and the ignore colour {IGNORE_COLOUR}: {error}"
+            ) from error
 
 
 def _unsafe_member(name: str) -> bool:
@@ -126,9 +174,36 @@ def _unsafe_member(name: str) -> bool:
     return path.is_absolute() or ".." in path.parts or bool(re.match(r"^[A-Za-z]:", name))
 
 
+def _check_entry(info: zipfile.ZipInfo, zip_path: Path) -> None:
+    """Refuse an entry by its header alone: outside the archive, too large, or too compressed."""
+    name = info.filename
+    if _unsafe_member(name):
+        raise AnnotationError(
+            f"{zip_path}: entry {name!r} points outside the archive's folder; the zip is unsafe, "
+            "do not extract it. Re-export the task from CVAT."
+        )
+    if info.file_size > MAX_ENTRY_BYTES:
+        raise AnnotationError(
+            f"{zip_path}: entry {name!r} declares {info.file_size} bytes uncompressed, more than "
+            f"{MAX_ENTRY_BYTES} bytes for one patch mask; the zip is damaged or hostile. "
+            "Re-export the task from CVAT."
+        )
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > MAX_RATIO_FREE_BYTES and ratio > MAX_ENTRY_RATIO:
+        raise AnnotationError(
+            f"{zip_path}: entry {name!r} is compressed {ratio:.0f}:1 ({info.compress_size} -> "
+            f"{info.file_size} bytes), more than {MAX_ENTRY_RATIO}:1 for a PNG mask; the zip is "
+            "hostile (a zip bomb). Re-export the task from CVAT."
+        )
+
+
 def _parse_labelmap(text: str, zip_path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Colours (K, 3) and the class value of each, from CVAT's ``name:r,g,b:parts:actions`` lines."""
+    """Colours (K, 3) and the class value of each, from CVAT's ``name:r,g,b:parts:actions`` lines.
+
+    A label named ``ignore`` maps to ``IGNORE_INDEX``.
+    """
     names = [name.lower() for name in URUR_CLASSES[:num_classes]]
+    value_of = {name: value for value, name in enumerate(names)} | {IGNORE_NAME: IGNORE_INDEX}
     colours, values, seen = [], [], {}
     for line_number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -146,20 +221,20 @@ def _parse_labelmap(text: str, zip_path: Path, num_classes: int) -> tuple[np.nda
             ) from None
         label = fields[0].strip().lower()
         label = CVAT_CLASS_ALIASES.get(label, label)
-        if label not in names:
+        if label not in value_of:
             raise AnnotationError(
                 f"{zip_path}: {CVAT_LABELMAP} has label {fields[0]!r}, which is not a URUR class "
-                f"({', '.join(names)}; 'background' means others). "
+                f"({', '.join(names)}; 'background' means others) nor '{IGNORE_NAME}'. "
                 "Rename the label in the CVAT task and re-export."
             )
-        if seen.get(rgb, names.index(label)) != names.index(label):
+        if seen.get(rgb, value_of[label]) != value_of[label]:
             raise AnnotationError(
                 f"{zip_path}: {CVAT_LABELMAP} gives colour {rgb} to two classes; "
                 "give each label its own colour"
             )
-        seen[rgb] = names.index(label)
+        seen[rgb] = value_of[label]
         colours.append(rgb)
-        values.append(names.index(label))
+        values.append(value_of[label])
     if not colours:
         raise AnnotationError(f"{zip_path}: {CVAT_LABELMAP} lists no labels; re-export from CVAT")
     return np.array(colours, dtype=np.uint8), np.array(values, dtype=np.uint8)
@@ -171,20 +246,26 @@ class _CvatZip:
     def __init__(self, archive: zipfile.ZipFile, zip_path: Path, num_classes: int) -> None:
         self.archive, self.zip_path = archive, zip_path
         self.source = str(zip_path)
-        names = archive.namelist()
-        for name in names:
-            if _unsafe_member(name):
-                raise AnnotationError(
-                    f"{zip_path}: entry {name!r} points outside the archive's folder; the zip is unsafe, "
-                    "do not extract it. Re-export the task from CVAT."
-                )
-        self.members = set(names)
+        for info in archive.infolist():
+            _check_entry(info, zip_path)
+        self.members = set(archive.namelist())
         if CVAT_LABELMAP not in self.members:
             raise AnnotationError(
                 f"{zip_path}: no {CVAT_LABELMAP}; export the task as 'Segmentation mask 1.1' from CVAT"
             )
-        labelmap = archive.read(CVAT_LABELMAP).decode("utf-8", errors="replace")
+        labelmap = self._read(CVAT_LABELMAP).decode("utf-8", errors="replace")
         self.colours, self.values = _parse_labelmap(labelmap, zip_path, num_classes)
+
+    def _read(self, member: str) -> bytes:
+        """The entry's bytes, never more than its declared (and checked) size."""
+        with self.archive.open(member) as entry:
+            data = entry.read(MAX_ENTRY_BYTES + 1)
+        if len(data) > MAX_ENTRY_BYTES:
+            raise AnnotationError(
+                f"{self.zip_path}: entry {member!r} holds more than {MAX_ENTRY_BYTES} bytes; "
+                "the zip is damaged or hostile. Re-export the task from CVAT."
+            )
+        return data
 
     def location(self, pid: str) -> str:
         return f"{self.zip_path}:{CVAT_MASK_FOLDER}/{pid}.png"
@@ -197,11 +278,11 @@ class _CvatZip:
             if name.startswith(prefix) and name.endswith(".png") and "/" not in name[len(prefix) :]
         }
 
-    def load(self, pid: str) -> np.ndarray | None:
+    def load(self, pid: str, window: Window) -> np.ndarray | None:
         member = f"{CVAT_MASK_FOLDER}/{pid}.png"
         if member not in self.members:
             return None
-        pixels = _decode_png(self.archive.read(member), palette_to_rgb=True)
+        pixels = _decode_png(self._read(member), window, palette_to_rgb=True)
         try:
             return self.values[rgb_to_index(_opaque_rgb(pixels), self.colours)]
         except UnknownColourError as error:
@@ -308,15 +389,18 @@ def merge_image_annotations(
     on_missing: OnMissing = "error",
     num_classes: int = 8,
     format: AnnotationFormat | None = None,
+    valid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, object]]:
     """The ``(height, width)`` uint8 mask of one image from its annotated patches, and its QA row.
 
-    A missing patch, or an invalid one (value outside ``0..num_classes-1``, colour outside the
-    palette/labelmap, size different from its window, undecodable file) is an error naming
-    every such file, unless ``on_missing="prelabel"``: then their windows come from the
-    pre-label raster ``prelabel_path`` (which must exist and match the image size). QA row:
-    patches expected/found/missing/invalid/unexpected/from_prelabel, and the agreement of the
-    annotated patches in their overlaps (all overlap pixels, the worst neighbour pair and its ids).
+    A missing patch, or an invalid one (value outside ``0..num_classes-1`` and 255, colour
+    outside the palette/labelmap, size different from its window, undecodable file) is an error
+    naming every such file, unless ``on_missing="prelabel"``: then their windows come from the
+    pre-label raster ``prelabel_path`` (which must exist and match the image size). Where
+    ``valid`` (the image's validity, ``(height, width)`` boolean) is False the mask is 255.
+    QA row: patches expected/found/missing/invalid/unexpected/from_prelabel, the agreement of
+    the annotated patches in their overlaps (all overlap pixels, the worst neighbour pair and
+    its ids), and the mask's ``fill_pixels`` (image nodata) and ``ignore_pixels`` (all 255).
     """
     if on_missing not in ("error", "prelabel"):
         raise ValueError(f"on_missing must be 'error' or 'prelabel', got {on_missing!r}")
@@ -328,14 +412,9 @@ def merge_image_annotations(
             pid = patch_id(image_id, window)
             patch = _LoadedPatch(window, pid, source.location(pid))
             try:
-                patch.labels = source.load(pid)
+                patch.labels = source.load(pid, window)
                 if patch.labels is None:
                     patch.problem = "missing"
-                elif patch.labels.shape != (window.height, window.width):
-                    raise _InvalidPatch(
-                        f"is {patch.labels.shape[0]}x{patch.labels.shape[1]} pixels but its window is "
-                        f"{window.height}x{window.width}"
-                    )
             except _InvalidPatch as error:
                 patch.labels, patch.problem = None, str(error)
             patches.append(patch)
@@ -348,8 +427,9 @@ def merge_image_annotations(
             _problem_report(
                 image_id,
                 bad,
-                "Fix or re-export these patches, or set annotation.on_missing: prelabel (with a pre-label "
-                "folder) to fill them from the pre-label.",
+                "Annotate or re-export these patches, or fill them from pre-label masks: set "
+                "annotation.on_missing: prelabel and annotation.prelabels: <folder> holding "
+                "<image_id>.tif or <image_id>.png (one band of class values, the image's size).",
             )
         )
     if bad:
@@ -360,14 +440,21 @@ def merge_image_annotations(
                     image_id,
                     bad,
                     f"on_missing=prelabel, but there is no pre-label for this image "
-                    f"({prelabel_file or 'no pre-label path given'}); "
-                    "run the prelabel stage or fix the patches.",
+                    f"({prelabel_file or 'no pre-label folder given: set annotation.prelabels'}); "
+                    "put one there (one band of class values, the image's size, e.g. a model's "
+                    "prediction) or annotate these patches.",
                 )
             )
         prelabel = _read_prelabel(prelabel_file, height, width, num_classes)
         for patch in bad:
             patch.labels = crop(prelabel, patch.window)
     mask = merge_patches([p.labels for p in patches], windows, height, width)
+    fill_pixels = 0
+    if valid is not None:
+        if valid.shape != (height, width):
+            raise ValueError(f"validity of image {image_id} is {valid.shape}, expected {(height, width)}")
+        fill_pixels = int(valid.size - np.count_nonzero(valid))
+        mask[~valid] = IGNORE_INDEX
     expected_ids = {p.patch_id for p in patches}
     qa_row = {
         "image_id": image_id,
@@ -379,19 +466,60 @@ def merge_image_annotations(
         "patches_unexpected": len(found - expected_ids),
         "patches_from_prelabel": len(bad),
         **_overlap_agreement(annotated),
+        "fill_pixels": fill_pixels,
+        "ignore_pixels": int(np.count_nonzero(mask == IGNORE_INDEX)),
     }
     return mask, qa_row
 
 
+def _prelabel_file(prelabels_dir: Path | None, image_id: str) -> Path | None:
+    """The image's pre-label: ``<image_id>.tif`` (the mask layout) or else ``<image_id>.png``."""
+    if prelabels_dir is None:
+        return None
+    tif = mask_path(prelabels_dir, image_id)
+    png = prelabels_dir / f"{image_id}.png"
+    return png if png.is_file() and not tif.is_file() else tif
+
+
+def _georeferencing(row: dict) -> tuple[str | None, tuple[float, ...] | None]:
+    """CRS and transform of a manifest row (``transform`` a JSON list), ``None`` where absent."""
+    crs, transform = row.get("crs"), row.get("transform")
+    crs = crs if isinstance(crs, str) and crs else None
+    transform = tuple(json.loads(transform)) if isinstance(transform, str) and transform else None
+    return crs, transform
+
+
 def _merge_manifest_row(
-    row: dict, annotations_dir: Path, out_dir: Path, prelabels_dir: Path | None, options: dict
+    row: dict,
+    annotations_dir: Path,
+    out_dir: Path,
+    images_dir: Path | None,
+    prelabels_dir: Path | None,
+    options: dict,
 ) -> dict[str, object]:
     image_id = row["image_id"]
-    prelabel = prelabels_dir / f"{image_id}.png" if prelabels_dir is not None else None
+    valid = None
+    if images_dir is not None:
+        image_file = images_dir / row["path"] if row.get("path") else image_path(images_dir, image_id)
+        valid = read_valid(image_file)
     mask, qa_row = merge_image_annotations(
-        image_id, int(row["height"]), int(row["width"]), annotations_dir, prelabel_path=prelabel, **options
+        image_id,
+        int(row["height"]),
+        int(row["width"]),
+        annotations_dir,
+        prelabel_path=_prelabel_file(prelabels_dir, image_id),
+        valid=valid,
+        **options,
     )
-    write_raster(out_dir / f"{image_id}.png", mask)
+    crs, transform = _georeferencing(row)
+    write_raster(
+        mask_path(out_dir, image_id),
+        mask,
+        crs=crs,
+        transform=transform,
+        nodata=IGNORE_INDEX,
+        colormap=mask_colour_table(URUR_PALETTE[: options["num_classes"]]),
+    )
     return qa_row
 
 
@@ -406,13 +534,18 @@ def merge_annotations(
     on_missing: OnMissing = "error",
     num_classes: int = 8,
     format: AnnotationFormat | None = None,
+    images_dir: str | os.PathLike | None = None,
     workers: int | None = None,
 ) -> pd.DataFrame:
-    """Merge every manifest image's patches into ``out_dir/<image_id>.png`` (uint8, atomic).
+    """Merge every manifest image's patches into its mask at ``mask_path(out_dir, image_id)``.
 
-    ``image_manifest`` needs ``image_id``, ``height`` and ``width``; pre-labels, used only with
-    ``on_missing="prelabel"``, are ``prelabels_dir/<image_id>.png``. One image per worker.
-    Returns the QA table, one row per image (see :func:`merge_image_annotations`).
+    Masks are single-band uint8 tiled GeoTIFFs (atomic) with the manifest's ``crs`` and
+    ``transform``, nodata 255 and the URUR colour table. ``image_manifest`` needs ``image_id``,
+    ``height`` and ``width``; with ``images_dir`` (the raster store, ``path`` column or
+    :func:`urur.io.layout.image_path`) each image's fill (its mask band) becomes 255 in its mask.
+    Pre-labels, used only with ``on_missing="prelabel"``, are ``prelabels_dir/<image_id>.tif``
+    or ``.png``. One image per worker. Returns the QA table, one row per image (see
+    :func:`merge_image_annotations`).
     """
     missing = {"image_id", "height", "width"} - set(image_manifest.columns)
     if missing:
@@ -423,6 +556,7 @@ def merge_annotations(
         _merge_manifest_row,
         annotations_dir=Path(annotations_dir),
         out_dir=Path(out_dir),
+        images_dir=Path(images_dir) if images_dir is not None else None,
         prelabels_dir=Path(prelabels_dir) if prelabels_dir is not None else None,
         options={
             "patch_size": patch_size,

@@ -1,7 +1,8 @@
 """Class names, label values and colour palettes: the one home of every label convention.
 
 Label maps store class *values* (0..N-1); RGB masks store palette colours. ``IGNORE_INDEX``
-marks pixels excluded from losses and metrics (DeepGlobe's "unknown", padding).
+marks pixels excluded from losses, metrics and statistics (image fill/nodata, what annotators
+marked "ignore", padding).
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 IGNORE_INDEX = 255
+# How annotators mark "ignore" outside index PNGs: this colour in URUR-palette RGB masks, a
+# label of this name (any colour) in a CVAT labelmap. White is in no palette below.
+IGNORE_COLOUR = (255, 255, 255)
+IGNORE_NAME = "ignore"
 
 URUR_CLASSES: tuple[str, ...] = (
     "others",
@@ -88,7 +93,16 @@ def rgb_to_index(mask_rgb: np.ndarray, palette: np.ndarray = URUR_PALETTE) -> np
 
 
 def index_to_rgb(labels: np.ndarray, palette: np.ndarray = URUR_PALETTE) -> np.ndarray:
-    """Colour an (H, W) label map with ``palette``; values outside it become black."""
+    """Colour an (H, W) label map with ``palette``; ``IGNORE_INDEX`` becomes ``IGNORE_COLOUR``,
+    other values outside the palette black."""
     lut = np.zeros((256, 3), dtype=np.uint8)
     lut[: len(palette)] = palette
+    lut[IGNORE_INDEX] = IGNORE_COLOUR
     return lut[labels]
+
+
+def mask_colour_table(palette: np.ndarray = URUR_PALETTE) -> dict[int, tuple[int, int, int, int]]:
+    """GeoTIFF colour table of a mask: the palette opaque, ``IGNORE_INDEX`` transparent."""
+    table = {value: (*map(int, colour), 255) for value, colour in enumerate(palette)}
+    table[IGNORE_INDEX] = (*IGNORE_COLOUR, 0)
+    return table

@@ -2,8 +2,11 @@
 
 Instances are 4-connected components of one class (diagonal contact does not join two
 fields), smaller ones than ``min_instance_pixels`` are ignored ("instances that are too small
-are not considered", Table 1). Pixels whose value is not a class (e.g. 255, ignore) are not
-annotated: they count in the image size but in no class.
+are not considered", Table 1). Pixels whose value is not a class (255: image fill or what
+annotators marked ignore) are not labelled: they count in the image size (``total_pixels``)
+but in no class, so ``annotation_density`` is labelled / total, class fractions (pixel
+fractions and the regions' p_c) are shares of the labelled pixels, and a region with no
+labelled pixel carries no context and is left out of p_c, O_c and the per-region averages.
 
 Regions are squares sampled uniformly inside each mask; their positions depend only on
 ``seed`` and the image id, so the statistics do not change with the number of workers or the
@@ -23,6 +26,7 @@ import pandas as pd
 from scipy import ndimage
 
 from urur.classes import URUR_CLASSES
+from urur.io.layout import mask_path
 from urur.io.raster import read_raster
 from urur.parallel import map_items
 
@@ -62,8 +66,9 @@ def sample_regions(
 
 
 def _class_fractions(region: np.ndarray, num_classes: int) -> np.ndarray:
-    """Fraction of the region's pixels in each class (over all its pixels)."""
-    return np.bincount(region.ravel(), minlength=num_classes)[:num_classes] / region.size
+    """Fraction of the region's labelled pixels in each class (all zero without labelled pixels)."""
+    counts = np.bincount(region.ravel(), minlength=num_classes)[:num_classes]
+    return counts / max(int(counts.sum()), 1)
 
 
 def _richness(p: np.ndarray, objects: np.ndarray, q: float) -> float:
@@ -77,16 +82,17 @@ def context_richness(
 ) -> float:
     """Scene context richness R of eq. (1) over sampled label ``regions``.
 
-    p_c: mean over regions of the fraction of pixels of class c; O_c: mean over regions of the
-    number of 4-connected instances of class c (at least ``min_instance_pixels`` pixels).
-    Natural logarithm.
+    p_c: mean over regions of the fraction of labelled pixels of class c; O_c: mean over regions
+    of the number of 4-connected instances of class c (at least ``min_instance_pixels`` pixels).
+    Regions without a labelled pixel are left out. Natural logarithm.
     """
     fractions, instances = [], []
     for region in regions:
-        fractions.append(_class_fractions(region, num_classes))
-        instances.append(count_instances(region, num_classes, min_instance_pixels))
+        if _class_fractions(region, num_classes).any():
+            fractions.append(_class_fractions(region, num_classes))
+            instances.append(count_instances(region, num_classes, min_instance_pixels))
     if not fractions:
-        raise ValueError("context richness needs at least one region")
+        raise ValueError("context richness needs at least one region with labelled pixels")
     return _richness(np.mean(fractions, axis=0), np.mean(instances, axis=0), q)
 
 
@@ -100,7 +106,7 @@ def _image_statistics(
     seed: int,
 ) -> dict[str, object]:
     image_id = str(row["image_id"])
-    path = masks_dir / f"{image_id}.png"
+    path = mask_path(masks_dir, image_id)
     mask = read_raster(path)
     if mask.ndim != 2:
         raise ValueError(f"mask {path} has {mask.shape[2]} bands; masks are one band of class values")
@@ -111,12 +117,16 @@ def _image_statistics(
         )
     rng = np.random.default_rng([seed, zlib.crc32(image_id.encode())])
     regions = sample_regions(mask, region_size, regions_per_image, rng)
+    fractions = [_class_fractions(r, num_classes) for r in regions]
+    labelled = [k for k, f in enumerate(fractions) if f.any()]
     return {
         "shape": mask.shape,
         "class_pixels": np.bincount(mask.ravel(), minlength=num_classes)[:num_classes],
         "instances": count_instances(mask, num_classes, min_instance_pixels),
-        "region_fractions": np.array([_class_fractions(r, num_classes) for r in regions]),
-        "region_instances": np.array([count_instances(r, num_classes, min_instance_pixels) for r in regions]),
+        "region_fractions": np.array([fractions[k] for k in labelled]).reshape(-1, num_classes),
+        "region_instances": np.array(
+            [count_instances(regions[k], num_classes, min_instance_pixels) for k in labelled]
+        ).reshape(-1, num_classes),
     }
 
 
@@ -133,12 +143,14 @@ def dataset_statistics(
     class_names: Sequence[str] | None = None,
     workers: int | None = None,
 ) -> tuple[dict[str, int | float], pd.DataFrame]:
-    """The dataset's Table 1 row from ``masks_dir/<image_id>.png``, and a per-class table.
+    """The dataset's Table 1 row from the masks (:func:`urur.io.layout.mask_path` in ``masks_dir``),
+    and a per-class table; 255 is unlabelled (see the module docstring).
 
     The first value is flat and numeric (DVC metrics): images, image size (``resolution_height``
     x ``resolution_width``, the most common one, and ``distinct_resolutions``), total and
-    annotated pixels (also in millions), annotation density, classes present, instances, average
-    classes and instances per image and per region, regions sampled, cities (when the manifest
+    labelled pixels (``pixels``, also in millions), annotation density (labelled / total), classes
+    present, instances, average classes and instances per image and per region, regions with
+    labelled pixels (``regions``) among those sampled (``regions_sampled``), cities (when the manifest
     has a ``city`` column) and ``context_richness`` (eq. (1) over the sampled regions). The
     second has one row per class: pixels, pixel fraction, instances, images containing it, and
     the p_c and O_c that enter R. A mask whose size differs from the manifest's ``height`` x
@@ -171,6 +183,11 @@ def dataset_statistics(
     shapes = pd.Series([image["shape"] for image in images]).value_counts()
     total_pixels = int(sum(height * width for height, width in (image["shape"] for image in images)))
     annotated = int(class_pixels.sum())
+    if not len(region_fractions):
+        raise ValueError(
+            f"no sampled region of the {len(images)} masks in {masks_dir} has a labelled pixel (all 255); "
+            "check the annotations and the images' nodata"
+        )
     p, objects = region_fractions.mean(axis=0), region_instances.mean(axis=0)
 
     summary: dict[str, int | float] = {
@@ -187,6 +204,7 @@ def dataset_statistics(
         "avg_classes_per_image": float(np.count_nonzero(class_pixels, axis=1).mean()),
         "avg_instances_per_image": float(instances.sum(axis=1).mean()),
         "regions": len(region_fractions),
+        "regions_sampled": len(images) * regions_per_image,
         "avg_classes_per_region": float(np.count_nonzero(region_fractions, axis=1).mean()),
         "avg_instances_per_region": float(region_instances.sum(axis=1).mean()),
         "context_richness": _richness(p, objects, q),
@@ -198,7 +216,7 @@ def dataset_statistics(
             "class_value": np.arange(num_classes),
             "class_name": names,
             "pixels": class_pixels.sum(axis=0),
-            "pixel_fraction": class_pixels.sum(axis=0) / total_pixels,
+            "pixel_fraction": class_pixels.sum(axis=0) / max(annotated, 1),
             "instances": instances.sum(axis=0),
             "images_with_class": np.count_nonzero(class_pixels, axis=0),
             "region_p": p,
