@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from urur.split import split_images
+from urur.ingestion import IngestionError
+from urur.split import footprint_groups, split_images
 
 
 def _manifest(scene_sizes: list[int], cities: list[str]) -> pd.DataFrame:
@@ -30,7 +34,7 @@ def test_split_is_deterministic_and_leaves_its_input_alone():
     first = split_images(manifest, seed=7)
     pd.testing.assert_frame_equal(first, split_images(manifest, seed=7))
     pd.testing.assert_frame_equal(manifest, before)
-    assert list(first.columns) == [*manifest.columns, "split"]
+    assert list(first.columns) == [*manifest.columns, "group", "split"]
     assert list(first["image_id"]) == list(manifest["image_id"])
     others = [split_images(manifest, seed=seed)["split"] for seed in range(1, 6)]
     assert any((other != first["split"]).any() for other in others)  # the seed does matter
@@ -105,3 +109,76 @@ def test_bad_manifests_are_refused():
         split_images(twice)
     with pytest.raises(ValueError, match="empty"):
         split_images(pd.DataFrame({"image_id": [], "scene_id": [], "city": []}))
+
+
+@pytest.mark.parametrize(
+    ("images", "ratios", "sizes"),
+    [
+        # 10.5 / 1.5 / 3: floor 10 / 1 / 3, the leftover image is a tie of train and val (0.5 each)
+        # and goes to the earlier split (round() with the rest to train would give 10 / 2 / 3).
+        (15, (0.7, 0.1, 0.2), (11, 1, 3)),
+        # 4.9 / 0.7 / 1.4: floor 4 / 0 / 1, two leftovers to the largest remainders (train, val).
+        (7, (0.7, 0.1, 0.2), (5, 1, 1)),
+        # 8.4 / 1.2 / 2.4: one leftover, a tie of train and test: train.
+        (12, (0.7, 0.1, 0.2), (9, 1, 2)),
+        # 4.5 / 4.5 / 1: a tie of train and val: train (a later-split tie-break gives 4 / 5 / 1).
+        (10, (0.45, 0.45, 0.1), (5, 4, 1)),
+        # 22.4 / 3.2 / 6.4 ("float noise" tie of train and test): 23 / 3 / 6.
+        (32, (0.7, 0.1, 0.2), (23, 3, 6)),
+    ],
+)
+def test_split_sizes_and_tie_breaks_by_largest_remainder(images, ratios, sizes):
+    manifest = pd.DataFrame({"image_id": [f"i{k:02d}" for k in range(images)]})
+    counts = split_images(manifest, ratios=ratios)["split"].value_counts()
+    assert tuple(int(counts.get(split, 0)) for split in ("train", "val", "test")) == sizes
+
+
+def _geo_manifest(scenes: dict[str, tuple[str, float, float]]) -> pd.DataFrame:
+    """One 100x100 image of 1 m pixels per scene, top-left corner at (x, y) in the given CRS."""
+    return pd.DataFrame(
+        [
+            {
+                "image_id": f"{scene}_r00000_c00000",
+                "scene_id": scene,
+                "city": "x",
+                "height": 100,
+                "width": 100,
+                "crs": crs,
+                "transform": json.dumps([1.0, 0.0, x, 0.0, -1.0, y]),
+            }
+            for scene, (crs, x, y) in scenes.items()
+        ]
+    )
+
+
+def test_overlapping_footprints_form_one_split_group(caplog):
+    manifest = _geo_manifest(
+        {
+            "tile": ("EPSG:32650", 0, 1000),
+            "sub": ("EPSG:32650", -20, 980),  # 64 % inside "tile"
+            "pass2": ("EPSG:32650", -50, 890),  # overlaps "sub" only: joins through it
+            "edge": ("EPSG:32650", 100, 1000),  # shares an edge with "tile": no overlap
+            "utm51": ("EPSG:32651", 0, 1000),  # same numbers, another CRS: elsewhere
+            **{f"s{k}": ("EPSG:32650", 1000 * (k + 2), 1000) for k in range(10)},
+        }
+    )
+    groups = footprint_groups(manifest)
+    assert dict(zip(manifest["scene_id"], groups, strict=True))["sub"] == "pass2"  # sorted first of the group
+    assert groups[manifest["scene_id"].isin(["tile", "sub", "pass2"])].nunique() == 1
+    assert set(groups[manifest["scene_id"].isin(["edge", "utm51"])]) == {"edge", "utm51"}
+    with caplog.at_level(logging.INFO, logger="urur.split"):
+        for seed in range(5):
+            table = split_images(manifest, seed=seed)
+            assert table.loc[table["scene_id"].isin(["tile", "sub", "pass2"]), "split"].nunique() == 1
+    assert (
+        "1 groups of scenes with overlapping footprints each go to one split: pass2 + sub + tile"
+        in caplog.text
+    )
+    assert list(table["group"]) == list(groups)
+
+
+def test_duplicate_pixels_under_two_scene_ids_are_refused_naming_both():
+    manifest = _manifest([1, 1, 1], ["x", "x", "x"])
+    manifest["checksum"] = ["aa", "bb", "aa"]
+    with pytest.raises(IngestionError, match=r"0-0 \(scene 0\) = 2-0 \(scene 2\)"):
+        split_images(manifest)
