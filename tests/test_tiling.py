@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -227,3 +228,18 @@ def test_tile_images_tiles_every_manifest_image(tmp_path):
     assert all((tmp_path / "patches" / p).is_file() for p in table["path"])
     with pytest.raises(ValueError, match=r"lacks columns \['path'\]"):
         tile_images(manifest[["image_id"]], tmp_path / "images", tmp_path / "patches")
+
+
+def test_patches_of_a_georeferenced_image_carry_world_files_for_gis(tmp_path):
+    image = np.random.default_rng(1).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    transform = (0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0)
+    write_raster(tmp_path / "img.tif", image, crs="EPSG:32650", transform=transform)
+    rows = tile_image(tmp_path / "img.tif", tmp_path / "patches", "img", patch_size=16, overlap=4)
+    for row in rows:
+        with rasterio.open(tmp_path / "patches" / row["path"]) as patch:
+            # Pixel (0, 0) of the patch lies at pixel (row, col) of the image.
+            x, y = 500000.0 + 0.5 * row["col"], 4000000.0 - 0.5 * row["row"]
+            assert tuple(patch.transform)[:6] == pytest.approx((0.5, 0.0, x, 0.0, -0.5, y))
+            assert patch.crs.to_epsg() == 32650
+    suffixes = sorted({p.name.split(".", 1)[1] for p in (tmp_path / "patches" / "img").iterdir()})
+    assert suffixes == ["pgw", "png", "png.aux.xml"]

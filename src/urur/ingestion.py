@@ -52,7 +52,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rasterio.transform import Affine
 
 from urur.io.layout import image_path
 from urur.io.raster import (
@@ -62,6 +61,7 @@ from urur.io.raster import (
     read_raster,
     read_windows,
     read_windows_with_valid,
+    window_transform,
     write_raster,
 )
 from urur.parallel import map_items
@@ -481,10 +481,7 @@ def _ingest_window(
 ) -> dict[str, object]:
     """Write one cut of a scene; its pixels are freed on return, before the next cut is read."""
     pixels, valid = _read_uint8(raw_path, info, window, rgb_bands, limits, nodata)
-    transform = None
-    if info.transform is not None:
-        # Pixel (0, 0) of the cut is pixel (row, col) of the scene (= rasterio.windows.transform).
-        transform = tuple(Affine(*info.transform) @ Affine.translation(window.col, window.row))[:6]
+    transform = window_transform(info.transform, window) if info.transform is not None else None
     image_id = patch_id(row["scene_id"], window)
     write_raster(image_path(out_dir, image_id), pixels, crs=info.crs, transform=transform, valid=valid)
     return {

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from urur.io.atomic import atomic_directory
-from urur.io.raster import raster_info, read_windows, write_raster
+from urur.io.raster import raster_info, read_windows, window_transform, write_raster, write_world_file
 from urur.parallel import map_items
 from urur.windows import Window
 
@@ -79,6 +79,10 @@ def tile_image(
 ) -> list[dict]:
     """Cut one image into its annotation patches, written as ``out_dir/<image_id>/<patch_id>.png``.
 
+    Patches stay plain PNGs, which every annotation tool opens; a georeferenced image also gets
+    a world file and a ``.png.aux.xml`` (CRS) beside each patch, so QGIS overlays the patches
+    on the image (:func:`urur.io.raster.write_world_file`).
+
     Each patch is a windowed read of the raster store, so the whole image is never in memory
     twice. The image's patch folder is published in one rename: annotators never see half of an
     image's patches. Returns the patch manifest rows (columns :data:`PATCH_MANIFEST_COLUMNS`,
@@ -91,6 +95,8 @@ def tile_image(
         for window, pixels in zip(windows, read_windows(image_path, windows), strict=True):
             name = patch_id(image_id, window)
             write_raster(staging / f"{name}.png", pixels)
+            if info.transform is not None:
+                write_world_file(staging / f"{name}.png", info.crs, window_transform(info.transform, window))
             rows.append(
                 {
                     "image_id": image_id,

@@ -180,8 +180,9 @@ def read_windows_with_valid(
     of ``bands`` is invalid.
 
     Invalid means what GDAL's mask says: equal to the nodata tag or zero in a mask band (or
-    transparent in an alpha band: call it only where :attr:`RasterInfo.masked`). A pixel with at least one valid band is valid (GDAL's rule for
-    a dataset mask), so a dark pixel that hits the nodata value in one band only stays valid.
+    transparent in an alpha band: call it only where :attr:`RasterInfo.masked`). A pixel with
+    at least one valid band is valid (GDAL's rule for a dataset mask), so a dark pixel that
+    hits the nodata value in one band only stays valid.
     """
     path = Path(path)
     with _open(path) as dataset:
@@ -327,6 +328,12 @@ def write_raster(
                     dataset.write_mask(mask, window=RioWindow(0, row, width, len(rows)))
             if colormap is not None:
                 dataset.write_colormap(1, colormap)
+
+
+def window_transform(transform: Transform, window: Window) -> Transform:
+    """Transform of ``window`` of a raster: pixel (0, 0) of the window is pixel (row, col) of the
+    raster (= ``rasterio.windows.transform``)."""
+    return tuple(Affine(*transform[:6]) @ Affine.translation(window.col, window.row))[:6]
 
 
 def write_world_file(path: str | os.PathLike, crs: str | CRS | None, transform: Transform | None) -> None:
