@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import time
 import zipfile
 from pathlib import Path
 
@@ -370,6 +371,18 @@ def test_cvat_export_round_trips_through_its_labelmap(tmp_path, annotated):
             expected = sum(ndimage.label(mask == c)[1] for c in range(1, NUM_CLASSES))
             assert len(np.unique(packed[mask != 0])) == expected
             assert (packed[mask == 0] == 0).all()
+
+
+def test_cvat_exports_of_equal_masks_are_equal_bytes_at_any_time(tmp_path, annotated, monkeypatch):
+    _, patches = annotated
+    first = write_annotation_export(tmp_path / "one", "img", patches, "cvat").read_bytes()
+    # A day later (zipfile stamps entries with time.time() unless told otherwise).
+    later = time.time() + 86400
+    monkeypatch.setattr(zipfile.time, "time", lambda: later)
+    second = write_annotation_export(tmp_path / "two", "img", patches, "cvat").read_bytes()
+    assert first == second
+    with zipfile.ZipFile(tmp_path / "two" / "img.zip") as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
 def test_instance_colours_are_distinct():

@@ -14,7 +14,8 @@ Export formats (what a user's annotation team would hand over):
 - ``cvat``: ``<out>/<image_id>.zip``, CVAT "Segmentation mask 1.1": ``labelmap.txt``,
   ``SegmentationClass/`` (class colours), ``SegmentationObject/`` (instance colours),
   ``ImageSets/Segmentation/default.txt``. As in CVAT, unlabelled pixels are ``background``
-  (black), which in URUR is "others".
+  (black), which in URUR is "others". Entries carry a fixed timestamp, so the same masks give
+  the same zip bytes in every run.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from urur.tiling import Window, patch_grid, patch_id
 ANNOTATION_FORMATS = ("index", "rgb", "cvat")
 CVAT_LABELMAP_HEADER = "# label:color_rgb:parts:actions"
 CVAT_BACKGROUND = "background"  # CVAT's name for unlabelled pixels; URUR's "others"
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip time: entries carry no run time
 MANIFEST_COLUMNS = ("image_id", "scene_id", "row_off", "col_off", "height", "width")
 
 # Classes an annotator plausibly mistakes a small object of each class for.
@@ -193,6 +195,14 @@ def _png_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """A zip entry with a fixed timestamp and mode: equal exports are equal bytes (DVC sees no change)."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
+
+
 def write_annotation_export(
     out_dir: str | Path, image_id: str, patches: dict[str, np.ndarray], format: str
 ) -> Path:
@@ -211,13 +221,14 @@ def write_annotation_export(
     folder, archive_path = out_dir / image_id, out_dir / f"{image_id}.zip"
     if format == "cvat":
         with atomic_path(archive_path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("labelmap.txt", cvat_labelmap())
+            _write_entry(archive, "labelmap.txt", cvat_labelmap().encode())
             for pid, mask in patches.items():
-                archive.writestr(f"SegmentationClass/{pid}.png", _png_bytes(index_to_rgb(mask)))
+                _write_entry(archive, f"SegmentationClass/{pid}.png", _png_bytes(index_to_rgb(mask)))
                 instances = instance_map(mask)
                 colours = instance_colours(int(instances.max()))
-                archive.writestr(f"SegmentationObject/{pid}.png", _png_bytes(colours[instances]))
-            archive.writestr("ImageSets/Segmentation/default.txt", "".join(f"{pid}\n" for pid in patches))
+                _write_entry(archive, f"SegmentationObject/{pid}.png", _png_bytes(colours[instances]))
+            listing = "".join(f"{pid}\n" for pid in patches)
+            _write_entry(archive, "ImageSets/Segmentation/default.txt", listing.encode())
         if folder.is_dir():
             shutil.rmtree(folder)
         return archive_path
