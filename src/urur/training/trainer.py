@@ -346,7 +346,12 @@ def _train(
     dataset = _dataset(params, train_ids, images_dir, masks_dir)
     model = build_model(params.model, len(class_names), **params.model_options)
     if world_size > 1 and params.sync_bn:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        elif main:
+            logger.warning(
+                "sync_bn needs CUDA (torch's SyncBatchNorm): on the CPU each process uses its own batch"
+            )
     model = model.to(
         device, memory_format=torch.channels_last if device.type == "cuda" else torch.preserve_format
     )
@@ -457,6 +462,10 @@ def _train(
                     _prune(checkpoint_dir, params.keep_last)
                 if improved:
                     save_checkpoint(best_path, **state)
+    if world_size > 1:
+        # Each rank updated BN running statistics from its own last batch: give all rank 0's.
+        for buffer in model.buffers():
+            dist.broadcast(buffer, 0)
     if live is not None:
         live.end()
     if last_checkpoint is None:
