@@ -15,11 +15,12 @@ import rasterio
 from PIL import Image
 
 import urur.annotation
+from tests.test_tiling import _reference_merge
 from urur.annotation import AnnotationError, merge_annotations, merge_image_annotations
 from urur.classes import URUR_PALETTE, index_to_rgb
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import read_raster, write_raster
-from urur.tiling import crop, merge_patches, patch_grid, patch_id
+from urur.tiling import crop, patch_grid, patch_id
 
 H, W, SIZE, OVERLAP = 30, 25, 12, 4
 WINDOWS = patch_grid(H, W, SIZE, OVERLAP)
@@ -159,7 +160,7 @@ def test_missing_and_invalid_patches_fall_back_to_the_prelabel(tmp_path):
     write_raster(tmp_path / "img.png", prelabel)
     mask, qa = _merge(tmp_path / "ann", on_missing="prelabel", prelabel_path=tmp_path / "img.png")
     patches = [crop(prelabel, w) if k in (1, 5) else crop(labels, w) for k, w in enumerate(WINDOWS)]
-    np.testing.assert_array_equal(mask, merge_patches(patches, WINDOWS, H, W))
+    np.testing.assert_array_equal(mask, _reference_merge(patches, WINDOWS, H, W))
     assert set(np.unique(mask)) > {1}  # the pre-label did fill something
     assert (
         qa["patches_found"],
@@ -404,3 +405,26 @@ def test_oversized_png_is_refused_from_its_header_before_decoding(tmp_path):
     big.write_bytes(_png_header_only(5000, 5000))  # no pixel data: decoding it would fail
     with pytest.raises(AnnotationError, match=rf"{big}: is 5000x5000 pixels but its window is 12x12"):
         _merge(tmp_path)
+
+
+def test_cvat_colour_clash_transparency_bad_zip_and_option_typos_are_named(tmp_path):
+    clash = {**CVAT_COLOURS, "road": CVAT_COLOURS["water"]}
+    _write_cvat_zip(tmp_path / "clash" / "img.zip", "img", _labels(), labelmap=clash)
+    with pytest.raises(
+        AnnotationError, match=r"img\.zip: labelmap\.txt gives colour \(160, 170, 180\) to two"
+    ):
+        _merge(tmp_path / "clash")
+    _write_png_patches(tmp_path / "alpha", "img", _labels(), rgb=True)
+    first = tmp_path / "alpha" / "img" / f"{patch_id('img', WINDOWS[0])}.png"
+    rgba = np.dstack([np.asarray(Image.open(first)), np.full((12, 12), 128, np.uint8)])
+    first.write_bytes(_png_bytes(rgba))
+    with pytest.raises(AnnotationError, match=rf"{first}: has transparent pixels; export it without"):
+        _merge(tmp_path / "alpha")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "img.zip").write_bytes(b"PK not really a zip")
+    with pytest.raises(AnnotationError, match=r"img\.zip is not a readable zip .*re-export it from CVAT"):
+        _merge(tmp_path / "bad")
+    with pytest.raises(ValueError, match=r"on_missing must be 'error' or 'prelabel', got 'prelabels'"):
+        _merge(tmp_path / "alpha", on_missing="prelabels")
+    with pytest.raises(ValueError, match=r"unknown annotation format 'png'; use index, rgb, cvat"):
+        _merge(tmp_path / "alpha", format="png")

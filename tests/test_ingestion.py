@@ -183,7 +183,7 @@ def test_png_jpeg_tiff_inputs_are_cut_exactly(tmp_path, name, dtype):
     array = noise((32, 48, 3), dtype, seed=8)
     write_raster(raw / name, array)
     rows = ingest_scene(scene_row("s", name), raw, tmp_path / "out")
-    expected = to_uint8(array, limits=stretch_limits(array)) if dtype == np.uint16 else array
+    expected = _reference_stretch(array, np.ones((32, 48), bool), 2, 98) if dtype == np.uint16 else array
     for row in rows:
         window = Window(row["row_off"], row["col_off"], row["height"], row["width"])
         np.testing.assert_array_equal(read_raster(tmp_path / "out" / row["path"]), expected[window.slices])
@@ -487,3 +487,16 @@ def test_a_copied_scene_under_another_id_is_refused_naming_both(raw_dir, tmp_pat
     write_table(raw_dir / "scenes.csv", [scene_row("a", "a.tif"), scene_row("z", "copy.tif")])
     with pytest.raises(IngestionError, match=r"a_r00000_c00000 \(scene a\) = z_r00000_c00000 \(scene z\)"):
         ingest_scenes(load_scene_table(raw_dir / "scenes.csv"), raw_dir, tmp_path / "out")
+
+
+def test_stretch_and_split_factor_errors_say_what_is_wrong(tmp_path):
+    image = noise((4, 4, 3), np.uint16, seed=27)
+    with pytest.raises(ValueError, match=r"need 0 <= low_pct < high_pct <= 100, got 98, 2"):
+        stretch_limits(image, 98, 2)
+    with pytest.raises(ValueError, match=r"need 0 <= low_pct < high_pct <= 100, got 50, 50"):
+        stretch_limits(image, 50, 50)
+    with pytest.raises(ValueError, match=r"got stretch limits for 2 bands but the array has 3"):
+        to_uint8(image, limits=np.array([[0, 1], [0, 1]]))
+    write_raster(tmp_path / "s.tif", noise((4, 4, 3), seed=28))
+    with pytest.raises(ValueError, match=r"split_factor must be a positive integer, got 0"):
+        validate_raw_scene(tmp_path / "s.tif", split_factor=0)

@@ -194,3 +194,9 @@ def test_fill_and_ignore_pixels_count_in_no_statistic_but_the_image_size(masks):
     assert per_class["pixel_fraction"].tolist() == [0, 1, 0, 0, 0, 0, 0, 0]
     with pytest.raises(ValueError, match=r"no sampled region of the 1 masks in .* has a labelled pixel"):
         dataset_statistics(masks_dir, manifest.iloc[1:], workers=1)
+
+
+def test_regions_per_image_below_one_is_refused(masks):
+    masks_dir, manifest = masks
+    with pytest.raises(ValueError, match=r"regions_per_image must be at least 1 .*got 0"):
+        dataset_statistics(masks_dir, manifest, regions_per_image=0, workers=1)
