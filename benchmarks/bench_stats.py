@@ -22,6 +22,7 @@ from bench_tiling import synthetic_labels
 from common import median_seconds, write_results
 
 from urur.annotation import merge_annotations
+from urur.io.layout import mask_path
 from urur.io.raster import write_raster
 from urur.stats import count_instances, dataset_statistics
 from urur.tiling import crop, patch_grid, patch_id
@@ -47,7 +48,7 @@ def main() -> None:
         windows = patch_grid(IMAGE_SIZE, IMAGE_SIZE)
         for k, image_id in enumerate(manifest["image_id"]):
             labels = synthetic_labels(IMAGE_SIZE, seed=10 + k)
-            write_raster(tmp / "masks" / f"{image_id}.png", labels)
+            write_raster(mask_path(tmp / "masks", image_id), labels, nodata=255)
             for window in windows:
                 write_raster(
                     tmp / "ann" / image_id / f"{patch_id(image_id, window)}.png", crop(labels, window)
