@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # Small enough for seconds per stage on 2 cores, big enough for every stage to mean something:
 # 4 scenes of 256² -> 16 images of 128² -> 9 patches each (64², overlap 8).
 TINY_PARAMETERS = {
-    "synthetic": {"num_cities": 2, "scenes_per_city": 2, "scene_size": 256, "seed": 3, "workers": 2},
-    "synthetic_annotators": {"format": "cvat", "seed": 1, "missing_fraction": 0.0, "workers": 2},
-    "ingestion": {"scene_table": "scenes.csv", "split_factor": 2, "workers": 2},
-    "tiling": {"patch_size": 64, "overlap": 8, "workers": 2},
-    "annotation": {"on_missing": "error", "prelabels": None, "workers": 2},
+    "synthetic": {"num_cities": 2, "scenes_per_city": 2, "scene_size": 256, "seed": 3},
+    "synthetic_annotators": {"format": "cvat", "seed": 1, "missing_fraction": 0.0},
+    "ingestion": {"scene_table": "scenes.csv", "split_factor": 2},
+    "tiling": {"patch_size": 64, "overlap": 8},
+    "annotation": {"on_missing": "error", "prelabels": None},
     "split": {"ratios": [0.5, 0.25, 0.25], "seed": 0},
     "dataset_stats": {
         "region_size": 32,
@@ -25,8 +25,8 @@ TINY_PARAMETERS = {
         "min_instance_pixels": 2,
         "q": 2.0,
         "seed": 0,
-        "workers": 2,
     },
+    "runtime": {"workers": 2},
 }
 
 

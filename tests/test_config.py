@@ -4,36 +4,51 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from urur.config import SECTIONS, ConfigError, validate_parameters
+from urur.config import (
+    AnnotationParams,
+    DatasetStatsParams,
+    IngestionParams,
+    RuntimeParams,
+    SplitParams,
+    SyntheticAnnotatorsParams,
+    SyntheticParams,
+    TilingParams,
+)
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
+MODELS = {
+    "synthetic": SyntheticParams,
+    "synthetic_annotators": SyntheticAnnotatorsParams,
+    "ingestion": IngestionParams,
+    "tiling": TilingParams,
+    "annotation": AnnotationParams,
+    "split": SplitParams,
+    "dataset_stats": DatasetStatsParams,
+    "runtime": RuntimeParams,
+}
 
 
-def _base_params() -> dict:
-    params: dict = {}
-    for path in sorted(CONF.glob("parameters_*.yml")):
-        params.update(yaml.safe_load(path.read_text()))
-    return params
-
-
-def test_every_parameters_file_validates_and_has_a_section() -> None:
-    params = _base_params()
-    validated = validate_parameters(params)
-    assert set(validated) == set(SECTIONS)
-    assert validated["tiling"].patch_size == 1000 and validated["tiling"].overlap == 120
-    assert validated["split"].ratios == (0.7, 0.1, 0.2)
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_parameters_file_validates(name: str) -> None:
+    section = yaml.safe_load((CONF / f"parameters_{name}.yml").read_text())[name]
+    MODELS[name].model_validate(section)
 
 
 def test_errors_name_the_key_and_the_file() -> None:
-    params = _base_params()
-    params["tiling"] = {"patch_size": 100, "overlap": 100}
-    params["split"] = {"ratios": [0.5, 0.5, 0.5], "seed": 0}
-    params["synthetic"] = {**params["synthetic"], "scene_sise": 10}
-    with pytest.raises(ConfigError) as info:
-        validate_parameters(params)
-    message = str(info.value)
-    assert "overlap (100) must be smaller than patch_size (100)" in message
-    assert "parameters_tiling.yml" in message
-    assert "sum to 1" in message and "parameters_split.yml" in message
-    assert "synthetic.scene_sise" in message
+    with pytest.raises(ValidationError, match=r"(?s)parameters_tiling\.yml.*overlap \(100\) must be smaller"):
+        TilingParams.model_validate({"patch_size": 100, "overlap": 100})
+    with pytest.raises(ValidationError, match=r"(?s)parameters_split\.yml.*sum to 1"):
+        SplitParams.model_validate({"ratios": [0.5, 0.5, 0.5]})
+    with pytest.raises(ValidationError, match=r"(?s)parameters_synthetic\.yml.*scene_sise"):
+        SyntheticParams.model_validate({"scene_sise": 10})
+
+
+def test_workers_is_a_runtime_setting_no_stage_lists() -> None:
+    """Changing workers must not rerun DVC stages: it lives only in parameters_runtime.yml."""
+    with pytest.raises(ValidationError, match="workers"):
+        TilingParams.model_validate({"workers": 2})
+    dvc = yaml.safe_load((CONF.parents[1] / "dvc.yaml").read_text())
+    listed = [next(iter(p)) for stage in dvc["stages"].values() for p in stage.get("params", [])]
+    assert listed and not [p for p in listed if "runtime" in p]

@@ -7,8 +7,10 @@ from types import SimpleNamespace
 import pytest
 
 from urur.config import ConfigError
-from urur.hooks import OutputSummaryHook, ValidateParametersHook
+from urur.hooks import CrossParameterHook, OutputSummaryHook, RunSafetyHook
+from urur.io.atomic import staging_root
 from urur.io.datasets import DirectoryDataset, JSONDataset
+from urur.io.lock import RunLockedError
 
 
 def test_output_summary_names_each_saved_dataset_once(tmp_path: Path, monkeypatch, caplog) -> None:
@@ -26,7 +28,29 @@ def test_output_summary_names_each_saved_dataset_once(tmp_path: Path, monkeypatc
     assert caplog.messages == ["Output stats: data/stats.json", "Output masks: data/masks"]
 
 
-def test_invalid_parameters_stop_the_run_before_any_node() -> None:
-    context = SimpleNamespace(params={"tiling": {"patch_size": 100, "overlap": 200}})
-    with pytest.raises(ConfigError, match=r"overlap \(200\) must be smaller than patch_size \(100\)"):
-        ValidateParametersHook().after_context_created(context)
+def _context(root: Path, params: dict, data_source: str = "auto") -> SimpleNamespace:
+    loader = {"parameters": params, "globals": {"data_source": data_source}}
+    return SimpleNamespace(config_loader=loader, project_path=root)
+
+
+def test_split_factor_not_dividing_the_synthetic_scenes_fails_before_any_work(tmp_path: Path) -> None:
+    params = {"synthetic": {"scene_size": 4096}, "ingestion": {"split_factor": 3}}
+    with pytest.raises(ConfigError, match=r"split_factor \(3\) does not divide .*scene_size \(4096\)"):
+        CrossParameterHook().after_context_created(_context(tmp_path, params))
+    # With a user's data the synthetic scenes are not cut, so the same parameters are fine.
+    CrossParameterHook().after_context_created(_context(tmp_path, params, data_source="user"))
+
+
+def test_a_second_run_stops_naming_the_run_that_holds_the_lock(tmp_path: Path) -> None:
+    first, second = RunSafetyHook(), RunSafetyHook()
+    for hook in (first, second):
+        hook.after_context_created(SimpleNamespace(project_path=tmp_path))
+    first.before_pipeline_run(catalog={})
+    assert staging_root() == tmp_path / "data" / ".staging"
+    holder = r"another run is using .*data: pid \d+ \(`.*`, started .*\)\. Wait"
+    with pytest.raises(RunLockedError, match=holder):
+        second.before_pipeline_run(catalog={})
+    first.after_pipeline_run()
+    assert not (tmp_path / "data" / ".staging").exists()
+    second.before_pipeline_run(catalog={})
+    second.on_pipeline_error()

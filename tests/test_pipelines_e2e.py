@@ -29,14 +29,19 @@ BIN = Path(sys.executable).parent
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_project(tmp_path_factory.mktemp("project"))
     bootstrap_project(root)
-    with KedroSession.create(project_path=root) as session:
-        session.run()
+    cwd = Path.cwd()
+    os.chdir(root)  # where `kedro run` runs: the registry resolves data_source there
+    try:
+        with KedroSession.create(project_path=root) as session:
+            session.run()
+    finally:
+        os.chdir(cwd)
     return root
 
 
 def test_chain_builds_every_output(project: Path) -> None:
     data = project / "data"
-    scenes = pd.read_csv(data / "01_raw/scenes/scenes.csv")
+    scenes = pd.read_csv(data / "01_raw/synthetic/scenes/scenes.csv")
     manifest = pd.read_parquet(data / "02_intermediate/image_manifest.parquet")
     patches = pd.read_parquet(data / "03_primary/patch_manifest.parquet")
     assert len(scenes) == 4
@@ -45,17 +50,20 @@ def test_chain_builds_every_output(project: Path) -> None:
     assert all((data / "03_primary/patches" / p).is_file() for p in patches["path"])
     masks = sorted((data / "03_primary/masks").glob(f"*{mask_path('', 'x').suffix}"))
     assert [m.stem for m in masks] == sorted(manifest["image_id"])
-    # No staging or backup folders are left behind.
-    assert not [p for p in data.rglob(".*") if p.name != ".gitkeep"]
+    # No staging or backup folders are left behind (only the run lock's file).
+    assert not [p for p in data.rglob(".*") if p.name not in {".gitkeep", ".urur-run.lock"}]
+    # Nothing was written into a user's folders.
+    assert [p.name for p in (data / "01_raw/scenes").iterdir()] == [".gitkeep"]
 
 
 def test_merged_masks_match_the_truth_annotators_saw(project: Path) -> None:
     data = project / "data"
     manifest = pd.read_parquet(data / "02_intermediate/image_manifest.parquet")
-    scenes = pd.read_csv(data / "01_raw/scenes/scenes.csv").set_index("scene_id")
+    scenes = pd.read_csv(data / "01_raw/synthetic/scenes/scenes.csv").set_index("scene_id")
     agreement = []
     for row in manifest.itertuples():
-        truth_file = data / "01_raw/truth" / Path(scenes.loc[row.scene_id, "file"]).with_suffix(".tif").name
+        scene_file = Path(scenes.loc[row.scene_id, "file"])
+        truth_file = data / "01_raw/synthetic/truth" / scene_file.with_suffix(".tif").name
         truth = read_raster(truth_file, window=Window(row.row_off, row.col_off, row.height, row.width))
         mask = read_raster(mask_path(data / "03_primary/masks", row.image_id))
         assert mask.shape == truth.shape and mask.max() <= 7
@@ -122,12 +130,13 @@ def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
     assert plots["data"]["class_instances"]
 
 
-def test_bad_raw_scene_fails_naming_the_file_and_leaves_no_output(tmp_path: Path) -> None:
+def test_bad_raw_scene_fails_naming_the_file_and_leaves_no_output(tmp_path: Path, monkeypatch) -> None:
     root = make_project(tmp_path)
     bootstrap_project(root)
+    monkeypatch.chdir(root)
     with KedroSession.create(project_path=root) as session:
         session.run(pipeline_names=["synthetic"])
-    scenes = root / "data/01_raw/scenes"
+    scenes = root / "data/01_raw/synthetic/scenes"
     victim = sorted(scenes.glob("*.tif"))[1]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     before = {p.name: p.read_bytes() for p in scenes.iterdir()}
@@ -138,6 +147,7 @@ def test_bad_raw_scene_fails_naming_the_file_and_leaves_no_output(tmp_path: Path
     assert not (root / "data/02_intermediate/images").exists()
     assert not (root / "data/02_intermediate/image_manifest.parquet").exists()
     assert not list((root / "data/02_intermediate").glob(".*staging*"))
+    assert not (root / "data/.staging").exists()
 
 
 def test_exploration_notebook_runs_on_the_built_dataset(project: Path, monkeypatch) -> None:

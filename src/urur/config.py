@@ -1,21 +1,37 @@
 """Validated parameters of every pipeline, checked before the first node runs.
 
 Each model mirrors one ``conf/base/parameters_<pipeline>.yml`` section; unknown keys are errors
-so a typo never silently falls back to a default.
+so a typo never silently falls back to a default. Nodes type their ``params:`` arguments with
+these models and Kedro validates them when the run starts (``kedro.validation``); each model's
+title names its file, so the error says what to edit. Run-invariant settings (``workers``) live
+in :class:`RuntimeParams`, apart from the sections DVC stages list as ``params``.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _section(name: str) -> ConfigDict:
+    """Model config whose title (shown in every validation error) names the file to edit."""
+    return ConfigDict(extra="forbid", frozen=True, title=f"{name} (conf/<env>/parameters_{name}.yml)")
+
+
+class RuntimeParams(_Section):
+    """How a run runs, never what it produces: no DVC stage lists it, so changing it reruns nothing."""
+
+    model_config = _section("runtime")
+    workers: int | None = Field(None, ge=1)  # processes per stage; None = every core
+
+
 class SyntheticParams(_Section):
+    model_config = _section("synthetic")
     num_cities: int = Field(4, ge=1)
     scenes_per_city: int = Field(2, ge=1)
     scene_size: int = Field(2048, ge=64)
@@ -23,28 +39,27 @@ class SyntheticParams(_Section):
     image_format: Literal["tif", "png", "jpg"] = "tif"
     bit_depth: Literal[8, 16] = 8
     bands: Literal[3, 4] = 3
-    workers: int | None = Field(None, ge=1)
 
 
 class SyntheticAnnotatorsParams(_Section):
+    model_config = _section("synthetic_annotators")
     format: Literal["index", "rgb", "cvat"] = "cvat"
     seed: int = 1
     missing_fraction: float = Field(0.0, ge=0.0, le=1.0)
-    workers: int | None = Field(None, ge=1)
 
 
 class IngestionParams(_Section):
+    model_config = _section("ingestion")
     scene_table: str = "scenes.csv"
     split_factor: int = Field(2, ge=1)
     rgb_bands: tuple[int, int, int] = (1, 2, 3)  # default of the scene table's rgb_bands column
     zero_is_fill: bool = False  # pixels 0 in all three bands are fill (nodata) in every scene
-    workers: int | None = Field(None, ge=1)
 
 
 class TilingParams(_Section):
+    model_config = _section("tiling")
     patch_size: int = Field(1000, ge=16)
     overlap: int = Field(120, ge=0)
-    workers: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _overlap_below_patch(self) -> TilingParams:
@@ -54,12 +69,13 @@ class TilingParams(_Section):
 
 
 class AnnotationParams(_Section):
+    model_config = _section("annotation")
     on_missing: Literal["error", "prelabel"] = "error"
-    prelabels: str | None = None  # folder of <image_id>.png pre-label masks for on_missing=prelabel
-    workers: int | None = Field(None, ge=1)
+    prelabels: str | None = None  # folder of <image_id>.tif/.png pre-label masks for on_missing=prelabel
 
 
 class SplitParams(_Section):
+    model_config = _section("split")
     ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
     seed: int = 0
 
@@ -72,41 +88,24 @@ class SplitParams(_Section):
 
 
 class DatasetStatsParams(_Section):
+    model_config = _section("dataset_stats")
     region_size: int = Field(1000, ge=8)
     regions_per_image: int = Field(4, ge=1)
     min_instance_pixels: int = Field(1, ge=1)
     q: float = Field(2.0, gt=0)
     seed: int = 0
-    workers: int | None = Field(None, ge=1)
-
-
-SECTIONS: dict[str, type[_Section]] = {
-    "synthetic": SyntheticParams,
-    "synthetic_annotators": SyntheticAnnotatorsParams,
-    "ingestion": IngestionParams,
-    "tiling": TilingParams,
-    "annotation": AnnotationParams,
-    "split": SplitParams,
-    "dataset_stats": DatasetStatsParams,
-}
 
 
 class ConfigError(ValueError):
-    """Parameters that do not validate; the message names the file to edit."""
+    """Parameters that do not fit together; the message names the files to edit."""
 
 
-def validate_parameters(params: dict) -> dict[str, _Section]:
-    """Validate every known section present in ``params``; collect all problems into one error."""
-    validated, problems = {}, []
-    for name, model in SECTIONS.items():
-        if name not in params:
-            continue
-        try:
-            validated[name] = model.model_validate(params[name] or {})
-        except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(p) for p in (name, *err["loc"]))
-                problems.append(f"  {where}: {err['msg']} (conf/<env>/parameters_{name}.yml)")
-    if problems:
-        raise ConfigError("Invalid parameters:\n" + "\n".join(problems))
-    return validated
+def check_split_divides_scene(scene_size: int, split_factor: int) -> None:
+    """Synthetic scenes are cut into split_factor² equal images: refuse a mismatch before any work."""
+    if scene_size % split_factor:
+        raise ConfigError(
+            f"ingestion.split_factor ({split_factor}) does not divide synthetic.scene_size ({scene_size}): "
+            f"each scene is cut into split_factor² equal images. Set scene_size to a multiple of "
+            f"{split_factor} (conf/<env>/parameters_synthetic.yml) or change split_factor "
+            "(conf/<env>/parameters_ingestion.yml)."
+        )

@@ -1,4 +1,8 @@
-"""Kedro hooks: validate parameters before any node runs; say where the outputs went."""
+"""Kedro hooks: one run at a time, kill-safe staging, cross-parameter checks, where outputs went.
+
+Each section's parameters are validated by Kedro itself (node arguments typed with the models
+of ``urur.config``); the checks here are those that span two sections.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,73 @@ from pathlib import Path
 
 from kedro.framework.hooks import hook_impl
 
-from urur.config import validate_parameters
+from urur.config import check_split_divides_scene
+from urur.io.atomic import clean_stale, set_staging_root
+from urur.io.lock import RunLock
+from urur.sources import resolve_data_source
 
 log = logging.getLogger(__name__)
 
 
-class ValidateParametersHook:
-    """A typo in a parameters file fails in seconds, not after an hour of ingestion."""
+class CrossParameterHook:
+    """A split_factor that does not divide the synthetic scenes fails in seconds, not after generation."""
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        validate_parameters(context.params)
+        params = context.config_loader["parameters"]
+        setting = context.config_loader["globals"].get("data_source", "auto")
+        if resolve_data_source(setting, context.project_path) != "synthetic":
+            return
+        synthetic, ingestion = params.get("synthetic") or {}, params.get("ingestion") or {}
+        if isinstance(synthetic.get("scene_size"), int) and isinstance(ingestion.get("split_factor"), int):
+            check_split_divides_scene(synthetic["scene_size"], max(ingestion["split_factor"], 1))
+
+
+class RunSafetyHook:
+    """Lock the data folder for the run, stage outputs inside it, and clean what killed runs left.
+
+    Staging lives in ``data/.staging`` (same filesystem as the outputs, so publishing is a
+    rename); a run killed by SIGKILL leaves it behind and the next run removes it, with the
+    hidden temporaries of every catalog output, once it holds the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._data_root = Path(context.project_path) / "data"
+
+    @hook_impl
+    def before_pipeline_run(self, catalog) -> None:
+        self._lock = RunLock(self._data_root)
+        self._lock.acquire()
+        try:
+            locations = (_location(catalog[name]) for name in catalog if not name.startswith("params"))
+            staging = self._data_root / ".staging"
+            for path in clean_stale([Path(p) for p in locations if p], staging):
+                log.warning("Removed or restored what an interrupted run left: %s", path)
+        except BaseException:
+            self._finish()
+            raise
+        set_staging_root(staging)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._finish()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._finish()
+
+    def _finish(self) -> None:
+        set_staging_root(None)
+        staging = self._data_root / ".staging"
+        if staging.is_dir() and not any(staging.iterdir()):
+            staging.rmdir()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 class OutputSummaryHook:
@@ -39,10 +99,18 @@ class OutputSummaryHook:
     @hook_impl
     def after_pipeline_run(self) -> None:
         for name in self._saved:
-            description = self._catalog[name]._describe() if self._catalog is not None else {}
-            location = description.get("path") or description.get("filepath")
+            location = _location(self._catalog[name]) if self._catalog is not None else None
             if location:
                 log.info("Output %s: %s", name, _relative(location))
+
+
+def _location(dataset) -> str | None:
+    """A dataset's local path, or None for memory datasets and remote (fsspec) ones."""
+    description = dataset._describe()
+    if description.get("protocol", "file") != "file":
+        return None
+    location = description.get("path") or description.get("filepath")
+    return str(location) if location else None
 
 
 def _relative(location: str) -> str:

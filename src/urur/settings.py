@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from urur.hooks import OutputSummaryHook, ValidateParametersHook
+from urur.hooks import CrossParameterHook, OutputSummaryHook, RunSafetyHook
 
-HOOKS = (ValidateParametersHook(), OutputSummaryHook())
+HOOKS = (CrossParameterHook(), RunSafetyHook(), OutputSummaryHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,14 +1,35 @@
-"""Outputs appear whole or not at all: write under a temporary name, then rename."""
+"""Outputs appear whole or not at all: write under a temporary name, then rename.
+
+Temporary names are hidden siblings (``.<name>.…``) or live in a staging root on the same
+filesystem as the outputs, so publishing is one ``rename``. A run killed with SIGKILL leaves
+them behind; :func:`clean_stale` removes them at the start of the next run (which holds the
+project's run lock, so no other run can be using them).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+_STAGING_ROOT: Path | None = None
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _respect_umask(path: Path, mode: int) -> None:
+    """mkstemp/mkdtemp create 0600/0700; give the output the permissions a plain open() would."""
+    os.chmod(path, mode & ~_umask())
 
 
 @contextlib.contextmanager
@@ -24,9 +45,17 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            _respect_umask(tmp_path, 0o666)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _make_staging_dir(parent: Path, prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    _respect_umask(path, 0o777)
+    return path
 
 
 @contextlib.contextmanager
@@ -38,7 +67,7 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
+    staging = _make_staging_dir(target.parent, f".{target.name}.staging-")
     try:
         yield staging
         publish_directory(staging, target)
@@ -80,13 +109,21 @@ def _move(source: Path, target: Path) -> None:
         shutil.rmtree(source, ignore_errors=True)
 
 
+def set_staging_root(root: str | os.PathLike | None) -> None:
+    """Stage whole output folders under ``root`` (the Kedro hook points it inside ``data/``)."""
+    global _STAGING_ROOT
+    _STAGING_ROOT = Path(root) if root is not None else None
+
+
 def staging_root() -> Path:
     """Where stages build whole output directories before they are published.
 
-    ``URUR_STAGING_DIR`` should sit on the same filesystem as ``data/`` so publishing is a
-    rename, not a copy; the system temporary directory is the default.
+    It must sit on the same filesystem as the outputs, so that publishing is a rename and a
+    killed run's leftovers are found and removed by the next run: a Kedro run sets it to
+    ``data/.staging`` (see :func:`set_staging_root`); ``URUR_STAGING_DIR`` or the system
+    temporary directory serve library calls outside Kedro.
     """
-    root = Path(os.environ.get("URUR_STAGING_DIR") or tempfile.gettempdir())
+    root = _STAGING_ROOT or Path(os.environ.get("URUR_STAGING_DIR") or tempfile.gettempdir())
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -98,10 +135,58 @@ def staging_directories(*names: str) -> Iterator[tuple[Path, ...]]:
     On success they are left in place for the caller (a Kedro dataset) to publish with
     :func:`publish_directory`.
     """
-    dirs = tuple(Path(tempfile.mkdtemp(prefix=f"urur-{name}-", dir=staging_root())) for name in names)
+    root = staging_root()
+    dirs = tuple(_make_staging_dir(root, f"urur-{name}-") for name in names)
     try:
         yield dirs
     except BaseException:
         for path in dirs:
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def clean_stale(outputs: Iterable[str | os.PathLike], staging: str | os.PathLike) -> list[Path]:
+    """Remove what killed runs left: the staging root and the hidden temporaries of ``outputs``.
+
+    Only temporaries named after one of ``outputs`` are touched, never anything else in their
+    folders. A run killed between the two renames of :func:`publish_directory` leaves the
+    previous output as ``.<name>.old-*`` and no ``<name>``: that one is put back, not deleted.
+    Call this only while holding the run lock. Returns the paths removed or restored.
+    """
+    touched = []
+    staging = Path(staging)
+    if staging.exists():
+        shutil.rmtree(staging)
+        touched.append(staging)
+    for output in map(Path, outputs):
+        if not output.parent.is_dir():
+            continue
+        for path in sorted(output.parent.glob(f".{glob.escape(output.stem)}.*")):
+            kind = _temporary_kind(path.name, output)
+            if kind is None:
+                continue
+            if kind == "old" and not output.exists():
+                os.replace(path, output)
+                touched.append(output)
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            touched.append(path)
+    return touched
+
+
+def _temporary_kind(name: str, output: Path) -> str | None:
+    """Which temporary of ``output`` the hidden file ``name`` is, or None if it is not one."""
+    if name.startswith(f".{output.name}."):
+        rest = name[len(output.name) + 2 :]
+        for kind in ("old", "incoming", "staging"):
+            if rest.startswith(f"{kind}-"):
+                return kind
+        if rest.endswith(".partial"):
+            return "partial"
+    tmp_suffix = f".tmp{output.suffix}"
+    if name.startswith(f".{output.stem}.") and name.endswith(tmp_suffix):
+        return "tmp"
+    return None

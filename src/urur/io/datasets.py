@@ -1,21 +1,27 @@
-"""Kedro datasets for this project: folders of rasters, tables and metrics, written atomically.
+"""Kedro datasets for this project: folders of rasters, and whole-or-nothing kedro-datasets tables.
 
 UHR stages produce folders of many large files, too big to pass through memory. A node builds
 its output folder in a staging directory (``urur.io.atomic.staging_directories``) and returns
 the staging path; :class:`DirectoryDataset` publishes it in one rename, so a failed run never
 leaves a half-written folder and DVC sees whole outputs only.
+
+Tables and metrics are kedro-datasets' own datasets (fsspec paths such as ``s3://`` work); the
+subclasses here only make a local save whole-or-nothing: write a hidden ``.partial`` sibling,
+then rename it onto the target.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import os
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import get_filepath_str
+from kedro_datasets import json as kd_json
+from kedro_datasets import pandas as kd_pandas
 
-from urur.io.atomic import atomic_path, publish_directory
+from urur.io.atomic import publish_directory
 
 
 def _missing_input(path: Path, kind: str) -> DatasetError:
@@ -26,10 +32,14 @@ def _missing_input(path: Path, kind: str) -> DatasetError:
 
 
 class DirectoryDataset(AbstractDataset[Path, Path]):
-    """A folder of files; loads as its path, saves by publishing a finished staging folder."""
+    """A folder of files; loads as its path, saves by publishing a finished staging folder.
 
-    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+    ``read_only`` marks what a user brings (raw scenes, annotator exports): no run may replace it.
+    """
+
+    def __init__(self, path: str, read_only: bool = False, metadata: dict[str, Any] | None = None) -> None:
         self._path = Path(path)
+        self._read_only = read_only
         self.metadata = metadata
 
     def load(self) -> Path:
@@ -38,6 +48,8 @@ class DirectoryDataset(AbstractDataset[Path, Path]):
         return self._path
 
     def save(self, data: Path) -> None:
+        if self._read_only:
+            raise DatasetError(f"'{self._path}' holds data a user brought; no pipeline may write it")
         staging = Path(data)
         if not staging.is_dir():
             raise DatasetError(f"expected a staging folder to publish as '{self._path}', got '{staging}'")
@@ -47,57 +59,42 @@ class DirectoryDataset(AbstractDataset[Path, Path]):
         return self._path.is_dir()
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path)}
+        return {"path": str(self._path), "read_only": self._read_only}
 
 
-class TableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
-    """A table as Parquet (``.parquet``) or CSV (``.csv``), chosen by the file's suffix."""
+class _WholeOrNothing:
+    """Mixin for a kedro-datasets file dataset: save to ``.<name>.<pid>.partial``, then rename.
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(filepath)
-        if self._filepath.suffix not in {".parquet", ".csv"}:
-            raise DatasetError(f"'{filepath}': a table must end in .parquet or .csv")
-        self.metadata = metadata
+    A run killed mid-save leaves the previous file intact (and a partial the next run removes).
+    """
 
-    def load(self) -> pd.DataFrame:
-        if not self._filepath.is_file():
-            raise _missing_input(self._filepath, "Table")
-        if self._filepath.suffix == ".csv":
-            return pd.read_csv(self._filepath)
-        return pd.read_parquet(self._filepath)
+    _saving_to: PurePosixPath | None = None
 
-    def save(self, data: pd.DataFrame) -> None:
-        with atomic_path(self._filepath) as tmp:
-            if self._filepath.suffix == ".csv":
-                data.to_csv(tmp, index=False)
-            else:
-                data.to_parquet(tmp, index=False)
+    def _get_save_path(self) -> PurePosixPath:
+        return self._saving_to or super()._get_save_path()  # type: ignore[misc]
 
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+    def save(self, data: Any) -> None:
+        final = self._get_save_path()
+        self._saving_to = final.parent / f".{final.name}.{os.getpid()}.partial"
+        partial = get_filepath_str(self._saving_to, self._protocol)  # type: ignore[attr-defined]
+        try:
+            super().save(data)  # type: ignore[misc]
+            self._fs.mv(partial, get_filepath_str(final, self._protocol))  # type: ignore[attr-defined]
+        except BaseException:
+            if self._fs.exists(partial):  # type: ignore[attr-defined]
+                self._fs.rm(partial)  # type: ignore[attr-defined]
+            raise
+        finally:
+            self._saving_to = None
 
 
-class JSONDataset(AbstractDataset[dict, dict]):
-    """A JSON document with sorted keys, e.g. metrics that ``dvc metrics show`` reads."""
+class ParquetDataset(_WholeOrNothing, kd_pandas.ParquetDataset):
+    """kedro-datasets' ``pandas.ParquetDataset``, saved whole or not at all."""
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(filepath)
-        self.metadata = metadata
 
-    def load(self) -> dict:
-        if not self._filepath.is_file():
-            raise _missing_input(self._filepath, "File")
-        return json.loads(self._filepath.read_text())
+class CSVDataset(_WholeOrNothing, kd_pandas.CSVDataset):
+    """kedro-datasets' ``pandas.CSVDataset``, saved whole or not at all."""
 
-    def save(self, data: dict) -> None:
-        with atomic_path(self._filepath) as tmp:
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+class JSONDataset(_WholeOrNothing, kd_json.JSONDataset):
+    """kedro-datasets' ``json.JSONDataset``, saved whole or not at all."""

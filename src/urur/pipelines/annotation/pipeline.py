@@ -8,7 +8,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 merge,
-                inputs=["annotator_exports", "image_manifest", "params:tiling", "params:annotation"],
+                inputs=[
+                    "annotator_exports",
+                    "image_manifest",
+                    "uhr_images",
+                    "params:tiling",
+                    "params:annotation",
+                    "params:runtime",
+                ],
                 outputs=["masks", "annotation_qa"],
                 name="merge_annotations",
             )

@@ -6,17 +6,18 @@ from pathlib import Path
 import pandas as pd
 
 from urur.classes import URUR_CLASSES
-from urur.config import DatasetStatsParams
+from urur.config import DatasetStatsParams, RuntimeParams
+from urur.io.stamp import check_stamp
 from urur.stats import dataset_statistics
 
 log = logging.getLogger(__name__)
 
 
 def compute_dataset_stats(
-    masks_dir: Path, image_manifest: pd.DataFrame, params: dict
+    masks_dir: Path, image_manifest: pd.DataFrame, p: DatasetStatsParams, runtime: RuntimeParams
 ) -> tuple[dict, pd.DataFrame]:
     """The dataset's row of the paper's Table 1, plus per-class pixel and instance counts."""
-    p = DatasetStatsParams.model_validate(params)
+    check_stamp(masks_dir, image_manifest, producer="annotation")
     stats, per_class = dataset_statistics(
         masks_dir,
         image_manifest,
@@ -27,7 +28,7 @@ def compute_dataset_stats(
         min_instance_pixels=p.min_instance_pixels,
         seed=p.seed,
         q=p.q,
-        workers=p.workers,
+        workers=runtime.workers,
     )
     log.info("Context richness R = %.3f over %d images", stats["context_richness"], stats["images"])
     return stats, per_class

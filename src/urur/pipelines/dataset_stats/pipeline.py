@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 compute_dataset_stats,
-                inputs=["masks", "image_manifest", "params:dataset_stats"],
+                inputs=["masks", "image_manifest", "params:dataset_stats", "params:runtime"],
                 outputs=["dataset_stats", "dataset_class_stats"],
                 name="compute_dataset_stats",
             )

@@ -5,16 +5,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from urur.config import IngestionParams
+from urur.config import IngestionParams, RuntimeParams
 from urur.ingestion import ingest_scenes, load_scene_table
 from urur.io.atomic import staging_directories
+from urur.io.stamp import write_stamp
 
 log = logging.getLogger(__name__)
 
 
-def ingest(raw_dir: Path, params: dict) -> tuple[Path, pd.DataFrame]:
-    """Validate every raw scene, cut it into split_factor² UHR images and list them."""
-    p = IngestionParams.model_validate(params)
+def ingest(raw_dir: Path, p: IngestionParams, runtime: RuntimeParams) -> tuple[Path, pd.DataFrame]:
+    """Validate every raw scene, cut it into split_factor² UHR images and list them.
+
+    The images folder is stamped with the manifest so consumers can tell the pair belongs together.
+    """
     scene_table = load_scene_table(raw_dir / p.scene_table)
     with staging_directories("images") as (images_dir,):
         manifest = ingest_scenes(
@@ -24,7 +27,8 @@ def ingest(raw_dir: Path, params: dict) -> tuple[Path, pd.DataFrame]:
             split_factor=p.split_factor,
             rgb_bands=p.rgb_bands,
             zero_is_fill=p.zero_is_fill,
-            workers=p.workers,
+            workers=runtime.workers,
         )
+        write_stamp(images_dir, manifest)
     log.info("Ingested %d raw scenes into %d UHR images", len(scene_table), len(manifest))
     return images_dir, manifest

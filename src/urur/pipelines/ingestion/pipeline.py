@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 ingest,
-                inputs=["raw_scenes", "params:ingestion"],
+                inputs=["raw_scenes", "params:ingestion", "params:runtime"],
                 outputs=["uhr_images", "image_manifest"],
                 name="ingest_raw_scenes",
             )

@@ -10,9 +10,8 @@ from urur.split import split_images
 log = logging.getLogger(__name__)
 
 
-def split(image_manifest: pd.DataFrame, params: dict) -> pd.DataFrame:
+def split(image_manifest: pd.DataFrame, p: SplitParams) -> pd.DataFrame:
     """Assign each image to train, val or test."""
-    p = SplitParams.model_validate(params)
     table = split_images(image_manifest, ratios=p.ratios, seed=p.seed)
     log.info("Split sizes: %s", table["split"].value_counts().to_dict())
     return table

@@ -8,8 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 generate_synthetic_scenes,
-                inputs="params:synthetic",
-                outputs=["raw_scenes", "scene_truth"],
+                inputs=["params:synthetic", "params:runtime"],
+                outputs=["synthetic_scenes", "synthetic_truth"],
                 name="generate_synthetic_scenes",
             )
         ]

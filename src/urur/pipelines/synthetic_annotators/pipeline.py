@@ -8,8 +8,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 simulate_annotators,
-                inputs=["scene_truth", "image_manifest", "params:tiling", "params:synthetic_annotators"],
-                outputs="annotator_exports",
+                inputs=[
+                    "synthetic_truth",
+                    "image_manifest",
+                    "params:tiling",
+                    "params:synthetic_annotators",
+                    "params:runtime",
+                ],
+                outputs="synthetic_annotations",
                 name="simulate_annotators",
             )
         ]

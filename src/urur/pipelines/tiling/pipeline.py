@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 tile,
-                inputs=["uhr_images", "image_manifest", "params:tiling"],
+                inputs=["uhr_images", "image_manifest", "params:tiling", "params:runtime"],
                 outputs=["annotation_patches", "patch_manifest"],
                 name="tile_annotation_patches",
             )
