@@ -34,7 +34,7 @@ from urur.training.checkpoint import (
 )
 from urur.training.config import AugmentationParams, TrainingParams
 from urur.training.data import CropDataset, MaskValueError, build_augmentation, build_loader
-from urur.training.trainer import FitResult, NonFiniteLossError, fit, train_one_step
+from urur.training.trainer import FitResult, NonFiniteLossError, build_dataset, fit, train_one_step
 
 __all__ = [
     "AugmentationParams",
@@ -45,6 +45,7 @@ __all__ = [
     "NonFiniteLossError",
     "TrainingParams",
     "build_augmentation",
+    "build_dataset",
     "build_loader",
     "build_model_from_checkpoint",
     "fit",

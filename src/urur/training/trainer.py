@@ -230,9 +230,10 @@ def _class_names(params: TrainingParams) -> tuple[str, ...]:
     return params.class_names or URUR_CLASSES
 
 
-def _dataset(
+def build_dataset(
     params: TrainingParams, train_ids: Sequence[str], images_dir: Path, masks_dir: Path
 ) -> CropDataset:
+    """The crop dataset ``params`` describe (every image's header is checked on the way)."""
     return CropDataset(
         train_ids,
         images_dir,
@@ -255,7 +256,7 @@ def _preflight(
 ) -> dict[str, Any]:
     """Every check that can fail before training starts; returns the run's checkpoint meta."""
     resolve_device(params)
-    _dataset(params, train_ids, images_dir, masks_dir)
+    build_dataset(params, train_ids, images_dir, masks_dir)
     build_model(params.model, len(_class_names(params)), **params.model_options)
     meta = build_meta(params, _class_names(params), train_ids)
     _prepare_resume(params, out_dir / CHECKPOINT_DIR, meta)
@@ -343,7 +344,7 @@ def _train(
     random.seed(params.seed)
     np.random.seed(params.seed)
     torch.manual_seed(params.seed)
-    dataset = _dataset(params, train_ids, images_dir, masks_dir)
+    dataset = build_dataset(params, train_ids, images_dir, masks_dir)
     model = build_model(params.model, len(class_names), **params.model_options)
     if world_size > 1 and params.sync_bn:
         if device.type == "cuda":
