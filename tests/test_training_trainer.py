@@ -107,7 +107,7 @@ def validate(model):
         time.sleep(600)
     return {"mIoU": 0.5}
 
-fit(params, ["a", "b"], sys.argv[2], sys.argv[3], sys.argv[4], validate=validate)
+fit(params, ["a", "b"], sys.argv[2], sys.argv[3], sys.argv[4], validate=validate, live_dir=sys.argv[6])
 """
 
 
@@ -117,11 +117,19 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(
     params = _params(iterations=6, accumulation=2)
     uninterrupted = fit(params, IDS, *store, tmp_path / "whole", validate=_constant_validate)
 
-    run_dir, marker = tmp_path / "killed", tmp_path / "at-iteration-6"
+    run_dir, marker, live = tmp_path / "killed", tmp_path / "at-iteration-6", tmp_path / "live"
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(KILLED_RUN))
     child = subprocess.Popen(
-        [sys.executable, str(script), params.model_dump_json(), *map(str, store), str(run_dir), str(marker)],
+        [
+            sys.executable,
+            str(script),
+            params.model_dump_json(),
+            *map(str, store),
+            str(run_dir),
+            str(marker),
+            str(live),
+        ],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     try:
@@ -137,9 +145,15 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(
         "iter_00000004.pt",
     ]
 
-    resumed = fit(params, IDS, *store, run_dir, validate=_constant_validate)
+    curve = live / "plots" / "metrics" / "train" / "loss.tsv"
+    # Step 5 was logged after the last checkpoint (4): the resumed run computes it again.
+    assert [line.split("\t")[0] for line in curve.read_text().splitlines()] == ["step", *"12345"]
+
+    resumed = fit(params, IDS, *store, run_dir, validate=_constant_validate, live_dir=live)
     assert resumed.weights_sha256 == uninterrupted.weights_sha256
     assert resumed.history == uninterrupted.history
+    # The curve continues from the checkpoint: steps 5 and 6 once each.
+    assert [line.split("\t")[0] for line in curve.read_text().splitlines()] == ["step", *"123456"]
     again = fit(params, IDS, *store, run_dir)  # finished: nothing left to train
     assert again.weights_sha256 == uninterrupted.weights_sha256
 
