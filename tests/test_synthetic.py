@@ -16,6 +16,7 @@ import rasterio
 from PIL import Image
 from scipy import ndimage
 
+from urur.annotation_export import instance_colours
 from urur.classes import URUR_CLASSES, URUR_PALETTE, rgb_to_index
 from urur.synthetic import (
     SceneSpec,
@@ -25,7 +26,7 @@ from urur.synthetic import (
     synthesize_scene,
     write_annotation_export,
 )
-from urur.synthetic.annotators import AnnotatorHabits, instance_colours
+from urur.synthetic.annotators import AnnotatorHabits
 from urur.synthetic.appearance import render_rows, scene_look
 from urur.synthetic.cities import city_style
 from urur.synthetic.layout import BUILDING, SceneLayout, render_layout
