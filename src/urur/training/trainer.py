@@ -306,7 +306,8 @@ def _fit_process(
     rank = int(os.environ.get("RANK", 0)) if distributed else 0
     world_size = int(os.environ["WORLD_SIZE"]) if distributed else 1
     device = resolve_device(params.model_copy(update={"devices": 1}), int(os.environ.get("LOCAL_RANK", 0)))
-    if distributed and not dist.is_initialized():
+    owns_group = distributed and not dist.is_initialized()  # else the caller set one up and ends it
+    if owns_group:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -315,7 +316,7 @@ def _fit_process(
             params, train_ids, images_dir, masks_dir, out_dir, validate, live_dir, device, rank, world_size
         )
     finally:
-        if distributed and dist.is_initialized():
+        if owns_group:
             dist.destroy_process_group()
 
 
