@@ -27,6 +27,19 @@ TINY_PARAMETERS = {
         "seed": 0,
     },
     "runtime": {"workers": 2},
+    "training": {
+        "model": "wsdnet",
+        "model_options": {"width": 0.125},
+        "crop_size": 64,
+        "scale_range": [1.0, 1.0],
+        "batch_size": 2,
+        "iterations": 4,
+        "workers": 0,
+        "val_interval": 2,
+        "checkpoint_interval": 2,
+    },
+    "training_run": {"checkpoint_dir": "data/06_models/training", "live_dir": "data/08_reporting/training"},
+    "evaluation": {"speed": {"enabled": True, "warmup": 0, "runs": 1}},
 }
 
 

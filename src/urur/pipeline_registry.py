@@ -4,23 +4,31 @@ The chain reads ``raw_scenes`` and ``annotator_exports`` (a user's folders, neve
 Where ``data_source`` (``conf/*/globals.yml``) resolves to the synthetic source, every pipeline
 reads the synthetic folders instead and ``__default__`` includes the stages that generate them
 (``synthetic``, ``synthetic_annotators``); with a user's data it leaves them out.
+
+``train_urur`` is the main job: the dataset chain, tagged so that the project's runner
+(:mod:`urur.cli`) builds only what is absent, then training and evaluation.
+``__default__`` runs all of it and rebuilds the dataset.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.resources
 import logging
 import os
 from pathlib import Path
 
-from kedro.framework.project import find_pipelines, settings
+from kedro.framework.project import settings
 from kedro.pipeline import Pipeline, pipeline
 from kedro.utils import find_kedro_project
 
+from urur.cli import BUILD_IF_MISSING
 from urur.sources import resolve_data_source
 
 log = logging.getLogger(__name__)
 
 SYNTHETIC_SOURCE = ("synthetic", "synthetic_annotators")
+MODEL_STAGES = ("training", "evaluation")
 SYNTHETIC_INPUTS = {"raw_scenes": "synthetic_scenes", "annotator_exports": "synthetic_annotations"}
 
 
@@ -44,16 +52,32 @@ def _read_synthetic(p: Pipeline) -> Pipeline:
     return pipeline(p, inputs=mapping) if mapping else p
 
 
+def _stage_pipelines() -> dict[str, Pipeline]:
+    """Every package under ``urur.pipelines``, by name.
+
+    Kedro 1.7's ``find_pipelines`` imports only the pipelines named on the command line, but
+    ``train_urur`` and ``__default__`` are composed of all of them, so all are imported here.
+    """
+    package = importlib.resources.files("urur.pipelines")
+    names = sorted(p.name for p in package.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    return {name: importlib.import_module(f"urur.pipelines.{name}").create_pipeline() for name in names}
+
+
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = find_pipelines(raise_errors=True)
-    pipelines.pop("__default__", None)
+    pipelines = _stage_pipelines()
     source = data_source()
     log.info("Data source: %s (data_source in conf/*/globals.yml)", source)
     if source == "synthetic":
         pipelines = {name: _read_synthetic(p) for name, p in pipelines.items()}
-    # Kedro 1.7 discovers only the pipelines named on the command line; __default__ needs all.
-    pipelines["__default__"] = sum(
-        (p for name, p in pipelines.items() if source == "synthetic" or name not in SYNTHETIC_SOURCE),
+    build = sum(
+        (
+            p
+            for name, p in pipelines.items()
+            if name not in MODEL_STAGES and (source == "synthetic" or name not in SYNTHETIC_SOURCE)
+        ),
         Pipeline([]),
     )
+    models = sum((pipelines[name] for name in MODEL_STAGES), Pipeline([]))
+    pipelines["train_urur"] = build.tag(BUILD_IF_MISSING) + models
+    pipelines["__default__"] = build + models
     return pipelines

@@ -94,6 +94,13 @@ class TrainingParams(_Section):
         return self
 
 
+class TrainingRunParams(_Section):
+    """Where a training run keeps its checkpoints (resumed from by the next run) and its curves."""
+
+    checkpoint_dir: str = "data/06_models/training"
+    live_dir: str = "data/08_reporting/training"
+
+
 # Parameters that do not change what a run computes: a checkpoint written under other values of
 # these still resumes (more workers, other checkpoint cadence, resume itself).
 RESUME_NEUTRAL_FIELDS: frozenset[str] = frozenset(

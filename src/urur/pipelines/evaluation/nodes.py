@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from urur.evaluation.config import EvaluationParams
+from urur.evaluation.evaluate import evaluate_images, measure_speed_memory
+from urur.io.atomic import staging_directories
+from urur.pipelines.training.nodes import split_ids
+from urur.training import build_model_from_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def _device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("evaluation.device is 'cuda' but no GPU is visible; set it to 'auto' or 'cpu'")
+    return torch.device(choice)
+
+
+def evaluate(
+    images_dir: Path,
+    masks_dir: Path,
+    dataset_split: pd.DataFrame,
+    image_manifest: pd.DataFrame,
+    training_summary: dict,
+    evaluation: EvaluationParams,
+) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]:
+    """The trained model on the test split, the paper's way; then its FPS and peak memory.
+
+    Returns the metrics (DVC metrics), per-class and per-image tables, the confusion matrix and
+    the folder of predicted masks (URUR palette GeoTIFFs, georeferenced like the images).
+    """
+    checkpoint = (
+        training_summary[f"{evaluation.checkpoint}_checkpoint"] or training_summary["last_checkpoint"]
+    )
+    device = _device(evaluation.device)
+    model, meta = build_model_from_checkpoint(checkpoint, device)
+    class_names = list(meta["class_names"])
+    test_ids = split_ids(dataset_split, "test")
+    with staging_directories("predictions") as (predictions_dir,):
+        result = evaluate_images(
+            model,
+            test_ids,
+            images_dir,
+            masks_dir,
+            len(class_names),
+            mode=evaluation.mode,
+            window=evaluation.window,
+            overlap=evaluation.overlap,
+            downsample=evaluation.downsample,
+            mean=meta["mean"],
+            std=meta["std"],
+            device=device,
+            predictions_dir=predictions_dir if evaluation.write_predictions else None,
+        )
+    m = result.metrics
+    metrics = {
+        "model": meta["model"],
+        "checkpoint": Path(checkpoint).name,
+        "test_images": len(test_ids),
+        "test/mIoU": m["mIoU"],
+        "test/mF1": m["mF1"],
+        "test/aAcc": m["aAcc"],
+    }
+    if evaluation.speed.enabled:
+        sizes = image_manifest.set_index("image_id").loc[test_ids, ["height", "width"]]
+        height, width = (int(v) for v in sizes.max())
+        speed = measure_speed_memory(
+            model, height, width, device, warmup=evaluation.speed.warmup, runs=evaluation.speed.runs
+        )
+        metrics |= {
+            "fps": speed["fps"],
+            "seconds_per_image": speed["seconds_per_image"],
+            "peak_memory_mb": speed["peak_memory_mb"],
+            "speed_input": f"1x3x{height}x{width}",
+            "speed_device": speed["device"],
+        }
+    per_class = pd.DataFrame(
+        {
+            "class_name": class_names,
+            "IoU": m["IoU"],
+            "F1": m["F1"],
+            "target_pixels": result.confusion.sum(axis=1),
+            "predicted_pixels": result.confusion.sum(axis=0),
+        }
+    )
+    confusion = pd.DataFrame(result.confusion, index=class_names, columns=class_names)
+    confusion = confusion.rename_axis("target").reset_index()
+    log.info(
+        "Test mIoU %.4f, mF1 %.4f, aAcc %.4f over %d images (%s)",
+        m["mIoU"], m["mF1"], m["aAcc"], len(test_ids), meta["model"],
+    )  # fmt: skip
+    return metrics, per_class, result.per_image, confusion, predictions_dir

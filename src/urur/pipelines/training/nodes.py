@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import pandas as pd
+from torch import nn
+
+from urur.classes import URUR_CLASSES
+from urur.config import ConfigError
+from urur.evaluation.config import EvaluationParams
+from urur.evaluation.evaluate import evaluate_images
+from urur.training import TrainingParams, fit
+from urur.training.config import TrainingRunParams
+
+log = logging.getLogger(__name__)
+
+
+def split_ids(dataset_split: pd.DataFrame, split: str) -> list[str]:
+    """Image ids of one split, in the table's order."""
+    return dataset_split.loc[dataset_split["split"] == split, "image_id"].astype(str).tolist()
+
+
+def validation_metrics(model: nn.Module, **evaluate_kwargs) -> dict[str, float]:
+    """mIoU, mF1 and aAcc of ``model`` on the val images (the trainer logs them as ``val/...``)."""
+    metrics = evaluate_images(model, progress=False, **evaluate_kwargs).metrics
+    return {name: float(metrics[name]) for name in ("mIoU", "mF1", "aAcc")}
+
+
+def train(
+    images_dir: Path,
+    masks_dir: Path,
+    dataset_split: pd.DataFrame,
+    training: TrainingParams,
+    evaluation: EvaluationParams,
+    run: TrainingRunParams,
+) -> dict:
+    """Train the configured model on the train split, validating on the val split.
+
+    Checkpoints accumulate in ``run.checkpoint_dir`` across runs (a rerun resumes from them);
+    the returned summary names the best and last checkpoints for the evaluation stage.
+    """
+    class_names = training.class_names or URUR_CLASSES
+    val_ids = split_ids(dataset_split, "val")
+    if not val_ids:
+        raise ConfigError(
+            "the val split is empty: nothing to validate on or pick the best checkpoint by; "
+            "give split.ratios a positive val share (conf/base/parameters_split.yml)"
+        )
+    validate = functools.partial(
+        validation_metrics,
+        image_ids=val_ids,
+        images_dir=images_dir,
+        masks_dir=masks_dir,
+        num_classes=len(class_names),
+        mode=evaluation.mode,
+        window=evaluation.window,
+        overlap=evaluation.overlap,
+        downsample=evaluation.downsample,
+        mean=training.mean,
+        std=training.std,
+    )
+    result = fit(
+        training,
+        split_ids(dataset_split, "train"),
+        images_dir,
+        masks_dir,
+        run.checkpoint_dir,
+        validate=validate,
+        live_dir=run.live_dir,
+    )
+    summary = {
+        "model": training.model,
+        "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
+        "last_checkpoint": str(result.last_checkpoint),
+        "iterations": training.iterations,
+    }
+    log.info("Trained %s: best checkpoint %s", training.model, summary["best_checkpoint"])
+    return summary

@@ -1,0 +1,23 @@
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import train
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                train,
+                inputs=[
+                    "uhr_images",
+                    "masks",
+                    "dataset_split",
+                    "params:training",
+                    "params:evaluation",
+                    "params:training_run",
+                ],
+                outputs="training_summary",
+                name="train_model",
+            )
+        ]
+    )
