@@ -228,3 +228,16 @@ def test_bad_checkpoints_and_devices_fail_clearly(store: tuple[Path, Path], tmp_
     with pytest.raises(ValueError, match="train split is empty"):
         fit(_params(), [], *store, tmp_path / "empty")
     assert not (tmp_path / "many").exists() and not (tmp_path / "empty").exists()
+
+
+def test_configuration_name_separates_what_changes_the_computation() -> None:
+    from urur.training.checkpoint import configuration_name
+
+    base = TrainingParams(model="stdc", model_options={"width": 0.125})
+    name = configuration_name(base, ["a", "b"])
+    assert name.startswith("stdc-") and len(name) == len("stdc-") + 12
+    # Settings that only change how a run runs keep the folder (and so resume)...
+    assert configuration_name(base.model_copy(update={"workers": 0, "keep_last": 5}), ["a", "b"]) == name
+    # ...anything that changes the weights, or another train split, gets its own.
+    assert configuration_name(base.model_copy(update={"lr": 0.02}), ["a", "b"]) != name
+    assert configuration_name(base, ["a", "c"]) != name

@@ -11,6 +11,7 @@ reference (model/optimizer/lr_scheduler/epoch) with mmengine's ``meta``.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import platform
 import random
@@ -56,6 +57,17 @@ def git_commit() -> str | None:
 def ids_digest(ids: Sequence[str]) -> str:
     """A short fingerprint of the train split, so a resumed run is known to draw the same images."""
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def configuration_name(params: TrainingParams, train_ids: Sequence[str]) -> str:
+    """``<model>-<digest>`` of everything that changes what a run computes.
+
+    Runs of one configuration share a checkpoint folder of this name (and resume each other);
+    another configuration, e.g. a ``dvc exp run -S training.lr=...``, gets its own folder.
+    """
+    settings = params.model_dump(mode="json", exclude=set(RESUME_NEUTRAL_FIELDS))
+    text = json.dumps({"params": settings, "train_ids": ids_digest(train_ids)}, sort_keys=True)
+    return f"{params.model}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def build_meta(

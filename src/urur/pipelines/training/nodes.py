@@ -12,6 +12,7 @@ from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import evaluate_images
 from urur.training import TrainingParams, fit
+from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ def train(
 ) -> dict:
     """Train the configured model on the train split, validating on the val split.
 
-    Checkpoints accumulate in ``run.checkpoint_dir`` across runs (a rerun resumes from them);
+    Checkpoints accumulate in ``run.checkpoint_dir/<model>-<configuration digest>`` across runs
+    (a rerun of the same configuration resumes from them, another one starts its own folder);
     the returned summary names the best and last checkpoints for the evaluation stage.
     """
     class_names = training.class_names or URUR_CLASSES
@@ -61,12 +63,14 @@ def train(
         mean=training.mean,
         std=training.std,
     )
+    train_ids = split_ids(dataset_split, "train")
+    out_dir = Path(run.checkpoint_dir) / configuration_name(training, train_ids)
     result = fit(
         training,
-        split_ids(dataset_split, "train"),
+        train_ids,
         images_dir,
         masks_dir,
-        run.checkpoint_dir,
+        out_dir,
         validate=validate,
         live_dir=run.live_dir,
     )
@@ -75,6 +79,8 @@ def train(
         "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
         "last_checkpoint": str(result.last_checkpoint),
         "iterations": training.iterations,
+        "run_dir": str(out_dir),
+        "weights_sha256": result.weights_sha256,
     }
     log.info("Trained %s: best checkpoint %s", training.model, summary["best_checkpoint"])
     return summary
