@@ -314,6 +314,39 @@ def _patch_source(
         yield _PngFolder(folder, fmt, num_classes)
 
 
+def read_export(
+    annotations_dir: str | os.PathLike,
+    image_id: str,
+    windows: list[Window],
+    *,
+    num_classes: int = 8,
+    format: AnnotationFormat | None = None,
+) -> tuple[dict[str, np.ndarray], set[str], str]:
+    """One image's exported patches on ``windows``: ``(labels by patch id, patch ids found, source)``.
+
+    For callers that compare exports patch by patch (pre-label corrections) rather than merge
+    them. A missing or invalid patch is an :class:`AnnotationError` naming every such file.
+    """
+    with _patch_source(Path(annotations_dir), image_id, format, num_classes) as source:
+        patches, bad = {}, []
+        for window in windows:
+            pid = patch_id(image_id, window)
+            patch = _LoadedPatch(window, pid, source.location(pid))
+            try:
+                patch.labels = source.load(pid, window)
+                patch.problem = "missing" if patch.labels is None else None
+            except _InvalidPatch as error:
+                patch.problem = str(error)
+            if patch.problem is None:
+                patches[pid] = patch.labels
+            else:
+                bad.append(patch)
+        found, source_name = source.patch_ids(), source.source
+    if bad:
+        raise AnnotationError(_problem_report(image_id, bad, "Re-export these patches."))
+    return patches, found, source_name
+
+
 def _read_prelabel(path: Path, height: int, width: int, num_classes: int) -> np.ndarray:
     labels = read_raster(path)
     if labels.ndim != 2:

@@ -171,7 +171,7 @@ def _annotate_image(job: _ImageJob) -> dict[str, object]:
     }
 
 
-def _truth_window(truth_dir: Path, record: dict) -> tuple[Path, RasterWindow]:
+def truth_window(truth_dir: Path, record: dict) -> tuple[Path, RasterWindow]:
     """The truth raster of the image's scene and the image's window in it, checked to fit."""
     image_id, scene_id = record["image_id"], record["scene_id"]
     row_off, col_off, height, width = (int(record[k]) for k in ("row_off", "col_off", "height", "width"))
@@ -220,7 +220,7 @@ def annotate_images(
     jobs = [
         _ImageJob(
             str(record["image_id"]),
-            *_truth_window(truth_dir, record),
+            *truth_window(truth_dir, record),
             out_dir,
             patch_size,
             overlap,

@@ -1,0 +1,5 @@
+"""ISDNet-assisted pre-labelling: round one from scratch, ISDNet drafts for the rest, corrections, effort."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

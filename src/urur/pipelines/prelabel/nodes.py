@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from urur import prelabel
+from urur.annotation import merge_annotations
+from urur.config import RuntimeParams, TilingParams
+from urur.io.atomic import staging_directories
+from urur.training import fit
+
+log = logging.getLogger(__name__)
+
+
+def choose_round_one(image_manifest: pd.DataFrame, p: prelabel.PrelabelParams) -> pd.DataFrame:
+    """Which images are annotated from scratch (round 1) and which get drafts (round 2)."""
+    p = prelabel.PrelabelParams.model_validate(p)
+    rounds = prelabel.choose_round_one(
+        image_manifest, p.round_one.scene_fraction, p.round_one.seed, p.round_one.images
+    )
+    log.info("Round one: %d of %d images from scratch", (rounds["round"] == 1).sum(), len(rounds))
+    return rounds
+
+
+def merge_round_one(
+    annotations_dir: Path,
+    image_manifest: pd.DataFrame,
+    images_dir: Path,
+    rounds: pd.DataFrame,
+    grid: TilingParams,
+    runtime: RuntimeParams,
+) -> Path:
+    """Merge round one's exports into the masks ISDNet trains on."""
+    ids = prelabel.round_images(rounds, 1)
+    with staging_directories("round_one_masks") as (masks_dir,):
+        merge_annotations(
+            image_manifest[image_manifest["image_id"].isin(ids)],
+            annotations_dir,
+            masks_dir,
+            images_dir=images_dir,
+            patch_size=grid.patch_size,
+            overlap=grid.overlap,
+            workers=runtime.workers,
+        )
+    log.info("Merged round one's annotations of %d images", len(ids))
+    return masks_dir
+
+
+def train_prelabel_model(
+    images_dir: Path, masks_dir: Path, rounds: pd.DataFrame, p: prelabel.PrelabelParams
+) -> dict:
+    """Train the pre-labelling model (ISDNet) on round one; returns which checkpoint drafts use."""
+    p = prelabel.PrelabelParams.model_validate(p)
+    result = fit(p.training, prelabel.round_images(rounds, 1), images_dir, masks_dir, p.checkpoint_dir)
+    checkpoint = result.best_checkpoint or result.last_checkpoint
+    log.info(
+        "Pre-labelling %s trained for %d iterations: %s", p.training.model, p.training.iterations, checkpoint
+    )
+    return {"model": p.training.model, "checkpoint": str(checkpoint), "iterations": p.training.iterations}
+
+
+def draft(
+    images_dir: Path, rounds: pd.DataFrame, model: dict, grid: TilingParams, p: prelabel.PrelabelParams
+) -> tuple[Path, pd.DataFrame]:
+    """Predict round two's images and cut the predictions into drafts with uncertainty rankings."""
+    p = prelabel.PrelabelParams.model_validate(p)
+    with staging_directories("prelabel_drafts") as (drafts_dir,):
+        ranking = prelabel.draft_images(
+            model["checkpoint"],
+            prelabel.round_images(rounds, 2),
+            images_dir,
+            drafts_dir,
+            patch_size=grid.patch_size,
+            overlap=grid.overlap,
+            num_classes=len(p.training.class_names or prelabel.URUR_CLASSES),
+            margin=p.margin,
+            score=p.score,
+        )
+    log.info("Drafted %d patches of %d images", len(ranking), ranking["image_id"].nunique())
+    return drafts_dir, ranking
+
+
+def correct_drafts(
+    truth_dir: Path,
+    image_manifest: pd.DataFrame,
+    annotations_dir: Path,
+    drafts_dir: Path,
+    rounds: pd.DataFrame,
+    p: prelabel.PrelabelParams,
+) -> tuple[Path, pd.DataFrame]:
+    """Simulated round two: annotators correct the drafts; round one's exports are carried along,
+    so the folder holds every image's final export for the annotation merge."""
+    p = prelabel.PrelabelParams.model_validate(p)
+    with staging_directories("corrected_annotations") as (out_dir,):
+        for image_id in prelabel.round_images(rounds, 1):
+            for source in (annotations_dir / f"{image_id}.zip", annotations_dir / image_id):
+                if source.is_file():
+                    shutil.copy2(source, out_dir / source.name)
+                elif source.is_dir():
+                    shutil.copytree(source, out_dir / source.name)
+        changes = prelabel.correct_images(
+            truth_dir, image_manifest, drafts_dir, out_dir, seed=p.correction_seed
+        )
+    log.info(
+        "Simulated corrections changed %d of %d pixels",
+        changes["changed_pixels"].sum(),
+        changes["pixels"].sum(),
+    )
+    return out_dir, changes
+
+
+def report(
+    drafts_dir: Path, corrected_dir: Path, masks_dir: Path, ranking: pd.DataFrame, p: prelabel.PrelabelParams
+) -> tuple[dict, pd.DataFrame]:
+    """The effort/quality table (DVC metrics) and the per-patch changes beside their scores."""
+    p = prelabel.PrelabelParams.model_validate(p)
+    changes = prelabel.count_changes(drafts_dir, corrected_dir)
+    quality = prelabel.prediction_quality(
+        drafts_dir, masks_dir, len(p.training.class_names or prelabel.URUR_CLASSES)
+    )
+    summary = prelabel.effort_summary(changes, ranking, quality, p.top_share)
+    log.info(
+        "Pre-labels saved %.1f %% of the effort; ranking ROC AUC %.3f",
+        summary["effort_saved_pct"],
+        summary["ranking_roc_auc"],
+    )
+    return summary, changes.merge(ranking, on=["image_id", "patch_id"], how="left")
+
+
+def compare_with_truth(
+    truth_dir: Path, image_manifest: pd.DataFrame, masks_dir: Path, rounds: pd.DataFrame
+) -> pd.DataFrame:
+    """Final masks of from-scratch and pre-labelled images against the synthetic truth."""
+    table = prelabel.truth_agreement(truth_dir, image_manifest, masks_dir, rounds)
+    log.info(
+        "Agreement with the truth (mIoU): %s", dict(zip(table["group"], table["mIoU"].round(4), strict=True))
+    )
+    return table

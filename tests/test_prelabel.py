@@ -1,0 +1,241 @@
+"""ISDNet-assisted pre-labelling: round choice, uncertainty, drafts, corrections, effort, bad inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from urur.annotation import merge_annotations, merge_image_annotations, read_export
+from urur.classes import URUR_PALETTE
+from urur.config import RuntimeParams, TilingParams
+from urur.io.layout import mask_path
+from urur.io.raster import read_raster, write_raster
+from urur.pipelines.prelabel import create_pipeline
+from urur.prelabel import (
+    PrelabelError,
+    check_drafts,
+    choose_round_one,
+    correct_patch,
+    count_changes,
+    draft_images,
+    patch_scores,
+    roc_auc,
+    simulate_corrections,
+    uncertainty_maps,
+)
+from urur.synthetic import annotate_images
+from urur.synthetic.annotators import AnnotatorHabits
+from urur.tiling import patch_grid, patch_id
+from urur.training import CheckpointError, TrainingParams, fit
+
+SIZE, PATCH, OVERLAP = 96, 64, 8
+TINY_TRAINING = {
+    "model": "isdnet",
+    "model_options": {"width": 0.125},
+    "crop_size": 64,
+    "scale_range": [1.0, 1.0],
+    "batch_size": 2,
+    "iterations": 2,
+    "workers": 0,
+    "device": "cpu",
+}
+
+
+class _Kept(MemoryDataset):
+    """Keeps its data after the run, so a second slice can read the first one's outputs."""
+
+    def _release(self) -> None:
+        pass
+
+
+def _manifest(scenes: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "image_id": f"{scene}_0",
+                "scene_id": scene,
+                "city": city,
+                "row_off": 0,
+                "col_off": 0,
+                "height": SIZE,
+                "width": SIZE,
+                "path": f"{scene}_0.tif",
+            }
+            for scene, city in scenes
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Four one-image scenes in two cities: images coloured by their truth, CVAT exports of all."""
+    root = tmp_path_factory.mktemp("prelabel")
+    manifest = _manifest([("a1", "A"), ("a2", "A"), ("b1", "B"), ("b2", "B")])
+    rng = np.random.default_rng(0)
+    for k, record in enumerate(manifest.to_dict("records")):
+        truth = np.zeros((SIZE, SIZE), np.uint8)
+        truth[:, SIZE // 2 :] = 2
+        truth[10 + 5 * k : 40 + 5 * k, 20:50] = 1
+        truth[60:, : 30 + 10 * k] = 6
+        write_raster(root / "truth" / f"{record['scene_id']}.tif", truth)
+        pixels = URUR_PALETTE[truth].astype(np.int16) + rng.integers(-20, 20, (SIZE, SIZE, 3))
+        write_raster(root / "images" / record["path"], np.clip(pixels, 0, 255).astype(np.uint8))
+    annotate_images(
+        root / "truth", manifest, root / "exports", patch_size=PATCH, overlap=OVERLAP, format="cvat", seed=1
+    )
+    return root, manifest
+
+
+def test_round_one_takes_a_third_of_the_scenes_city_by_city_and_refuses_empty_or_all():
+    manifest = _manifest([(f"{c}{k}", c) for c in "ABC" for k in range(2)])
+    rounds = choose_round_one(manifest, 1 / 3, seed=0)
+    first = rounds[rounds["round"] == 1]
+    assert len(first) == 2 and first["city"].nunique() == 2
+    assert rounds.equals(choose_round_one(manifest, 1 / 3, seed=0))
+    with pytest.raises(PrelabelError, match=r"no image.*parameters_prelabel\.yml"):
+        choose_round_one(manifest, images=[])
+    with pytest.raises(PrelabelError, match="all 6 images"):
+        choose_round_one(manifest, 1.0)
+
+
+def test_uncertainty_of_a_hand_made_case():
+    # Left 2x2 patch: both classes equally likely; right patch: 0.9 / 0.1.
+    logits = torch.zeros(1, 2, 2, 4)
+    logits[0, 0, :, 2:] = math.log(9)
+    labels, entropy, low_margin = uncertainty_maps(logits, margin=0.2)
+    table = patch_scores("img", entropy, low_margin, patch_size=2, overlap=0, score="entropy")
+    sure = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1)) / math.log(2)
+    assert table["patch_id"].tolist() == ["img_r00000_c00000", "img_r00000_c00002"]
+    assert table["entropy"].tolist() == pytest.approx([1.0, sure], abs=1e-6)
+    assert table["low_margin"].tolist() == [1.0, 0.0]
+    assert table["rank"].tolist() == [1, 2]
+    assert (labels[:, 2:] == 0).all()
+
+
+def test_roc_auc_against_hand_counts():
+    # Positive scores 0.35, 0.8 vs negatives 0.1, 0.4: 3 of 4 pairs ordered right.
+    assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    assert roc_auc(np.array([1.0, 1.0]), np.array([1, 0])) == 0.5
+    assert math.isnan(roc_auc(np.array([1.0, 2.0]), np.array([1, 1])))
+
+
+def test_correction_changes_exactly_the_wrong_pixels_the_annotator_fixes():
+    draft = np.array([[0, 1, 2], [3, 3, 3]], np.uint8)
+    truth = np.array([[0, 2, 2], [3, 1, 1]], np.uint8)
+    annotated = np.array([[5, 2, 2], [3, 1, 3]], np.uint8)  # the annotator errs at (0,0) and (1,2)
+    corrected = correct_patch(draft, truth, annotated)
+    # Agreeing pixels keep the draft even where the annotator would err; (1,2) stays wrong.
+    assert corrected.tolist() == [[0, 2, 2], [3, 1, 3]]
+    assert np.count_nonzero(corrected != draft) == 2
+    perfect = AnnotatorHabits(shift_probability=0, dilate_probability=0, mislabel_probability=0)
+    truth = np.random.default_rng(1).integers(0, 8, (SIZE, SIZE)).astype(np.uint8)
+    drafts = {
+        patch_id("x", w): np.zeros((w.height, w.width), np.uint8)
+        for w in patch_grid(SIZE, SIZE, PATCH, OVERLAP)
+    }
+    fixed = simulate_corrections(truth, "x", drafts, PATCH, OVERLAP, seed=0, habits=perfect)
+    for w in patch_grid(SIZE, SIZE, PATCH, OVERLAP):
+        assert np.array_equal(fixed[patch_id("x", w)], truth[w.slices])
+
+
+@pytest.fixture(scope="module")
+def checkpoint(world):
+    root, manifest = world
+    merge_annotations(manifest, root / "exports", root / "masks", patch_size=PATCH, overlap=OVERLAP)
+    result = fit(
+        TrainingParams(**TINY_TRAINING),
+        manifest["image_id"][:2],
+        root / "images",
+        root / "masks",
+        root / "model",
+    )
+    return result.last_checkpoint
+
+
+def test_drafts_reimport_to_the_prediction_in_every_format(world, checkpoint, tmp_path):
+    root, manifest = world
+    ids = manifest["image_id"][2:].tolist()
+    ranking = draft_images(checkpoint, ids, root / "images", tmp_path, patch_size=PATCH, overlap=OVERLAP)
+    assert len(ranking) == 4 * len(ids) and set(ranking["rank"]) == {1, 2, 3, 4}
+    for image_id in ids:
+        prediction = read_raster(mask_path(tmp_path / "prelabels", image_id))
+        windows = patch_grid(SIZE, SIZE, PATCH, OVERLAP)
+        for fmt in ("index", "rgb", "cvat"):
+            patches, found, _ = read_export(tmp_path / fmt, image_id, windows, format=fmt)
+            assert found == {patch_id(image_id, w) for w in windows}
+            for w in windows:
+                assert np.array_equal(patches[patch_id(image_id, w)], prediction[w.slices])
+        merged, _ = merge_image_annotations(
+            image_id, SIZE, SIZE, tmp_path / "cvat", patch_size=PATCH, overlap=OVERLAP
+        )
+        assert np.array_equal(merged, prediction)
+
+
+def test_bad_inputs_name_the_file(world, checkpoint, tmp_path):
+    root, manifest = world
+    ids = manifest["image_id"][2:].tolist()
+    with pytest.raises(CheckpointError, match=str(checkpoint)):
+        draft_images(
+            checkpoint,
+            ids,
+            root / "images",
+            tmp_path / "five",
+            num_classes=5,
+            patch_size=PATCH,
+            overlap=OVERLAP,
+        )
+    drafts = tmp_path / "drafts"
+    draft_images(checkpoint, ids, root / "images", drafts, patch_size=PATCH, overlap=OVERLAP)
+    other_grid = tmp_path / "other_grid"
+    annotate_images(root / "truth", manifest[2:], other_grid, patch_size=48, overlap=8, format="cvat")
+    with pytest.raises(PrelabelError, match=f"{other_grid / ids[0]}.zip"):
+        count_changes(drafts, other_grid)
+    (drafts / "cvat" / f"{ids[1]}.zip").unlink()
+    with pytest.raises(PrelabelError, match=f"{drafts}.*lacks.*{ids[1]}.zip"):
+        check_drafts(drafts)
+    (drafts / "drafts.json").unlink()
+    with pytest.raises(PrelabelError, match=f"{drafts} has no drafts.json"):
+        check_drafts(drafts)
+
+
+def test_pipeline_slices_draft_correct_and_report(world, tmp_path, monkeypatch):
+    root, manifest = world
+    monkeypatch.setenv("URUR_STAGING_DIR", str(tmp_path / "staging"))
+    params = {
+        "round_one": {"images": manifest["image_id"][:2].tolist()},
+        "training": TINY_TRAINING,
+        "checkpoint_dir": str(tmp_path / "model"),
+    }
+    catalog = DataCatalog(
+        {
+            "image_manifest": MemoryDataset(manifest),
+            "uhr_images": MemoryDataset(root / "images"),
+            "annotator_exports": MemoryDataset(root / "exports"),
+            "synthetic_truth": MemoryDataset(root / "truth"),
+            "params:prelabel": MemoryDataset(params),
+            "params:tiling": MemoryDataset(TilingParams(patch_size=PATCH, overlap=OVERLAP)),
+            "params:runtime": MemoryDataset(RuntimeParams(workers=1)),
+            **{name: _Kept() for name in ("prelabel_rounds", "prelabel_drafts", "prelabel_ranking")},
+        }
+    )
+    pipeline = create_pipeline()
+    SequentialRunner().run(pipeline.from_nodes("choose_round_one").to_nodes("simulate_corrections"), catalog)
+    corrected = catalog.load("synthetic_corrected_annotations")
+    corrections = catalog.load("prelabel_corrections")
+    assert sorted(p.name for p in corrected.iterdir()) == [f"{i}.zip" for i in manifest["image_id"]]
+    merge_annotations(manifest, corrected, tmp_path / "masks", patch_size=PATCH, overlap=OVERLAP)
+    catalog["masks"] = MemoryDataset(tmp_path / "masks")
+    catalog["corrected_exports"] = MemoryDataset(corrected)
+    SequentialRunner().run(pipeline.only_nodes_with_tags("prelabel_report"), catalog)
+    effort = catalog.load("prelabel_effort")
+    expected = 100 * (1 - corrections["changed_pixels"].sum() / corrections["pixels"].sum())
+    assert effort["effort_saved_pct"] == pytest.approx(expected)
+    assert effort["patches"] == len(corrections) == 8
+    agreement = catalog.load("prelabel_truth_agreement")
+    assert agreement["group"].tolist() == ["from_scratch", "prelabelled"]
