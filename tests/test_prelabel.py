@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from urur.prelabel import (
 from urur.synthetic import annotate_images
 from urur.synthetic.annotators import AnnotatorHabits
 from urur.tiling import patch_grid, patch_id
-from urur.training import CheckpointError, TrainingParams, fit
+from urur.training import CheckpointError
 
 SIZE, PATCH, OVERLAP = 96, 64, 8
 TINY_TRAINING = {
@@ -145,72 +146,14 @@ def test_correction_changes_exactly_the_wrong_pixels_the_annotator_fixes():
 
 
 @pytest.fixture(scope="module")
-def checkpoint(world):
+def chain(world, tmp_path_factory):
+    """The prelabel pipeline in two slices around the final merge, as the chain runs it."""
     root, manifest = world
-    merge_annotations(manifest, root / "exports", root / "masks", patch_size=PATCH, overlap=OVERLAP)
-    result = fit(
-        TrainingParams(**TINY_TRAINING),
-        manifest["image_id"][:2],
-        root / "images",
-        root / "masks",
-        root / "model",
-    )
-    return result.last_checkpoint
-
-
-def test_drafts_reimport_to_the_prediction_in_every_format(world, checkpoint, tmp_path):
-    root, manifest = world
-    ids = manifest["image_id"][2:].tolist()
-    ranking = draft_images(checkpoint, ids, root / "images", tmp_path, patch_size=PATCH, overlap=OVERLAP)
-    assert len(ranking) == 4 * len(ids) and set(ranking["rank"]) == {1, 2, 3, 4}
-    for image_id in ids:
-        prediction = read_raster(mask_path(tmp_path / "prelabels", image_id))
-        windows = patch_grid(SIZE, SIZE, PATCH, OVERLAP)
-        for fmt in ("index", "rgb", "cvat"):
-            patches, found, _ = read_export(tmp_path / fmt, image_id, windows, format=fmt)
-            assert found == {patch_id(image_id, w) for w in windows}
-            for w in windows:
-                assert np.array_equal(patches[patch_id(image_id, w)], prediction[w.slices])
-        merged, _ = merge_image_annotations(
-            image_id, SIZE, SIZE, tmp_path / "cvat", patch_size=PATCH, overlap=OVERLAP
-        )
-        assert np.array_equal(merged, prediction)
-
-
-def test_bad_inputs_name_the_file(world, checkpoint, tmp_path):
-    root, manifest = world
-    ids = manifest["image_id"][2:].tolist()
-    with pytest.raises(CheckpointError, match=str(checkpoint)):
-        draft_images(
-            checkpoint,
-            ids,
-            root / "images",
-            tmp_path / "five",
-            num_classes=5,
-            patch_size=PATCH,
-            overlap=OVERLAP,
-        )
-    drafts = tmp_path / "drafts"
-    draft_images(checkpoint, ids, root / "images", drafts, patch_size=PATCH, overlap=OVERLAP)
-    other_grid = tmp_path / "other_grid"
-    annotate_images(root / "truth", manifest[2:], other_grid, patch_size=48, overlap=8, format="cvat")
-    with pytest.raises(PrelabelError, match=f"{other_grid / ids[0]}.zip"):
-        count_changes(drafts, other_grid)
-    (drafts / "cvat" / f"{ids[1]}.zip").unlink()
-    with pytest.raises(PrelabelError, match=f"{drafts}.*lacks.*{ids[1]}.zip"):
-        check_drafts(drafts)
-    (drafts / "drafts.json").unlink()
-    with pytest.raises(PrelabelError, match=f"{drafts} has no drafts.json"):
-        check_drafts(drafts)
-
-
-def test_pipeline_slices_draft_correct_and_report(world, tmp_path, monkeypatch):
-    root, manifest = world
-    monkeypatch.setenv("URUR_STAGING_DIR", str(tmp_path / "staging"))
+    work = tmp_path_factory.mktemp("chain")
     params = {
         "round_one": {"images": manifest["image_id"][:2].tolist()},
         "training": TINY_TRAINING,
-        "checkpoint_dir": str(tmp_path / "model"),
+        "checkpoint_dir": str(work / "model"),
     }
     catalog = DataCatalog(
         {
@@ -221,21 +164,75 @@ def test_pipeline_slices_draft_correct_and_report(world, tmp_path, monkeypatch):
             "params:prelabel": MemoryDataset(params),
             "params:tiling": MemoryDataset(TilingParams(patch_size=PATCH, overlap=OVERLAP)),
             "params:runtime": MemoryDataset(RuntimeParams(workers=1)),
-            **{name: _Kept() for name in ("prelabel_rounds", "prelabel_drafts", "prelabel_ranking")},
+            **{
+                name: _Kept()
+                for name in ("prelabel_rounds", "prelabel_drafts", "prelabel_ranking", "prelabel_model")
+            },
         }
     )
     pipeline = create_pipeline()
-    SequentialRunner().run(pipeline.from_nodes("choose_round_one").to_nodes("simulate_corrections"), catalog)
-    corrected = catalog.load("synthetic_corrected_annotations")
-    corrections = catalog.load("prelabel_corrections")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("URUR_STAGING_DIR", str(work / "staging"))
+        SequentialRunner().run(pipeline.only_nodes_with_tags("prelabel_drafts"), catalog)
+        corrected = catalog.load("synthetic_corrected_annotations")
+        merge_annotations(manifest, corrected, work / "masks", patch_size=PATCH, overlap=OVERLAP)
+        catalog["masks"] = MemoryDataset(work / "masks")
+        catalog["corrected_exports"] = MemoryDataset(corrected)
+        SequentialRunner().run(pipeline.only_nodes_with_tags("prelabel_report"), catalog)
+    return catalog
+
+
+def test_pipeline_drafts_corrects_and_reports(world, chain):
+    _, manifest = world
+    corrected = chain.load("synthetic_corrected_annotations")
+    corrections = chain.load("prelabel_corrections")
+    # Round one's exports carried along, round two's corrected: every image once for the merge.
     assert sorted(p.name for p in corrected.iterdir()) == [f"{i}.zip" for i in manifest["image_id"]]
-    merge_annotations(manifest, corrected, tmp_path / "masks", patch_size=PATCH, overlap=OVERLAP)
-    catalog["masks"] = MemoryDataset(tmp_path / "masks")
-    catalog["corrected_exports"] = MemoryDataset(corrected)
-    SequentialRunner().run(pipeline.only_nodes_with_tags("prelabel_report"), catalog)
-    effort = catalog.load("prelabel_effort")
+    effort = chain.load("prelabel_effort")
+    # Read back from the exports, the changes equal those counted while correcting.
     expected = 100 * (1 - corrections["changed_pixels"].sum() / corrections["pixels"].sum())
     assert effort["effort_saved_pct"] == pytest.approx(expected)
     assert effort["patches"] == len(corrections) == 8
-    agreement = catalog.load("prelabel_truth_agreement")
+    agreement = chain.load("prelabel_truth_agreement")
     assert agreement["group"].tolist() == ["from_scratch", "prelabelled"]
+    assert agreement["images"].tolist() == [2, 2]
+
+
+def test_drafts_reimport_to_the_prediction_in_every_format(world, chain):
+    _, manifest = world
+    drafts = chain.load("prelabel_drafts")
+    ranking = chain.load("prelabel_ranking")
+    ids = manifest["image_id"][2:].tolist()
+    assert len(ranking) == 4 * len(ids) and set(ranking["rank"]) == {1, 2, 3, 4}
+    windows = patch_grid(SIZE, SIZE, PATCH, OVERLAP)
+    for image_id in ids:
+        prediction = read_raster(mask_path(drafts / "prelabels", image_id))
+        for fmt in ("index", "rgb", "cvat"):
+            patches, found, _ = read_export(drafts / fmt, image_id, windows, format=fmt)
+            assert found == {patch_id(image_id, w) for w in windows}
+            for w in windows:
+                assert np.array_equal(patches[patch_id(image_id, w)], prediction[w.slices])
+        merged, _ = merge_image_annotations(
+            image_id, SIZE, SIZE, drafts / "cvat", patch_size=PATCH, overlap=OVERLAP
+        )
+        assert np.array_equal(merged, prediction)
+
+
+def test_bad_inputs_name_the_file(world, chain, tmp_path):
+    root, manifest = world
+    ids = manifest["image_id"][2:].tolist()
+    checkpoint = chain.load("prelabel_model")["checkpoint"]
+    with pytest.raises(CheckpointError, match=checkpoint):
+        draft_images(checkpoint, ids, root / "images", tmp_path / "five", num_classes=5)
+    drafts = tmp_path / "drafts"
+    shutil.copytree(chain.load("prelabel_drafts"), drafts)
+    other_grid = tmp_path / "other_grid"
+    annotate_images(root / "truth", manifest[2:], other_grid, patch_size=48, overlap=8, format="cvat")
+    with pytest.raises(PrelabelError, match=f"{other_grid / ids[0]}.zip"):
+        count_changes(drafts, other_grid)
+    (drafts / "cvat" / f"{ids[1]}.zip").unlink()
+    with pytest.raises(PrelabelError, match=f"{drafts}.*lacks.*{ids[1]}.zip"):
+        check_drafts(drafts)
+    (drafts / "drafts.json").unlink()
+    with pytest.raises(PrelabelError, match=f"{drafts} has no drafts.json"):
+        check_drafts(drafts)
