@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from urur.models.heads import ASPP, DeepLabV3PlusHead, FCNHead, SegHead, SuperResolutionHead
+from urur.models.heads import (
+    ASPP,
+    DeepLabV3PlusHead,
+    FCNHead,
+    SegHead,
+    SuperResolutionHead,
+    WaveletSuperResolutionHead,
+)
+from urur.models.wavelets import WaveletPacket2D
 
 
 @pytest.mark.parametrize("size", [(7, 9), (16, 16), (1, 3)])
@@ -64,3 +72,25 @@ def test_super_resolution_head_scale(scale: int, factors: list[int]) -> None:
 def test_super_resolution_head_rejects_bad_scale() -> None:
     with pytest.raises(ValueError, match="power of two"):
         SuperResolutionHead(16, scale=12)
+
+
+@pytest.mark.parametrize(("scale", "levels", "doublings"), [(8, 2, 1), (8, 3, 0), (16, 2, 2), (4, 1, 1)])
+def test_wavelet_super_resolution_head_ends_in_an_inverse_packet_transform(
+    scale: int, levels: int, doublings: int
+) -> None:
+    head = WaveletSuperResolutionHead(16, out_channels=3, scale=scale, channels=8, levels=levels).eval()
+    upsamplings = [m for m in head.stages.modules() if isinstance(m, torch.nn.Upsample)]
+    assert len(upsamplings) == doublings
+    coefficients: list[torch.Tensor] = []
+    head.output.register_forward_hook(lambda _m, _i, out: coefficients.append(out))
+    features, image = head(torch.randn(2, 16, 3, 5), return_features=True)
+    assert tuple(image.shape) == (2, 3, 3 * scale, 5 * scale)
+    assert tuple(features.shape) == (2, 8, 3 * 2**doublings, 5 * 2**doublings)
+    # The image is exactly the inverse packet transform of the predicted coefficients.
+    assert coefficients[0].shape[1] == 3 * 4**levels
+    torch.testing.assert_close(WaveletPacket2D(levels)(image), coefficients[0], atol=1e-5, rtol=1e-5)
+
+
+def test_wavelet_super_resolution_head_rejects_bad_scale() -> None:
+    with pytest.raises(ValueError, match=r"power of two >= 2\*\*levels = 8, got 4"):
+        WaveletSuperResolutionHead(16, scale=4, levels=3)

@@ -30,7 +30,7 @@ def test_wsl_of_checkerboard_uses_the_l1_weight() -> None:
     assert two_levels(board, torch.zeros_like(board)).item() == pytest.approx(1.0 + 16.0)
 
 
-def _pywt_wsl(rec: np.ndarray, img: np.ndarray, levels: int, lam_low: float, lam_high: float) -> float:
+def pywt_wsl(rec: np.ndarray, img: np.ndarray, levels: int, lam_low: float, lam_high: float) -> float:
     """Independent WSL: repeated pywt.dwt2 on each parent subband, children looked up by name."""
     parents_rec, parents_img, total = [rec], [img], 0.0
     for _ in range(levels):
@@ -50,9 +50,25 @@ def test_wsl_matches_pywavelets() -> None:
     rng = np.random.default_rng(0)
     rec = rng.normal(size=(2, 3, 16, 24))
     img = rng.normal(size=(2, 3, 16, 24))
-    expected = _pywt_wsl(rec, img, levels=3, lam_low=1.0, lam_high=0.8)
+    expected = pywt_wsl(rec, img, levels=3, lam_low=1.0, lam_high=0.8)
     loss = WaveletSmoothLoss()(torch.from_numpy(rec).float(), torch.from_numpy(img).float())
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_haar_one_product_path_equals_the_level_by_level_path(levels: int) -> None:
+    """``"db1"`` is haar computed by pytorch_wavelets level by level: same loss and gradients."""
+    generator = torch.Generator().manual_seed(levels)
+    image = torch.randn(2, 3, 16, 32, generator=generator)
+    values, gradients = [], []
+    for wave in ("haar", "db1"):
+        rec = torch.randn(2, 3, 16, 32, generator=torch.Generator().manual_seed(9)).requires_grad_(True)
+        loss = WaveletSmoothLoss(levels=levels, lambda_low=1.0, lambda_high=0.8, wave=wave)(rec, image)
+        loss.backward()
+        values.append(loss.item())
+        gradients.append(rec.grad)
+    assert values[0] == pytest.approx(values[1], rel=1e-5)
+    torch.testing.assert_close(gradients[0], gradients[1], rtol=1e-4, atol=1e-6)
 
 
 def test_wsl_is_zero_for_identical_inputs_and_has_gradients() -> None:

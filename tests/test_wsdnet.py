@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from urur.losses import WaveletSmoothLoss, segmentation_loss
+from tests.test_losses import pywt_wsl
+from urur.losses import segmentation_loss
+from urur.models.heads import WaveletSuperResolutionHead
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 from urur.models.wsdnet import AUX_LOSSES, DOWNSAMPLE_MODES, AdaptiveDownsample, WSDNet
 
@@ -88,7 +90,8 @@ def test_losses_follow_their_definitions() -> None:
     logits, losses = model(image, target)
     aux = F.interpolate(captured["aux"], size=(64, 96), mode="bilinear", align_corners=False)
     torch.testing.assert_close(losses["loss_aux"], 0.1 * segmentation_loss(aux, target))
-    torch.testing.assert_close(losses["loss_wsl"], WaveletSmoothLoss()(captured["rec"], image))
+    expected_wsl = pywt_wsl(captured["rec"].detach().double().numpy(), image.double().numpy(), 3, 1.0, 0.8)
+    assert losses["loss_wsl"].item() == pytest.approx(expected_wsl, rel=1e-5)
     torch.testing.assert_close(losses["loss_seg"], segmentation_loss(logits, target))
     assert captured["rec"].shape == image.shape
 
@@ -131,6 +134,9 @@ def test_dwt_deep_branch_uses_the_packet_transform_and_its_inverse() -> None:
     model = _model()
     assert isinstance(model.deep.downsample, WaveletPacket2D) and model.deep.downsample.levels == 2
     assert isinstance(model.deep.upsample[-1], InverseWaveletPacket2D)
+    # The SR head ends the same way: its last x4 is a 2-level inverse packet transform.
+    assert isinstance(model.sr_head, WaveletSuperResolutionHead)
+    assert model.sr_head.inverse.levels == 2
 
 
 def test_adaptive_downsample_starts_as_space_to_depth() -> None:

@@ -19,6 +19,12 @@ Interpretations (mmseg conventions, which ISDNet and WSDNet were built on):
   three (nearest upsample, 3x3 ConvBNReLU) stages whose factors multiply to ``scale``
   (8 -> 2,2,2; 16 -> 4,2,2 as in ISDNet), widths channels/2, channels/2, channels, then a
   3x3 ConvBNReLU to channels/2 and a 1x1 conv to ``out_channels``.
+- :class:`WaveletSuperResolutionHead` (WSDNet's SR head): the same kind of decoder, but its last
+  ``levels`` doublings are an inverse haar packet transform: (nearest x2, 3x3 ConvBNReLU) stages
+  up to ``scale / 2**levels``, a 3x3 ConvBNReLU to channels/2, a 1x1 conv predicting the
+  ``out_channels * 4**levels`` packet coefficients of each ``2**levels`` block, then
+  :class:`~urur.models.wavelets.InverseWaveletPacket2D`. No convolution runs at full size
+  (WSDNet's deep branch upsamples 1/32 -> 1/8 the same way).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import torch
 from torch import nn
 
 from urur.models.common import ConvBNReLU, resize
+from urur.models.wavelets import InverseWaveletPacket2D
 
 
 class ASPP(nn.Module):
@@ -145,4 +152,57 @@ class SuperResolutionHead(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         features = self.stages(x)
         image = self.output(features)
+        return (features, image) if return_features else image
+
+
+class WaveletSuperResolutionHead(nn.Module):
+    """Reconstructs an ``out_channels`` image ``scale`` times larger, the last ``levels`` doublings by IWT.
+
+    Why: ISDNet's decoder runs its widest 3x3 convs at the output size, which made WSDNet's
+    training-only SR head cost more than the rest of the model (docs/models.md, "Training cost").
+    Predicting each ``2**levels`` block's haar packet coefficients at ``1 / 2**levels`` of the
+    output size and inverting them is exact and keeps every convolution at 1/4 or below.
+    ``forward(x, return_features=True)`` returns ``(features, image)``, ``features`` being the
+    last upsampled map (``channels`` wide, at ``scale / 2**levels`` of the input size).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int = 3,
+        scale: int = 8,
+        channels: int | None = None,
+        levels: int = 2,
+        wave: str = "haar",
+    ) -> None:
+        super().__init__()
+        if scale < 2 or scale & (scale - 1) or scale < 2**levels:
+            raise ValueError(
+                f"WaveletSuperResolutionHead scale must be a power of two >= 2**levels = {2**levels}, "
+                f"got {scale}"
+            )
+        channels = in_channels if channels is None else channels
+        half = max(1, channels // 2)
+        doublings = (scale // 2**levels).bit_length() - 1
+        stages: list[nn.Module] = [
+            nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                ConvBNReLU(in_channels if i == 0 else channels, channels),
+            )
+            for i in range(doublings)
+        ]
+        if not stages:  # the whole scale is done by the inverse transform
+            stages = [ConvBNReLU(in_channels, channels)]
+        self.stages = nn.Sequential(*stages)
+        self.output = nn.Sequential(
+            ConvBNReLU(channels, half, 3), nn.Conv2d(half, out_channels * 4**levels, 1)
+        )
+        self.inverse = InverseWaveletPacket2D(levels, wave)
+        self.scale = scale
+
+    def forward(
+        self, x: torch.Tensor, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        features = self.stages(x)
+        image = self.inverse(self.output(features))
         return (features, image) if return_features else image

@@ -1,4 +1,7 @@
-"""WSDNet (paper section 4): a wavelet-downsampled deep branch fused with a Laplacian shallow branch.
+"""WSDNet: a wavelet-downsampled deep branch fused with a Laplacian shallow branch.
+
+Ji et al., "Ultra-High Resolution Segmentation with Ultra-Rich Context: A Novel Benchmark",
+CVPR 2023, section 4.
 
 Reading order of :meth:`WSDNet.forward`:
 
@@ -16,7 +19,10 @@ Reading order of :meth:`WSDNet.forward`:
 
 Training only (``model.train()`` and a target given): an auxiliary FCN head on the deep 1/8
 feature (cross entropy x 0.1) and a super-resolution head after it that reconstructs the
-(normalised, padded) input image, trained with the Wavelet Smooth Loss. In eval mode, or without
+(normalised, padded) input image, trained with the Wavelet Smooth Loss. The SR head upsamples
+1/8 -> 1/4 with a conv stage and predicts each 4x4 block's haar packet coefficients, which a
+2-level inverse packet transform turns into the image (no full-size convolution: it was 70 % of a
+training step with ISDNet's decoder; docs/models.md, "Training cost"). In eval mode, or without
 a target, neither head runs and ``forward`` returns the logits only.
 
 Ablations (paper Tables 5 and 6): ``downsample`` picks the deep branch's 1/4 downsampling and its
@@ -33,7 +39,7 @@ from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
-from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, SuperResolutionHead
+from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, WaveletSuperResolutionHead
 from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 
@@ -41,6 +47,7 @@ DOWNSAMPLE_MODES: tuple[str, ...] = ("dwt", "bilinear", "cnn", "adaptive")
 AUX_LOSSES: tuple[str, ...] = ("wsl", "sr_sd", "none")
 AUX_LOSS_WEIGHT = 0.1
 DEEP_FACTOR = 4  # the deep branch sees the image at 1/4
+SR_IWT_LEVELS = 2  # the SR head's last x4 is a 2-level inverse haar packet transform
 STRIP_HALO = 64  # rows; the shallow branch up to 1/8 reaches about 50 rows (measured in tests)
 
 
@@ -212,7 +219,11 @@ class WSDNet(SegmentationModel):
         # Training-only heads.
         self.aux_head = FCNHead(channels, head_channels, num_classes)
         self.sr_head = (
-            None if aux_loss == "none" else SuperResolutionHead(channels, 3, scale=8, channels=head_channels)
+            None
+            if aux_loss == "none"
+            else WaveletSuperResolutionHead(
+                channels, 3, scale=8, channels=head_channels, levels=SR_IWT_LEVELS
+            )
         )
         self.wsl = WaveletSmoothLoss(levels=3, lambda_low=1.0, lambda_high=0.8, wave="haar")
 
