@@ -38,6 +38,18 @@ TINY_PARAMETERS = {
         "val_interval": 2,
         "checkpoint_interval": 2,
     },
+    "prelabel": {
+        "round_one": {"scene_fraction": 0.5},
+        "training": {
+            "model": "isdnet",
+            "model_options": {"width": 0.125},
+            "crop_size": 64,
+            "scale_range": [1.0, 1.0],
+            "batch_size": 2,
+            "iterations": 2,
+            "workers": 0,
+        },
+    },
     "training_run": {"checkpoint_dir": "data/06_models/training", "live_dir": "data/08_reporting/training"},
     "evaluation": {"speed": {"enabled": True, "warmup": 0, "runs": 1}},
 }

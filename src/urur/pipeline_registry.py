@@ -1,9 +1,12 @@
 """Project pipelines: every package under ``urur.pipelines`` is discovered by name.
 
-The chain reads ``raw_scenes`` and ``annotator_exports`` (a user's folders, never written).
-Where ``data_source`` (``conf/*/globals.yml``) resolves to the synthetic source, every pipeline
-reads the synthetic folders instead and ``__default__`` includes the stages that generate them
-(``synthetic``, ``synthetic_annotators``); with a user's data it leaves them out.
+The chain reads ``raw_scenes``, ``annotator_exports`` (round one) and ``corrected_exports``
+(every image's final export: round one's and the corrected pre-label drafts), a user's
+folders, never written. Where ``data_source`` (``conf/*/globals.yml``) resolves to the
+synthetic source, every pipeline reads the synthetic folders instead and ``__default__``
+includes the stages that generate them (``synthetic``, ``synthetic_annotators`` and the nodes
+tagged ``synthetic``, which play the annotators correcting the drafts); with a user's data it
+leaves them out.
 
 ``train_urur`` is the main job: the dataset chain, tagged so that the project's runner
 (:mod:`urur.cli`) builds only what is absent, then training and evaluation.
@@ -29,7 +32,12 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC_SOURCE = ("synthetic", "synthetic_annotators")
 MODEL_STAGES = ("training", "evaluation")
-SYNTHETIC_INPUTS = {"raw_scenes": "synthetic_scenes", "annotator_exports": "synthetic_annotations"}
+SYNTHETIC_INPUTS = {
+    "raw_scenes": "synthetic_scenes",
+    "annotator_exports": "synthetic_annotations",
+    "corrected_exports": "synthetic_corrected_annotations",
+}
+SYNTHETIC_TAG = "synthetic"  # nodes that play the annotators on synthetic data (pipeline prelabel)
 
 
 def data_source() -> str:
@@ -69,6 +77,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     log.info("Data source: %s (data_source in conf/*/globals.yml)", source)
     if source == "synthetic":
         pipelines = {name: _read_synthetic(p) for name, p in pipelines.items()}
+    else:
+        pipelines = {name: p - p.only_nodes_with_tags(SYNTHETIC_TAG) for name, p in pipelines.items()}
     build = sum(
         (
             p

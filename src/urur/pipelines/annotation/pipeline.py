@@ -9,7 +9,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 merge,
                 inputs=[
-                    "annotator_exports",
+                    "corrected_exports",
                     "image_manifest",
                     "uhr_images",
                     "params:tiling",
