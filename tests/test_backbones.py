@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -77,7 +78,9 @@ def test_load_pretrained_from_file_ignores_fc_and_lands_values(tmp_path) -> None
     torch.save(weights, path)
     model = resnet18()  # no classifier: fc.* in the file must be skipped
     report = model.load_pretrained(path)
-    assert report == {"missing": [], "unexpected": [], "shape_mismatch": []}
+    assert report["loaded"] == list(model.state_dict())
+    assert report["ignored"] == ["fc.weight", "fc.bias"]
+    assert report["missing"] == report["unexpected"] == report["shape_mismatch"] == []
     state = model.state_dict()
     for key in ("conv1.weight", "layer2.0.downsample.0.weight", "layer4.1.bn2.running_var"):
         assert torch.equal(state[key], weights[key])
@@ -264,3 +267,78 @@ def test_conv_bn_relu_eval_folding_matches_separate_batchnorm() -> None:
     with torch.no_grad():
         expected = torch.relu(bn(conv(x)))
         assert torch.allclose(block(x), expected, atol=1e-5)
+
+
+def official_stdc_state(net: STDCNet, seed: int = 0) -> dict[str, torch.Tensor]:
+    """``net``'s parameters renamed to the official STDC checkpoint layout, written out by hand.
+
+    Official names: ``features.<i>`` (0, 1: stem ConvX; then two CatBottlenecks per stage), ConvX
+    ``conv``/``bn``, CatBottleneck ``conv_list``/``avd_layer``; plus the ``x2`` alias and the
+    ImageNet classifier tail (``conv_last``, ``fc``, ``bn``, ``linear``) a backbone must ignore.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, value in net.state_dict().items():
+        stem = re.fullmatch(r"stem\.(\d)\.([01])\.(.+)", key)
+        if stem:
+            name = f"features.{stem[1]}.{'conv' if stem[2] == '0' else 'bn'}.{stem[3]}"
+        else:
+            stage, block, rest = re.fullmatch(r"stages\.(\d)\.(\d)\.(.+)", key).groups()
+            index = 2 + 2 * int(stage) + int(block)
+            conv = re.fullmatch(r"convs\.(\d)\.([01])\.(.+)", rest)
+            if conv:
+                rest = f"conv_list.{conv[1]}.{'conv' if conv[2] == '0' else 'bn'}.{conv[3]}"
+            else:
+                rest = rest.replace("downsample.", "avd_layer.")
+            name = f"features.{index}.{rest}"
+        state[name] = (
+            value.clone() if value.dtype == torch.long else torch.randn(value.shape, generator=generator)
+        )
+    state["x2.0.conv.weight"] = state["features.0.conv.weight"]
+    for tail in ("conv_last.conv.weight", "fc.weight", "bn.weight", "linear.weight"):
+        state[tail] = torch.zeros(3)
+    return state
+
+
+def test_stdc_loads_official_names_and_ignores_the_classifier_tail(tmp_path) -> None:
+    source = official_stdc_state(STDCNet(width=0.125))
+    path = tmp_path / "stdc813.tar"
+    torch.save({"state_dict": source}, path)
+    net = STDCNet(width=0.125)
+    report = net.load_pretrained(path)
+    state = net.state_dict()
+    assert torch.equal(state["stem.0.0.weight"], source["features.0.conv.weight"])
+    assert torch.equal(state["stem.1.1.running_var"], source["features.1.bn.running_var"])
+    assert torch.equal(state["stages.0.0.convs.2.0.weight"], source["features.2.conv_list.2.conv.weight"])
+    assert torch.equal(state["stages.0.0.downsample.0.weight"], source["features.2.avd_layer.0.weight"])
+    assert torch.equal(state["stages.2.1.convs.0.1.bias"], source["features.7.conv_list.0.bn.bias"])
+    assert len(report["loaded"]) == len(state)
+    assert sorted(report["ignored"]) == ["bn.weight", "conv_last.conv.weight", "fc.weight", "linear.weight"]
+
+
+def test_stdc_shallow_duplicates_the_rgb_first_conv_for_six_channels(tmp_path, caplog) -> None:
+    source = official_stdc_state(STDCNet(width=0.125))
+    path = tmp_path / "stdc813.pth"
+    torch.save(source, path)
+    shallow = STDCShallow(in_channels=6, width=0.125)
+    with caplog.at_level("INFO", logger="urur.models.pretrained"):
+        report = shallow.load_pretrained(path)
+    rgb = source["features.0.conv.weight"]
+    torch.testing.assert_close(
+        shallow.state_dict()["stem.0.0.weight"], torch.cat([rgb, rgb], dim=1), rtol=0, atol=0
+    )
+    assert report["adapted"] == ["stem.0.0.weight (file weights repeated along the input channels to 6)"]
+    assert any(key.startswith("stages.2.") for key in report["ignored"])  # the 1/32 stage it does not have
+    assert "adapted stem.0.0.weight" in caplog.text
+
+
+def test_pretrained_shapes_that_do_not_fit_name_file_and_keys(tmp_path) -> None:
+    path = tmp_path / "wide_stdc.pth"
+    torch.save(official_stdc_state(STDCNet(width=0.25)), path)
+    with pytest.raises(
+        PretrainedWeightsError, match=r"wide_stdc\.pth do not fit STDCNet.*shape_mismatch: stem\.0\.0\.weight"
+    ):
+        STDCNet(width=0.125).load_pretrained(path)
+    missing = tmp_path / "absent.pth"
+    with pytest.raises(PretrainedWeightsError, match=r"absent\.pth does not exist"):
+        STDCNet(width=0.125).load_pretrained(missing)

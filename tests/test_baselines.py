@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from urur.models.backbones import PretrainedWeightsError, resnet18
+from tests.test_backbones import official_stdc_state
+from urur.models.backbones import PretrainedWeightsError, STDCNet, resnet18
 from urur.models.baselines import DeepLabV3Plus, STDCSeg
 
 NUM_CLASSES = 4
@@ -89,3 +90,15 @@ def test_deeplabv3plus_loads_torchvision_layout_backbone(tmp_path) -> None:
     )
     with pytest.raises(PretrainedWeightsError, match="stem"):
         DeepLabV3Plus(NUM_CLASSES, width=0.125, backbone_stem="v1c", pretrained_backbone=path)
+
+
+def test_stdc_loads_an_official_stdc_checkpoint(tmp_path) -> None:
+    source = official_stdc_state(STDCNet(width=0.125))
+    torch.save({"state_dict": source}, tmp_path / "stdc813.tar")
+    model = STDCSeg(NUM_CLASSES, width=0.125, pretrained_backbone=tmp_path / "stdc813.tar")
+    assert torch.equal(
+        model.backbone.state_dict()["stages.2.0.convs.1.0.weight"],
+        source["features.6.conv_list.1.conv.weight"],
+    )
+    with pytest.raises(PretrainedWeightsError, match=r"stdc813\.tar do not fit STDCNet"):
+        STDCSeg(NUM_CLASSES, width=0.25, pretrained_backbone=tmp_path / "stdc813.tar")

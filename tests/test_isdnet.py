@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.test_backbones import official_stdc_state
+from urur.models.backbones import PretrainedWeightsError, ResNet, STDCNet
 from urur.models.isdnet import ISDNet, RelationAwareFusion
 
 NUM_CLASSES = 5
@@ -140,3 +142,31 @@ def test_relation_aware_fusion_shapes() -> None:
     assert tuple(context.shape) == tuple(fused.shape) == (1, 24, 12, 10)
     paper = RelationAwareFusion(shallow_channels=256, channels=128)
     assert paper.groups == 16 and paper.shallow_mlp[0].in_features == 256  # 16 x 16 affinity
+
+
+def test_pretrained_deep_resnet_and_shallow_stdc(tmp_path) -> None:
+    torch.manual_seed(5)
+    resnet = ResNet(18, 3, stem="v1c", width=0.125).state_dict()
+    stdc = official_stdc_state(STDCNet(width=0.125))
+    torch.save(resnet, tmp_path / "resnet18_v1c.pth")
+    torch.save({"state_dict": stdc}, tmp_path / "stdc813.tar")
+    model = ISDNet(
+        NUM_CLASSES,
+        width=0.125,
+        pretrained_backbone={"deep": tmp_path / "resnet18_v1c.pth", "shallow": tmp_path / "stdc813.tar"},
+    )
+    deep = model.backbone.state_dict()
+    assert all(torch.equal(deep[key], value) for key, value in resnet.items())
+    rgb = stdc["features.0.conv.weight"]
+    assert torch.equal(model.shallow.state_dict()["stem.0.0.weight"], torch.cat([rgb, rgb], dim=1))
+    assert torch.equal(
+        model.shallow.state_dict()["stages.1.1.convs.3.0.weight"], stdc["features.5.conv_list.3.conv.weight"]
+    )
+    # A plain path still means the deep ResNet; a file of another width is a clear error.
+    ISDNet(NUM_CLASSES, width=0.125, pretrained_backbone=tmp_path / "resnet18_v1c.pth")
+    with pytest.raises(
+        PretrainedWeightsError, match=r"resnet18_v1c\.pth do not fit ResNet.*shape_mismatch: stem\.0\.weight"
+    ):
+        ISDNet(NUM_CLASSES, width=0.25, pretrained_backbone=tmp_path / "resnet18_v1c.pth")
+    with pytest.raises(ValueError, match=r"keys must be 'deep' .* and/or 'shallow' .*got 'stdc'"):
+        ISDNet(NUM_CLASSES, width=0.125, pretrained_backbone={"stdc": tmp_path / "stdc813.tar"})

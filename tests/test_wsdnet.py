@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.test_backbones import official_stdc_state
 from tests.test_losses import pywt_wsl
 from urur.losses import segmentation_loss
+from urur.models.backbones import ResNet, STDCNet
 from urur.models.heads import WaveletSuperResolutionHead
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 from urur.models.wsdnet import AUX_LOSSES, DOWNSAMPLE_MODES, AdaptiveDownsample, WSDNet
@@ -181,3 +185,26 @@ def test_folded_dwt_and_cnn_block_equal_the_explicit_pair(training: bool) -> Non
     explicit = deep.cnn_block(deep.downsample(image))
     assert deep.downsample(image).shape == (2, 48, 16, 8)
     torch.testing.assert_close(deep.embed(image), explicit, atol=1e-5, rtol=1e-5)
+
+
+def test_pretrained_weights_load_except_the_wavelet_facing_first_conv(tmp_path, caplog) -> None:
+    torch.manual_seed(5)
+    resnet = ResNet(18, 3, stem="v1c", width=WIDTH).state_dict()  # an RGB ImageNet-style file
+    stdc = official_stdc_state(STDCNet(width=WIDTH))
+    torch.save(resnet, tmp_path / "resnet18_v1c.pth")
+    torch.save(stdc, tmp_path / "stdc813.pth")
+    initial = _model().deep.backbone.state_dict()["stem.0.weight"]
+    with caplog.at_level("INFO", logger="urur.models.pretrained"):
+        model = _model(
+            pretrained_backbone={"deep": tmp_path / "resnet18_v1c.pth", "shallow": tmp_path / "stdc813.pth"}
+        )
+    deep = model.deep.backbone.state_dict()
+    assert torch.equal(deep["stem.0.weight"], initial)  # kept: it sees wavelet features, not RGB
+    assert all(torch.equal(deep[key], value) for key, value in resnet.items() if key != "stem.0.weight")
+    rgb = stdc["features.0.conv.weight"]
+    assert torch.equal(model.shallow.stdc.state_dict()["stem.0.0.weight"], torch.cat([rgb, rgb], dim=1))
+    assert "skipped stem.0.weight (sees the CNN block's wavelet-feature channels" in caplog.text
+    assert "adapted stem.0.0.weight" in caplog.text
+    assert re.search(
+        r"ResNet .*: loaded \d+ of \d+ tensors from .*resnet18_v1c\.pth \(0 adapted, 1 skipped", caplog.text
+    )

@@ -14,8 +14,9 @@ to a multiple of 32 inside; eval -> logits; train + target -> (logits, weighted 
   1/16 maps (128 channels), upsampled step by step to 1/8, a feature fusion module with the 1/8
   spatial map (256 channels) and an output head (3x3 ConvBNReLU 256 -> 256, 1x1). Training adds
   ``loss_aux`` = CE of heads on the 1/16 and 1/8 context maps (weight 1 each, as in STDC).
-  Simplifications: STDC's detail-guidance loss (Laplacian boundary targets on the 1/8 map) and
-  ImageNet pretraining are left out; upsampling is bilinear throughout.
+  ``pretrained_backbone`` loads STDC1 ImageNet weights (official ``features.<i>`` names or this
+  layout; the classifier tail is ignored). Simplifications: STDC's detail-guidance loss
+  (Laplacian boundary targets on the 1/8 map) is left out; upsampling is bilinear throughout.
 """
 
 from __future__ import annotations
@@ -128,10 +129,17 @@ class STDCSeg(SegmentationModel):
     """STDC1 segmenter with STDC's context path and fusion; see the module docstring."""
 
     def __init__(
-        self, num_classes: int, width: float = 1.0, in_channels: int = 3, aux_weight: float = 1.0
+        self,
+        num_classes: int,
+        width: float = 1.0,
+        in_channels: int = 3,
+        aux_weight: float = 1.0,
+        pretrained_backbone: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.backbone = STDCNet(in_channels, width)
+        if pretrained_backbone is not None:
+            self.backbone.load_pretrained(pretrained_backbone)
         spatial_channels, channels16, channels32 = self.backbone.out_channels
         context = scaled(128, width)
         self.global_context = ConvBNReLU(channels32, context, 1)

@@ -22,14 +22,18 @@ Top to bottom (channel counts at ``width=1``; every count scales with ``width``)
   Laplacian levels (ISDHead's target); ``loss_sd`` = :func:`urur.losses.sd_loss` between the deep
   features and the SR decoder's last feature map (SR side detached).
 
-Simplifications: no ImageNet/STDC pretrained weights are loaded by default (``pretrained_backbone``
-accepts a ResNet-18-v1c state_dict in this module's naming); the input is zero-padded to a
-multiple of 32 and the output cropped back, so any size works.
+Pretrained weights (none by default; nothing is downloaded): ``pretrained_backbone`` is a path to
+a ResNet-18-v1c state_dict for the deep branch, or ``{"deep": path, "shallow": path}`` where the
+shallow file holds STDC813 weights (official ``features.<i>`` names or this project's layout); its
+first conv's 3-channel weights are concatenated twice for the 6 Laplacian channels, as the official
+code does (see :mod:`urur.models.pretrained`). The input is zero-padded to a multiple of 32 and the
+output cropped back, so any size works.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -41,6 +45,7 @@ from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import ASPP, FCNHead, SegHead, SuperResolutionHead
 from urur.models.laplacian import LaplacianPyramidInput
+from urur.models.pretrained import split_sources
 
 DEEP_DOWNSAMPLE = 4
 DEEP_STRIDES = (1, 2, 1, 1)
@@ -121,7 +126,7 @@ class ISDNet(SegmentationModel):
         aux_weight: float = 0.4,
         deep_weight: float = 1.0,
         fuse_weight: float = 1.0,
-        pretrained_backbone: str | Path | None = None,
+        pretrained_backbone: str | Path | Mapping[str, str | Path] | None = None,
     ) -> None:
         super().__init__()
         channels = scaled(128, width)
@@ -138,13 +143,16 @@ class ISDNet(SegmentationModel):
             width=width,
             contract_dilation=True,
         )
-        if pretrained_backbone is not None:
-            self.backbone.load_pretrained(pretrained_backbone)
+        sources = split_sources(pretrained_backbone, "isdnet")
         _, _, layer3_channels, layer4_channels = self.backbone.out_channels
         self.aspp = ASPP(layer4_channels, channels)
 
         self.laplacian = LaplacianPyramidInput(levels=2)
         self.shallow = STDCShallow(in_channels=2 * in_channels, width=width)
+        if "deep" in sources:
+            self.backbone.load_pretrained(sources["deep"])
+        if "shallow" in sources:
+            self.shallow.load_pretrained(sources["shallow"])
         shallow8_channels, shallow16_channels = self.shallow.out_channels
         self.fuse16 = RelationAwareFusion(shallow16_channels, channels)
         self.fuse8 = RelationAwareFusion(shallow8_channels, channels)

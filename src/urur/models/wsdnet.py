@@ -31,6 +31,9 @@ matching 1/32 -> 1/8 upsampling; ``aux_loss`` picks the reconstruction loss. See
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -41,6 +44,7 @@ from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, WaveletSuperResolutionHead
 from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips
+from urur.models.pretrained import split_sources
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 
 DOWNSAMPLE_MODES: tuple[str, ...] = ("dwt", "bilinear", "cnn", "adaptive")
@@ -206,6 +210,7 @@ class WSDNet(SegmentationModel):
         downsample: str = "dwt",
         aux_loss: str = "wsl",
         wave: str = "haar",
+        pretrained_backbone: str | Path | Mapping[str, str | Path] | None = None,
     ) -> None:
         super().__init__()
         if aux_loss not in AUX_LOSSES:
@@ -226,6 +231,21 @@ class WSDNet(SegmentationModel):
             )
         )
         self.wsl = WaveletSmoothLoss(levels=3, lambda_low=1.0, lambda_high=0.8, wave="haar")
+        self.load_pretrained(pretrained_backbone)
+
+    def load_pretrained(self, pretrained: str | Path | Mapping[str, str | Path] | None) -> None:
+        """ImageNet weights for the deep ResNet-18 (v1c) and/or the shallow STDC, from user files.
+
+        The deep ResNet's first conv sees the CNN block's wavelet features, not RGB, so it keeps
+        its initialisation (reported, with every other key, through logging); the STDC's first
+        conv gets the file's RGB weights twice for the 6 Laplacian channels, as ISDNet's.
+        """
+        sources = split_sources(pretrained, "wsdnet")
+        if "deep" in sources:
+            reason = "sees the CNN block's wavelet-feature channels, not RGB: kept at its initialisation"
+            self.deep.backbone.load_pretrained(sources["deep"], skip={"stem.0.weight": reason})
+        if "shallow" in sources:
+            self.shallow.stdc.load_pretrained(sources["shallow"])
 
     def forward_padded(self, image: torch.Tensor, with_training_outputs: bool) -> dict[str, torch.Tensor]:
         shallow = self.shallow(image)  # first: its full-size intermediates are the largest

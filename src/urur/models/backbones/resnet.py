@@ -27,7 +27,6 @@ Options and interpretations:
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -35,13 +34,10 @@ import torch
 from torch import nn
 
 from urur.models.common import scaled
+from urur.models.pretrained import load_backbone
 
 _BLOCKS_PER_STAGE = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 _STAGE_CHANNELS = (64, 128, 256, 512)
-
-
-class PretrainedWeightsError(ValueError):
-    """A state_dict does not fit the model: lists the offending keys and where they came from."""
 
 
 class BasicBlock(nn.Module):
@@ -153,58 +149,25 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(self(x)[-1]), 1))
 
     def load_pretrained(
-        self, path_or_state_dict: str | Path | Mapping[str, torch.Tensor], strict: bool = True
+        self,
+        path_or_state_dict: str | Path | Mapping[str, torch.Tensor],
+        strict: bool = True,
+        skip: Mapping[str, str] | None = None,
     ) -> dict[str, list[str]]:
-        """Load a torchvision-layout state_dict (a mapping, or a file written by ``torch.save``).
+        """Load a torchvision/mmseg-layout state_dict (a mapping, or a file written by ``torch.save``).
 
         ``fc.*`` entries are ignored when this model has no classifier (the usual case for a
-        segmentation backbone); a file holding ``{"state_dict": ...}`` is unwrapped. With
-        ``strict`` any missing, unexpected or shape-mismatched key raises
-        :class:`PretrainedWeightsError` naming them and the source; without it the matching
-        entries are loaded and the lists are returned.
+        segmentation backbone); ``skip`` names keys kept at their initialisation, with the reason.
+        Rules, logging and the report: :func:`urur.models.pretrained.load_backbone`.
         """
-        source = "the given state_dict"
-        if isinstance(path_or_state_dict, str | Path):
-            source = str(path_or_state_dict)
-            try:
-                loaded = torch.load(source, map_location="cpu", weights_only=True)
-            except (OSError, RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as error:
-                raise PretrainedWeightsError(
-                    f"cannot read pretrained weights from {source}: {error}. "
-                    "Pass a file written by torch.save(model.state_dict(), path)."
-                ) from error
-        else:
-            loaded = path_or_state_dict
-        if (
-            isinstance(loaded, Mapping)
-            and "state_dict" in loaded
-            and isinstance(loaded["state_dict"], Mapping)
-        ):
-            loaded = loaded["state_dict"]
-        if not isinstance(loaded, Mapping):
-            raise PretrainedWeightsError(f"{source} does not hold a state_dict (got {type(loaded).__name__})")
-
-        own = self.state_dict()
-        incoming = {k: v for k, v in loaded.items() if not (self.fc is None and k.startswith("fc."))}
-        report = {
-            "missing": sorted(set(own) - set(incoming)),
-            "unexpected": sorted(set(incoming) - set(own)),
-            "shape_mismatch": sorted(
-                f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                for k, v in incoming.items()
-                if k in own and tuple(v.shape) != tuple(own[k].shape)
-            ),
-        }
-        if strict and any(report.values()):
-            details = "; ".join(f"{name}: {', '.join(keys)}" for name, keys in report.items() if keys)
-            raise PretrainedWeightsError(
-                f"pretrained weights from {source} do not fit this ResNet (stem={self.stem_type!r}, "
-                f"out_channels={self.out_channels}): {details}. Use a torchvision-layout checkpoint of "
-                "the same depth, stem and width, or pass strict=False to load only the matching keys."
-            )
-        matching = {k: v for k, v in incoming.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-        self.load_state_dict(matching, strict=False)
-        return report
+        return load_backbone(
+            self,
+            path_or_state_dict,
+            what=f"ResNet (stem={self.stem_type!r}, out_channels={self.out_channels})",
+            skip=skip,
+            ignore=lambda key: self.fc is None and key.startswith("fc."),
+            strict=strict,
+        )
 
 
 def resnet18(**kwargs: object) -> ResNet:

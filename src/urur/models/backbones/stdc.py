@@ -17,12 +17,17 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from urur.models.common import ConvBNReLU, scaled
+from urur.models.pretrained import duplicate_input_channels, from_official_stdc, load_backbone
+
+# Parts of an ImageNet STDC checkpoint that a segmentation backbone does not have.
+_CLASSIFIER_TAIL = ("conv_last.", "fc.", "bn.", "linear.")
 
 
 class ConvX(ConvBNReLU):
@@ -94,6 +99,42 @@ class STDCNet(nn.Module):
             in_ch = out_ch
         self.stages = nn.ModuleList(stages)
         self.out_channels: tuple[int, ...] = tuple(scaled(c, width) for c in stage_channels)
+
+    def load_pretrained(
+        self, path_or_state_dict: str | Path | Mapping[str, torch.Tensor], strict: bool = True
+    ) -> dict[str, list[str]]:
+        """Load STDC weights (official ``features.<i>`` names or this layout; classifier tail ignored).
+
+        When this net has more input channels than the file's first conv (ISDNet's 6 Laplacian
+        channels vs RGB), the file's weights are concatenated along the input channels, as the
+        official ISDNet code does. Stages this net stops before (the 1/32 stage of ISDNet's
+        shallow branch) are ignored. Rules and logging: :func:`urur.models.pretrained.load_backbone`.
+        """
+        first = "stem.0.0.weight"
+        in_channels = self.stem[0][0].in_channels
+        kept = len(self.stages)
+
+        def repeat(weight: torch.Tensor) -> torch.Tensor:
+            if weight.shape[1] == in_channels or in_channels % weight.shape[1]:
+                return weight  # nothing to adapt, or a misfit the shape check reports
+            return duplicate_input_channels(in_channels // weight.shape[1])(weight)
+
+        def ignore(key: str) -> bool:
+            parts = key.split(".")
+            beyond = parts[0] == "stages" and parts[1].isdigit() and int(parts[1]) >= kept
+            return key.startswith(_CLASSIFIER_TAIL) or beyond
+
+        return load_backbone(
+            self,
+            path_or_state_dict,
+            what=f"{type(self).__name__} (in_channels={in_channels}, out_channels={self.out_channels})",
+            adapt={first: (repeat, f"file weights repeated along the input channels to {in_channels}")}
+            if in_channels != 3
+            else None,
+            ignore=ignore,
+            rename=from_official_stdc,
+            strict=strict,
+        )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)
