@@ -25,6 +25,7 @@ from urur.prelabel import (
     correct_patch,
     count_changes,
     draft_images,
+    effort_summary,
     patch_scores,
     roc_auc,
     simulate_corrections,
@@ -236,3 +237,15 @@ def test_bad_inputs_name_the_file(world, chain, tmp_path):
     (drafts / "drafts.json").unlink()
     with pytest.raises(PrelabelError, match=f"{drafts} has no drafts.json"):
         check_drafts(drafts)
+
+
+def test_effort_summary_of_a_hand_made_table():
+    ids = [f"p{k}" for k in range(5)]
+    changes = pd.DataFrame({"patch_id": ids, "pixels": 100, "changed_pixels": [0, 10, 0, 50, 40]})
+    ranking = pd.DataFrame({"patch_id": ids, "score": [0.1, 0.5, 0.2, 0.9, 0.3]})
+    summary = effort_summary(changes, ranking, {"aAcc": 0.9, "mIoU": 0.5, "IoU": [0.5, float("nan")]})
+    assert summary["patches_unchanged_share"] == 0.4
+    assert summary["pixels_changed_share"] == 0.2 and summary["effort_saved_pct"] == pytest.approx(80.0)
+    assert summary["ranking_roc_auc"] == 1.0  # every changed patch scores above every unchanged one
+    assert summary["top_patches_correction_share"] == 0.5  # top 20 % = p3 alone, 50 of 100 changed pixels
+    assert summary["prelabel_IoU_others"] == 0.5 and summary["prelabel_IoU_building"] is None

@@ -399,7 +399,7 @@ def prediction_quality(
 
 def effort_summary(
     changes: pd.DataFrame, ranking: pd.DataFrame, quality: dict, top_share: float = 0.2
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """The effort/quality table: what the drafts saved against labelling every pixel from scratch.
 
     ``effort_saved_pct`` = 100 x (1 - changed pixels / patch pixels), the from-scratch baseline
@@ -431,7 +431,11 @@ def effort_summary(
     }
     names = URUR_CLASSES[: len(quality["IoU"])]
     summary |= {f"prelabel_IoU_{name}": iou for name, iou in zip(names, quality["IoU"], strict=True)}
-    return summary
+    # JSON has no NaN (DVC and strict parsers refuse it): an undefined value is null.
+    return {
+        key: None if isinstance(value, float) and math.isnan(value) else value
+        for key, value in summary.items()
+    }
 
 
 def truth_agreement(
