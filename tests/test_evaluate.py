@@ -33,7 +33,7 @@ class RedDecimal(nn.Module):
         return -(x[:, :1] - self.centres).abs()
 
 
-def _write_pair(root: Path, image_id: str, shape: tuple[int, int], seed: int, mask_suffix: str) -> tuple:
+def _write_pair(root: Path, image_id: str, shape: tuple[int, int], seed: int) -> tuple:
     """An RGB GeoTIFF whose red band encodes the predicted class, and a mask with ignored pixels."""
     rng = np.random.default_rng(seed)
     predicted = rng.integers(0, K, shape)
@@ -43,7 +43,7 @@ def _write_pair(root: Path, image_id: str, shape: tuple[int, int], seed: int, ma
     target[rng.random(shape) < 0.2] = 255
     rgb = np.stack([10 * predicted, rng.integers(0, 256, shape), rng.integers(0, 256, shape)], -1)
     write_raster(root / "images" / f"{image_id}.tif", rgb.astype(np.uint8), crs=CRS, transform=TRANSFORM)
-    write_raster(root / "masks" / f"{image_id}{mask_suffix}", target)
+    write_raster(root / "masks" / f"{image_id}.tif", target)
     return predicted, target
 
 
@@ -59,8 +59,8 @@ def _expected_confusion(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarra
 @pytest.fixture
 def dataset(tmp_path: Path) -> tuple[Path, dict[str, tuple[np.ndarray, np.ndarray]]]:
     pairs = {
-        "a": _write_pair(tmp_path, "a", (40, 56), 0, ".tif"),
-        "b": _write_pair(tmp_path, "b", (33, 47), 1, ".png"),  # odd sides; a mask left as PNG
+        "a": _write_pair(tmp_path, "a", (40, 56), 0),
+        "b": _write_pair(tmp_path, "b", (33, 47), 1),  # odd sides
     }
     return tmp_path, pairs
 
@@ -164,7 +164,7 @@ def test_bad_inputs_name_the_file(dataset: tuple) -> None:
     with pytest.raises(ValueError, match="unknown evaluation mode 'tiles'"):
         evaluate_images(RedDecimal(), ["a"], images, masks, K, mode="tiles", progress=False)
     write_raster(images / "c.tif", np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(FileNotFoundError, match=r"neither .*c\.tif nor .*c\.png"):
+    with pytest.raises(FileNotFoundError, match=r"c\.tif does not exist; build the masks"):
         evaluate_images(RedDecimal(), ["c"], images, masks, K, progress=False)
     write_raster(masks / "c.tif", np.zeros((8, 9), np.uint8))
     with pytest.raises(ValueError, match=r"mask .*c\.tif is 8x9 but image .*c\.tif is 8x8"):

@@ -148,13 +148,11 @@ def test_mask_value_outside_the_class_table_names_the_file(tmp_path: Path) -> No
         dataset[0]
 
 
-def test_png_masks_are_used_when_the_tif_is_absent(tmp_path: Path) -> None:
+def test_a_missing_mask_names_the_file_and_the_stage(tmp_path: Path) -> None:
     images_dir, masks_dir = write_store(tmp_path, ["a"], size=64)
-    tif = mask_path(masks_dir, "a")
-    write_raster(masks_dir / "a.png", np.full((64, 64), 3, np.uint8))
-    tif.unlink()
-    _, mask = _dataset(images_dir, masks_dir, ["a"], cat_max_ratio=1.0)[0]
-    assert (mask == 3).all()
+    mask_path(masks_dir, "a").unlink()
+    with pytest.raises(FileNotFoundError, match=r"a\.tif does not exist; build the masks"):
+        _dataset(images_dir, masks_dir, ["a"], cat_max_ratio=1.0)[0]
 
 
 def test_bad_inputs_fail_before_any_sample(tmp_path: Path) -> None:

@@ -37,12 +37,11 @@ from urur.classes import URUR_PALETTE
 from urur.evaluation.inference import slide_inference, whole_inference
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.io.atomic import atomic_path
-from urur.io.layout import image_path, mask_path
+from urur.io.layout import find_mask, image_path
 from urur.io.raster import raster_info, read_raster, write_raster
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 
 MODES: tuple[str, ...] = ("whole", "slide", "global")
-LEGACY_MASK_SUFFIX = ".png"  # masks written before the move to single-band GeoTIFF
 
 
 @dataclass
@@ -52,20 +51,6 @@ class EvaluationResult:
     confusion: np.ndarray  # int64 (K, K); rows = target, columns = prediction
     per_image: pd.DataFrame  # image_id, pixels (labelled), aAcc, mIoU, seconds (inference)
     metrics: dict[str, float | list[float]]  # segmentation_metrics(confusion)
-
-
-def find_mask(masks_dir: str | Path, image_id: str) -> Path:
-    """The mask of ``image_id``: the GeoTIFF of :func:`urur.io.layout.mask_path`, else ``<id>.png``."""
-    path = mask_path(masks_dir, image_id)
-    if path.is_file():
-        return path
-    legacy = Path(masks_dir) / f"{image_id}{LEGACY_MASK_SUFFIX}"
-    if legacy.is_file():
-        return legacy
-    raise FileNotFoundError(
-        f"no mask for image {image_id!r}: neither {path} nor {legacy} exists; "
-        "build the masks (annotation merge) or remove the image from the split"
-    )
 
 
 def predict_logits(

@@ -20,3 +20,14 @@ def image_path(images_dir: str | Path, image_id: str) -> Path:
 def mask_path(masks_dir: str | Path, image_id: str) -> Path:
     """The merged mask of ``image_id``: a single-band uint8 tiled GeoTIFF, 255 = ignore."""
     return Path(masks_dir) / f"{image_id}{MASK_SUFFIX}"
+
+
+def find_mask(masks_dir: str | Path, image_id: str) -> Path:
+    """:func:`mask_path`, checked to exist: a missing mask names the file and the stage to run."""
+    path = mask_path(masks_dir, image_id)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no mask for image {image_id!r}: {path} does not exist; build the masks "
+            "(`kedro run --pipelines annotation`) or remove the image from the split"
+        )
+    return path

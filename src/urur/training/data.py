@@ -28,28 +28,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from urur.classes import IGNORE_INDEX
-from urur.io.layout import image_path, mask_path
+from urur.io.layout import find_mask, image_path
 from urur.io.raster import raster_info, read_windows
 from urur.preprocessing import normalize, to_tensor
 from urur.training.config import AugmentationParams
 from urur.windows import Window
 
-LEGACY_MASK_SUFFIX = ".png"
-
 
 class MaskValueError(ValueError):
     """A mask holds a value that is neither a class of the class table nor the ignore label."""
-
-
-def find_mask(masks_dir: str | Path, image_id: str) -> Path:
-    """The mask of ``image_id``: the tiled GeoTIFF, else the older ``<id>.png`` of the same folder."""
-    tif = mask_path(masks_dir, image_id)
-    if tif.is_file():
-        return tif
-    png = Path(masks_dir) / f"{image_id}{LEGACY_MASK_SUFFIX}"
-    if png.is_file():
-        return png
-    raise FileNotFoundError(f"no mask for image {image_id!r}: neither {tif} nor {png} exists")
 
 
 def build_augmentation(params: AugmentationParams) -> A.Compose:
