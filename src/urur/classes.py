@@ -106,3 +106,23 @@ def mask_colour_table(palette: np.ndarray = URUR_PALETTE) -> dict[int, tuple[int
     table = {value: (*map(int, colour), 255) for value, colour in enumerate(palette)}
     table[IGNORE_INDEX] = (*IGNORE_COLOUR, 0)
     return table
+
+
+_PALETTES: dict[tuple[str, ...], np.ndarray] = {
+    URUR_CLASSES: URUR_PALETTE,
+    DEEPGLOBE_CLASSES: DEEPGLOBE_PALETTE,
+    INRIA_CLASSES: INRIA_PALETTE,
+}
+
+
+def palette_for(class_names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """The palette of a known class list (a checkpoint's ``class_names``); URUR's for others that
+    it can colour, so predictions of a model trained on relabelled URUR data still open coloured."""
+    palette = _PALETTES.get(tuple(class_names))
+    if palette is not None:
+        return palette
+    if len(class_names) > len(URUR_PALETTE):
+        raise ValueError(
+            f"no palette for {len(class_names)} classes {list(class_names)}: add one to urur.classes"
+        )
+    return URUR_PALETTE

@@ -96,6 +96,29 @@ class DatasetStatsParams(_Section):
     seed: int = 0
 
 
+class PredictParams(_Section):
+    """Tiled prediction of a folder of rasters (``urur.inference``; the ``urur predict`` options)."""
+
+    model_config = _section("predict")
+    checkpoint: str | None = None  # None: best_checkpoint of the training summary
+    tile: int = Field(2048, ge=32)
+    overlap: int = Field(256, ge=0)
+    batch_size: int = Field(1, ge=1)
+    device: str = "auto"
+    bf16: bool = False
+    confidence: bool = False
+    preview: bool = True
+    rgb_bands: tuple[int, int, int] = (1, 2, 3)
+    nodata: float | None = None
+    zero_is_fill: bool = False
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> PredictParams:
+        if self.overlap > self.tile // 2:
+            raise ValueError(f"overlap ({self.overlap}) must be at most half the tile ({self.tile})")
+        return self
+
+
 class ConfigError(ValueError):
     """Parameters that do not fit together; the message names the files to edit."""
 

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC_SOURCE = ("synthetic", "synthetic_annotators")
 MODEL_STAGES = ("training", "evaluation")
+ON_DEMAND = ("predict",)  # run only when named: kedro run --pipelines predict
 SYNTHETIC_INPUTS = {
     "raw_scenes": "synthetic_scenes",
     "annotator_exports": "synthetic_annotations",
@@ -83,7 +84,9 @@ def register_pipelines() -> dict[str, Pipeline]:
         (
             p
             for name, p in pipelines.items()
-            if name not in MODEL_STAGES and (source == "synthetic" or name not in SYNTHETIC_SOURCE)
+            if name not in MODEL_STAGES
+            and name not in ON_DEMAND
+            and (source == "synthetic" or name not in SYNTHETIC_SOURCE)
         ),
         Pipeline([]),
     )

@@ -278,37 +278,132 @@ def write_raster(
     PNG beside it).
     """
     path = Path(path)
-    driver = driver_for(path)
     if array.ndim not in (2, 3) or array.size == 0:
         raise ValueError(
             f"cannot write {path}: expected a non-empty (H, W) or (H, W, C) array, got {array.shape}"
         )
     if array.dtype == np.bool_:
         raise ValueError(f"cannot write {path}: convert the boolean array to uint8 first")
-    extras = (crs, transform, nodata, valid, colormap)
-    if driver != "GTiff" and any(extra is not None for extra in extras):
-        raise ValueError(
-            f"cannot write {path}: {driver} cannot hold a CRS, transform, nodata, mask or colour table; "
-            "use a .tif path"
-        )
-    pixels = array[..., np.newaxis] if array.ndim == 2 else array
-    height, width, bands = pixels.shape
+    height, width = array.shape[:2]
     if valid is not None and valid.shape != (height, width):
         raise ValueError(
             f"cannot write {path}: mask shape {valid.shape} differs from image {(height, width)}"
         )
-    if colormap is not None and (bands != 1 or pixels.dtype != np.uint8):
+    with raster_writer(
+        path,
+        height,
+        width,
+        bands=1 if array.ndim == 2 else array.shape[2],
+        dtype=array.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        masked=valid is not None,
+        colormap=colormap,
+    ) as writer:
+        for row in range(0, height, GEOTIFF_BLOCK_SIZE):
+            rows = slice(row, row + GEOTIFF_BLOCK_SIZE)
+            writer.write(array[rows], None if valid is None else valid[rows])
+
+
+class RasterRowWriter:
+    """Appends rows to an open raster top to bottom, in whole tile rows.
+
+    Rows arrive in strips of any height; they are buffered and written a multiple of the
+    GeoTIFF's 256-row tiles at a time, so GDAL never compresses a tile twice (a partial tile
+    written, flushed and completed later is re-encoded and appended, growing the file).
+    """
+
+    def __init__(self, dataset: rasterio.io.DatasetWriter, path: Path, masked: bool) -> None:
+        self._dataset, self._path, self._masked = dataset, path, masked
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._pending_rows = 0
+        self.rows_written = 0
+
+    def write(self, rows: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Append ``rows`` (``(h, W)`` or ``(h, W, C)``), with their validity if the raster is masked."""
+        if rows.shape[1] != self._dataset.width or (valid is None) == self._masked:
+            raise ValueError(
+                f"cannot write {self._path}: rows of shape {rows.shape} (mask given: {valid is not None}) "
+                f"do not fit a raster {self._dataset.width} wide (masked: {self._masked})"
+            )
+        if self.rows_written + self._pending_rows + len(rows) > self._dataset.height:
+            raise ValueError(f"cannot write {self._path}: more rows than its height {self._dataset.height}")
+        self._pending.append((rows, valid))
+        self._pending_rows += len(rows)
+        if self._pending_rows >= GEOTIFF_BLOCK_SIZE:
+            self._flush(self._pending_rows - self._pending_rows % GEOTIFF_BLOCK_SIZE)
+
+    def close(self) -> None:
+        """Write what is buffered; the raster must then be complete."""
+        self._flush(self._pending_rows)
+        if self.rows_written != self._dataset.height:
+            raise ValueError(
+                f"cannot write {self._path}: got {self.rows_written} of its {self._dataset.height} rows"
+            )
+
+    def _flush(self, count: int) -> None:
+        if not count:
+            return
+        pixels = np.concatenate([p if p.ndim == 3 else p[..., np.newaxis] for p, _ in self._pending])
+        valid = np.concatenate([v for _, v in self._pending]) if self._masked else None
+        window = RioWindow(0, self.rows_written, self._dataset.width, count)
+        self._dataset.write(pixels[:count].transpose(2, 0, 1), window=window)
+        if valid is not None:
+            self._dataset.write_mask(valid[:count].astype(np.uint8) * 255, window=window)
+        rest = (pixels[count:], None if valid is None else valid[count:])
+        self._pending = [rest] if count < len(pixels) else []
+        self._pending_rows = len(pixels) - count
+        self.rows_written += count
+
+
+@contextlib.contextmanager
+def raster_writer(
+    path: str | os.PathLike,
+    height: int,
+    width: int,
+    *,
+    bands: int = 1,
+    dtype: str | np.dtype = "uint8",
+    crs: str | CRS | None = None,
+    transform: Transform | Affine | None = None,
+    nodata: float | None = None,
+    masked: bool = False,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    half_float: bool = False,
+) -> Iterator[RasterRowWriter]:
+    """A :class:`RasterRowWriter` for a new raster at ``path``, published atomically on success.
+
+    What :func:`write_raster` writes, without the whole array in memory: rasters larger than
+    memory are written strip by strip. ``masked`` adds an internal mask band (each strip then
+    comes with its validity); ``half_float`` stores float32 as IEEE half floats (GeoTIFF
+    ``NBITS=16``: half the size, read back as float32). A failure, or fewer rows than
+    ``height``, leaves nothing at ``path``.
+    """
+    path = Path(path)
+    driver = driver_for(path)
+    dtype = np.dtype(dtype)
+    extras = (crs, transform, nodata, colormap) + ((True,) if masked or half_float else ())
+    if driver != "GTiff" and any(extra is not None for extra in extras):
+        raise ValueError(
+            f"cannot write {path}: {driver} cannot hold a CRS, transform, nodata, mask or colour table "
+            "(nor half floats); use a .tif path"
+        )
+    if colormap is not None and (bands != 1 or dtype != np.uint8):
         raise ValueError(f"cannot write {path}: a colour table needs one uint8 band")
+    if half_float and dtype != np.float32:
+        raise ValueError(f"cannot write {path}: half floats are written from float32, not {dtype}")
     profile = {
         "driver": driver,
         "height": height,
         "width": width,
         "count": bands,
-        "dtype": pixels.dtype.name,
+        "dtype": dtype.name,
         "crs": CRS.from_user_input(crs) if crs is not None else None,
         "transform": Affine(*transform[:6]) if transform is not None else None,
         "nodata": nodata,
-        **_creation_options(driver, pixels.dtype),
+        **_creation_options(driver, dtype),
+        **({"nbits": 16} if half_float else {}),
     }
     with (
         atomic_path(path) as tmp,
@@ -318,14 +413,9 @@ def write_raster(
     ):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(tmp, "w", **profile) as dataset:
-            # Whole tile rows at a time: rasterio copies each band-major slice it writes, so
-            # this keeps that copy to one tile row instead of a second copy of the image.
-            for row in range(0, height, GEOTIFF_BLOCK_SIZE):
-                rows = pixels[row : row + GEOTIFF_BLOCK_SIZE]
-                dataset.write(rows.transpose(2, 0, 1), window=RioWindow(0, row, width, len(rows)))
-                if valid is not None:
-                    mask = valid[row : row + GEOTIFF_BLOCK_SIZE].astype(np.uint8) * 255
-                    dataset.write_mask(mask, window=RioWindow(0, row, width, len(rows)))
+            writer = RasterRowWriter(dataset, path, masked)
+            yield writer
+            writer.close()
             if colormap is not None:
                 dataset.write_colormap(1, colormap)
 

@@ -1,0 +1,404 @@
+"""Tiled prediction of a raster of any size: a trained checkpoint turns imagery into a label GeoTIFF.
+
+The raster is cut into ``tile`` x ``tile`` windows overlapping by ``overlap`` pixels
+(:func:`urur.tiling.patch_grid`, the last window flush with the border). Each window's logits are
+weighted by a window that is 1 in the middle and falls to almost 0 at the window's edges along a
+Hann (raised-cosine) ramp as wide as the overlap, summed, and divided by the summed weights, so
+the blended logits are continuous across window borders (no seams) and equal to every window's
+logits wherever those agree (the cosine/Hann blending of torchgeo's and nnU-Net's tiled
+predictors; mmseg's slide mode averages with flat weights instead, REFERENCE.md "Tiling and
+stitching").
+
+Memory is bounded by one row of windows: the input is read one band of ``tile`` rows at a time,
+and the blended logits are kept for that band only (``classes x tile x width`` float32, 1.3 GB
+for 8 classes, 2048-pixel tiles and a 20000-pixel-wide raster). When a band is done, the rows
+no later window covers are final: their labels (argmax), confidences and preview pixels are
+written, and the overlap rows are carried to the next band.
+
+Input is read the way ingestion reads raw scenes (:mod:`urur.ingestion`): GeoTIFF, PNG or JPEG,
+8- or 16-bit (16-bit stretched per band between the 2nd and 98th percentiles of the whole
+raster's valid pixels, so tiles share one stretch), 3 or 4 bands (``rgb_bands`` picks R, G, B),
+fill from the file's nodata tag or mask band, a ``nodata`` value or ``zero_is_fill``. Fill pixels
+are labelled 255 (:data:`urur.classes.IGNORE_INDEX`), tagged as nodata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from urur.classes import IGNORE_INDEX, index_to_rgb, mask_colour_table, palette_for
+from urur.ingestion import (
+    IngestionError,
+    _read_uint8,
+    stretch_limits,
+    stretch_sample,
+    validate_raw_scene,
+)
+from urur.io.raster import DRIVERS_BY_SUFFIX, RasterInfo, RasterReadError, raster_writer, write_raster
+from urur.preprocessing import normalize, to_tensor
+from urur.tiling import Window, patch_grid
+from urur.training.checkpoint import build_model_from_checkpoint
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TILE = 2048
+DEFAULT_OVERLAP = 256
+PREVIEW_SIDE = 2048  # longer side of the colour preview, in pixels
+CONFIDENCE_NODATA = 0.0  # a softmax maximum is at least 1 / classes, so 0 never is a confidence
+TRAINING_SUMMARY = Path("data") / "06_models" / "training_summary.json"
+TRAIN_COMMAND = "`make run` (or `kedro run --pipeline=train_urur`)"
+
+
+class PredictionError(ValueError):
+    """Prediction cannot run as asked: bad input, output or checkpoint; the message says the fix."""
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """What :func:`predict_raster` wrote and how fast."""
+
+    output: Path
+    confidence: Path | None
+    preview: Path | None
+    height: int
+    width: int
+    tiles: int
+    seconds: float
+
+    @property
+    def megapixels_per_second(self) -> float:
+        return self.height * self.width / 1e6 / self.seconds
+
+
+def default_checkpoint(project_dir: str | os.PathLike = ".") -> Path:
+    """The project's best trained checkpoint (``best_checkpoint`` of the training summary, else its
+    last one); relative paths in the summary are relative to ``project_dir``."""
+    project_dir = Path(project_dir)
+    summary_path = project_dir / TRAINING_SUMMARY
+    if not summary_path.is_file():
+        raise PredictionError(
+            f"no trained model: {summary_path} does not exist. Train one with {TRAIN_COMMAND} in the "
+            "project folder, or pass a checkpoint (--checkpoint PATH)"
+        )
+    try:
+        summary = json.loads(summary_path.read_text())
+        checkpoint = summary.get("best_checkpoint") or summary["last_checkpoint"]
+    except (ValueError, KeyError, AttributeError) as error:
+        raise PredictionError(
+            f"cannot read the checkpoint from {summary_path}: {error!r}. Re-run training "
+            f"({TRAIN_COMMAND}) or pass a checkpoint (--checkpoint PATH)"
+        ) from error
+    return project_dir / checkpoint
+
+
+def load_predictor(
+    checkpoint: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    *,
+    model: str | None = None,
+    num_classes: int | None = None,
+) -> tuple[nn.Module, dict]:
+    """The checkpoint's model in eval mode on ``device`` and its ``meta``; ``model`` and
+    ``num_classes`` are optional expectations (a checkpoint of another model is refused)."""
+    return build_model_from_checkpoint(checkpoint, device, model=model, num_classes=num_classes)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"``: the GPU where one is available, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise PredictionError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise PredictionError(f"device {device!r}: this machine has no CUDA GPU; use --device cpu")
+    return resolved
+
+
+def hann_ramp(length: int, overlap: int) -> np.ndarray:
+    """1-D weights of a window: a raised-cosine rise over its first ``overlap`` pixels, 1 in the
+    middle, the mirror fall at the end; positive everywhere (pixel centres, never exactly 0), so
+    a pixel at the raster border covered by one window alone is still defined."""
+    weights = np.ones(length, dtype=np.float64)
+    ramp = min(overlap, length // 2)
+    if ramp:
+        rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(ramp) + 0.5) / ramp)
+        weights[:ramp] = rise
+        weights[length - ramp :] = rise[::-1]
+    return weights
+
+
+def blend_weights(height: int, width: int, overlap: int) -> torch.Tensor:
+    """(height, width) float32 weights of one window: the outer product of two :func:`hann_ramp`."""
+    weights = np.outer(hann_ramp(height, overlap), hann_ramp(width, overlap))
+    return torch.from_numpy(weights.astype(np.float32))
+
+
+def check_outputs(outputs: Sequence[Path], inputs: Sequence[Path], overwrite: bool) -> None:
+    """Refuse, before any work, outputs that exist (unless ``overwrite``), that are an input, or
+    whose folder cannot be created or written."""
+    resolved_inputs = {path.resolve() for path in inputs}
+    for path in outputs:
+        if path.resolve() in resolved_inputs:
+            raise PredictionError(f"output {path} is the input; choose another output path")
+        if path.exists() and not overwrite:
+            raise PredictionError(f"output {path} exists; pass --overwrite to replace it, or choose another")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise PredictionError(
+                f"cannot create the output folder {path.parent} for {path}: {error.strerror}; "
+                "choose a folder you can write to"
+            ) from error
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise PredictionError(
+                f"cannot write {path}: its folder {path.parent} is not writable; choose a writable folder"
+            )
+
+
+def _input_info(path: Path, rgb_bands: Sequence[int]) -> RasterInfo:
+    try:
+        info = validate_raw_scene(path, split_factor=1, check_pixels=False)
+    except (IngestionError, RasterReadError, FileNotFoundError) as error:
+        raise PredictionError(f"cannot predict on {path}: {error}") from error
+    if len(rgb_bands) != 3 or not all(1 <= band <= info.bands for band in rgb_bands):
+        raise PredictionError(
+            f"rgb bands {tuple(rgb_bands)} must be three band numbers within 1..{info.bands} of {path}; "
+            "fix --rgb-bands"
+        )
+    return info
+
+
+def _stretch(path: Path, info: RasterInfo, bands: Sequence[int], nodata: float | None) -> np.ndarray | None:
+    """Ingestion's raster-wide 16-bit stretch limits (``None`` for 8-bit input)."""
+    if info.dtype == "uint8":
+        return None
+    sample, valid = stretch_sample(path, bands, nodata=nodata)
+    if valid is not None and not valid.any():
+        raise PredictionError(f"{path} is all fill (nodata) in the sampled pixels; check its nodata value")
+    return stretch_limits(sample, valid=valid)
+
+
+def _batches(items: Sequence[Window], size: int) -> Iterator[Sequence[Window]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _finish_rows(
+    logits: torch.Tensor, weights: torch.Tensor, valid: np.ndarray | None, with_confidence: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Labels (uint8, fill = 255) and optionally the softmax maximum (float32) of summed
+    ``logits`` (K, h, W) and summed ``weights`` (h, W); argmax needs no division (weights > 0)."""
+    labels = logits.argmax(dim=0).to(torch.uint8).numpy()
+    confidence = None
+    if with_confidence:
+        blended = logits / weights
+        # max softmax = 1 / sum(exp(l - max l))
+        top = blended.max(dim=0, keepdim=True).values
+        confidence = (1.0 / (blended - top).exp_().sum(dim=0)).numpy()
+    if valid is not None:
+        labels[~valid] = IGNORE_INDEX
+        if confidence is not None:
+            confidence[~valid] = CONFIDENCE_NODATA
+    return labels, confidence
+
+
+def predict_raster(
+    model: nn.Module,
+    meta: Mapping[str, object],
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    batch_size: int = 1,
+    device: str | torch.device = "cpu",
+    bf16: bool = False,
+    confidence: str | os.PathLike | None = None,
+    preview: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    rgb_bands: Sequence[int] = (1, 2, 3),
+    nodata: float | None = None,
+    zero_is_fill: bool = False,
+    progress: bool = True,
+) -> PredictionResult:
+    """Predict ``source`` with ``model`` (eval mode; ``meta``: the checkpoint's, for classes and
+    normalisation) into the label GeoTIFF ``output``; see the module docstring.
+
+    ``confidence``: a half-float GeoTIFF of each pixel's blended softmax maximum (0 = fill);
+    ``preview``: a PNG coloured with the class palette, its longer side at most
+    :data:`PREVIEW_SIDE`. ``bf16``: autocast the model to bfloat16 (blending stays float32).
+    Every output is written under a temporary name and renamed when complete.
+    """
+    source, output = Path(source), Path(output)
+    extra = {"confidence": confidence, "preview": preview}
+    extra = {key: Path(path) for key, path in extra.items() if path is not None}
+    if tile < 32 or not 0 <= overlap < tile // 2 + 1 or batch_size < 1:
+        raise PredictionError(
+            f"need tile >= 32, 0 <= overlap <= tile / 2 and batch >= 1, got tile={tile}, "
+            f"overlap={overlap}, batch={batch_size}"
+        )
+    for path in (output, extra.get("confidence", output)):
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise PredictionError(f"label and confidence outputs are GeoTIFFs: give a .tif path, not {path}")
+    if "preview" in extra and extra["preview"].suffix.lower() != ".png":
+        raise PredictionError(f"the preview is a PNG: give a .png path, got {extra['preview']}")
+    if model.training:
+        raise PredictionError("prediction needs the model in eval mode: call model.eval() first")
+    check_outputs([output, *extra.values()], [source], overwrite)
+    info = _input_info(source, rgb_bands)
+    fill_value = nodata if nodata is not None else (0.0 if zero_is_fill else None)
+    limits = _stretch(source, info, rgb_bands, fill_value)
+    num_classes = int(meta["num_classes"])
+    palette = palette_for(list(meta["class_names"]))
+    device = torch.device(device)
+    height, width = info.height, info.width
+    windows = patch_grid(height, width, patch_size=tile, overlap=overlap)
+    band_rows = sorted({w.row for w in windows})
+    tile_height, tile_width = windows[0].height, windows[0].width
+    weight = blend_weights(tile_height, tile_width, overlap)
+    summed = torch.zeros(num_classes, tile_height, width)
+    summed_weight = torch.zeros(tile_height, width)
+    step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
+    preview_rows: list[np.ndarray] = []
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    started = time.perf_counter()
+    georef = {"crs": info.crs, "transform": info.transform}
+    with ExitStack() as stack:
+        labels_out = stack.enter_context(
+            raster_writer(
+                output, height, width, **georef, nodata=IGNORE_INDEX, colormap=mask_colour_table(palette)
+            )
+        )
+        confidence_out = (
+            stack.enter_context(
+                raster_writer(
+                    extra["confidence"],
+                    height,
+                    width,
+                    dtype="float32",
+                    **georef,
+                    nodata=CONFIDENCE_NODATA,
+                    half_float=True,
+                )
+            )
+            if "confidence" in extra
+            else None
+        )
+        bar = stack.enter_context(
+            tqdm(total=len(windows), desc=f"predict {source.name}", unit="tile", disable=not progress)
+        )
+        for index, row in enumerate(band_rows):
+            band = Window(row, 0, tile_height, width)
+            pixels, valid = _read_uint8(source, info, band, rgb_bands, limits, fill_value)
+            for group in _batches([w for w in windows if w.row == row], batch_size):
+                crops = torch.stack([to_tensor(pixels[:, w.col : w.col + tile_width]) for w in group])
+                crops = normalize(crops.to(device), meta["mean"], meta["std"])
+                with torch.inference_mode(), autocast:
+                    logits = model(crops)
+                if logits.shape[1] != num_classes:
+                    raise PredictionError(
+                        f"the model returned {logits.shape[1]} classes but its checkpoint says {num_classes}"
+                    )
+                logits = logits.float().cpu()
+                for w, tile_logits in zip(group, logits, strict=True):
+                    cols = slice(w.col, w.col + tile_width)
+                    summed[:, :, cols].addcmul_(tile_logits, weight)
+                    summed_weight[:, cols] += weight
+                bar.update(len(group))
+            done = (band_rows[index + 1] if index + 1 < len(band_rows) else row + tile_height) - row
+            for start in range(0, done, 256):  # bounded temporaries for confidence
+                rows = slice(start, min(done, start + 256))
+                labels, conf = _finish_rows(
+                    summed[:, rows],
+                    summed_weight[rows],
+                    None if valid is None else valid[rows],
+                    confidence_out is not None,
+                )
+                labels_out.write(labels)
+                if confidence_out is not None:
+                    confidence_out.write(conf)
+                first = (-(row + start)) % step
+                preview_rows.append(labels[first::step, ::step].copy())
+            carried = tile_height - done
+            summed[:, :carried] = summed[:, done:].clone()
+            summed[:, carried:] = 0
+            summed_weight[:carried] = summed_weight[done:].clone()
+            summed_weight[carried:] = 0
+        if "preview" in extra:
+            write_raster(extra["preview"], index_to_rgb(np.concatenate(preview_rows), palette))
+    seconds = time.perf_counter() - started
+    logger.info(
+        "predicted %s (%dx%d, %d tiles) -> %s in %.1f s", source, height, width, len(windows), output, seconds
+    )
+    return PredictionResult(
+        output, extra.get("confidence"), extra.get("preview"), height, width, len(windows), seconds
+    )
+
+
+def predict_file(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    device: str = "auto",
+    **options: object,
+) -> PredictionResult:
+    """:func:`predict_raster` with the model of ``checkpoint`` (default: :func:`default_checkpoint`)."""
+    resolved = resolve_device(device)
+    model, meta = load_predictor(checkpoint if checkpoint is not None else default_checkpoint(), resolved)
+    return predict_raster(model, meta, source, output, device=resolved, **options)
+
+
+def predict_folder(
+    model: nn.Module,
+    meta: Mapping[str, object],
+    input_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    confidence: bool = False,
+    preview: bool = False,
+    **options: object,
+) -> list[PredictionResult]:
+    """:func:`predict_raster` of every GeoTIFF, PNG and JPEG in ``input_dir`` (sorted) into
+    ``out_dir/<stem>.tif`` (and ``<stem>_confidence.tif``, ``<stem>_preview.png``)."""
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    sources = sorted(p for p in input_dir.iterdir() if p.is_file() and p.suffix.lower() in DRIVERS_BY_SUFFIX)
+    if not sources:
+        raise PredictionError(
+            f"no images to predict in {input_dir}; put GeoTIFF, PNG or JPEG files "
+            f"({', '.join(sorted(DRIVERS_BY_SUFFIX))}) there"
+        )
+    stems = [p.stem for p in sources]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:
+        raise PredictionError(
+            f"{input_dir} holds several images named {', '.join(clashes)} (other suffixes): their "
+            "predictions would share a name; rename them"
+        )
+    return [
+        predict_raster(
+            model,
+            meta,
+            source,
+            out_dir / f"{source.stem}.tif",
+            confidence=out_dir / f"{source.stem}_confidence.tif" if confidence else None,
+            preview=out_dir / f"{source.stem}_preview.png" if preview else None,
+            **options,
+        )
+        for source in sources
+    ]

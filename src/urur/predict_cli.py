@@ -1,0 +1,70 @@
+"""The ``urur`` console script: what users run beside ``kedro`` (``urur predict big.tif -o mask.tif``).
+
+Kept apart from :mod:`urur.cli` (Kedro's project commands), so ``urur`` starts without Kedro.
+A user error (bad input, output or checkpoint) prints its one-line message and fix, exit status 1.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from urur.inference import DEFAULT_OVERLAP, DEFAULT_TILE, predict_file
+from urur.ingestion import parse_rgb_bands
+
+
+def _user_error(error: Exception) -> bool:
+    """The project's own ``ValueError`` subclasses carry the file and the fix; so do these OS errors."""
+    kind = type(error)
+    own = issubclass(kind, ValueError) and kind is not ValueError and kind.__module__.startswith("urur.")
+    return own or isinstance(error, FileNotFoundError | PermissionError)
+
+
+def _rgb_bands(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return parse_rgb_bands(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+@click.group()
+def main() -> None:
+    """URUR: ultra-high-resolution land-cover segmentation."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="label GeoTIFF (.tif)")
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    help="trained checkpoint (default: best_checkpoint of data/06_models/training_summary.json)",
+)
+@click.option("--tile", default=DEFAULT_TILE, show_default=True, help="tile side in pixels")
+@click.option("--overlap", default=DEFAULT_OVERLAP, show_default=True, help="overlap of neighbouring tiles")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
+@click.option("--batch", default=1, show_default=True, help="tiles per forward pass")
+@click.option("--bf16", is_flag=True, help="bfloat16 autocast (GPUs, and CPUs with AVX-512 BF16 / AMX)")
+@click.option("--confidence", type=click.Path(path_type=Path), help="also write a half-float confidence .tif")
+@click.option("--preview", type=click.Path(path_type=Path), help="also write a colour preview .png")
+@click.option(
+    "--rgb-bands", default="1 2 3", show_default=True, callback=_rgb_bands, help="input bands giving R, G, B"
+)
+@click.option("--nodata", type=float, help="input value marking fill, besides the file's own nodata/mask")
+@click.option("--overwrite", is_flag=True, help="replace existing outputs")
+def predict(source: Path, output: Path, checkpoint: Path | None, **options: object) -> None:
+    """Predict land cover of SOURCE (GeoTIFF, PNG or JPEG of any size) into a label GeoTIFF."""
+    options["batch_size"] = options.pop("batch")
+    try:
+        result = predict_file(source, output, checkpoint=checkpoint, **options)
+    except Exception as error:
+        if not _user_error(error):
+            raise
+        raise click.ClickException(f"{type(error).__name__}: {error}") from error
+    click.echo(
+        f"wrote {result.output} ({result.height}x{result.width}, {result.tiles} tiles, "
+        f"{result.megapixels_per_second:.2f} MP/s)"
+    )

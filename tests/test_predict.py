@@ -1,0 +1,263 @@
+"""Tiled prediction of rasters of any size (urur.inference) and the ``urur predict`` command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from urur.classes import URUR_CLASSES, URUR_PALETTE, index_to_rgb
+from urur.evaluation.inference import whole_inference
+from urur.inference import (
+    PredictionError,
+    blend_weights,
+    default_checkpoint,
+    hann_ramp,
+    load_predictor,
+    predict_raster,
+)
+from urur.io.raster import read_raster, write_raster
+from urur.predict_cli import main
+from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
+from urur.tiling import patch_grid
+from urur.training.checkpoint import CheckpointError, build_meta, save_checkpoint
+from urur.training.config import TrainingParams
+
+CRS = "EPSG:32650"
+TRANSFORM = (0.5, 0.0, 500000.0, 0.0, -0.5, 4400000.0)
+META = {"num_classes": 8, "class_names": list(URUR_CLASSES), "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+
+
+class Pointwise(nn.Module):
+    """Logits that depend on each pixel alone: tiled and whole-image predictions must agree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Conv2d(3, 16, 1), nn.Tanh(), nn.Conv2d(16, 8, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Smooth random RGB: neighbouring pixels alike, as in imagery."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (height // 8 + 2, width // 8 + 2, 3)).astype(np.float64)
+    return np.kron(coarse, np.ones((8, 8, 1)))[:height, :width].astype(np.uint8)
+
+
+def _whole_logits(model: nn.Module, pixels: np.ndarray) -> torch.Tensor:
+    image = normalize(to_tensor(pixels), IMAGENET_MEAN, IMAGENET_STD)[None]
+    return whole_inference(model.eval(), image)[0]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    """A fresh tiny WSDNet saved the way training saves it."""
+    params = TrainingParams(model="wsdnet", model_options={"width": 0.125})
+    torch.manual_seed(0)
+    from urur.models import build_model
+
+    model = build_model("wsdnet", 8, width=0.125)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
+    save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
+        iteration=0,
+        meta=build_meta(params, URUR_CLASSES, ["a"]),
+        best={"score": None, "iteration": 0},
+        history=[],
+        data_state={},
+    )
+    return str(path)
+
+
+def test_hann_ramp_is_a_half_hann_window_and_neighbours_sum_to_one():
+    overlap = 16
+    ramp = hann_ramp(64, overlap)
+    reference = np.hanning(4 * overlap + 1)[1 : 2 * overlap : 2]  # Hann at the pixel centres
+    np.testing.assert_allclose(ramp[:overlap], reference, atol=1e-12)
+    np.testing.assert_allclose(ramp[-overlap:], reference[::-1], atol=1e-12)
+    assert (ramp[overlap:-overlap] == 1).all() and ramp.min() > 0
+    # Two windows overlapping by `overlap`: the falling and the rising ramp add up to 1.
+    np.testing.assert_allclose(ramp[-overlap:] + ramp[:overlap], 1.0, atol=1e-12)
+    assert blend_weights(8, 64, 0).eq(1).all()
+
+
+def test_blended_tiles_equal_whole_image_and_keep_georeferencing(tmp_path):
+    pixels = _image(200, 232)
+    source = tmp_path / "scene.tif"
+    write_raster(source, pixels, crs=CRS, transform=TRANSFORM)
+    model = Pointwise().eval()
+    out, conf = tmp_path / "labels.tif", tmp_path / "conf.tif"
+    result = predict_raster(
+        model, META, source, out, tile=64, overlap=16, batch_size=3, confidence=conf, progress=False
+    )
+    assert result.tiles == len(patch_grid(200, 232, 64, 16)) > 9
+    whole = _whole_logits(model, pixels)
+    np.testing.assert_array_equal(read_raster(out), whole.argmax(0).numpy())
+    probability = whole.softmax(0).max(0).values.numpy()
+    np.testing.assert_allclose(read_raster(conf), probability, rtol=1e-3)  # half floats on disk
+    with rasterio.open(out) as dataset:
+        assert dataset.count == 1 and dataset.dtypes == ("uint8",)
+        assert dataset.crs.to_string() == CRS and tuple(dataset.transform)[:6] == TRANSFORM
+        assert dataset.nodata == 255 and dataset.block_shapes == [(256, 256)]
+        assert dataset.compression.value == "ZSTD"
+        table = dataset.colormap(1)
+        assert [table[i][:3] for i in range(8)] == [tuple(c) for c in URUR_PALETTE.tolist()]
+    with rasterio.open(conf) as dataset:
+        assert dataset.tags(1, "IMAGE_STRUCTURE")["NBITS"] == "16" and dataset.crs.to_string() == CRS
+
+
+def test_wsdnet_tiles_equal_a_slow_blend_of_each_window(tmp_path, checkpoint):
+    """The streamed row-band blending against the blend written out over the whole image."""
+    model, meta = load_predictor(checkpoint)
+    pixels = _image(120, 136, seed=1)
+    source = tmp_path / "scene.png"
+    write_raster(source, pixels)
+    out, preview = tmp_path / "labels.tif", tmp_path / "preview.png"
+    predict_raster(
+        model, meta, source, out, tile=64, overlap=16, batch_size=2, preview=preview, progress=False
+    )
+    image = normalize(to_tensor(pixels), IMAGENET_MEAN, IMAGENET_STD)[None]
+    summed, weights = torch.zeros(8, 120, 136), torch.zeros(120, 136)
+    ramp = torch.from_numpy(np.outer(hann_ramp(64, 16), hann_ramp(64, 16))).float()
+    with torch.inference_mode():
+        for w in patch_grid(120, 136, 64, 16):
+            summed[:, w.slices[0], w.slices[1]] += model(image[(..., *w.slices)])[0] * ramp
+            weights[w.slices] += ramp
+    labels = read_raster(out)
+    expected = (summed / weights).argmax(0).numpy()
+    assert (labels == expected).mean() >= 0.999
+    # One tile covering the image is the whole-image prediction.
+    single = tmp_path / "single.tif"
+    predict_raster(model, meta, source, single, tile=256, overlap=0, progress=False)
+    np.testing.assert_array_equal(read_raster(single), _whole_logits(model, pixels).argmax(0).numpy())
+    np.testing.assert_array_equal(read_raster(preview), index_to_rgb(labels, URUR_PALETTE))
+
+
+def test_fill_becomes_nodata_255(tmp_path):
+    pixels = _image(96, 80)
+    pixels[10:30, 5:40] = 0
+    source = tmp_path / "scene.tif"
+    write_raster(source, pixels, crs=CRS, transform=TRANSFORM, nodata=0)
+    out, conf = tmp_path / "labels.tif", tmp_path / "conf.tif"
+    predict_raster(
+        Pointwise().eval(), META, source, out, tile=64, overlap=16, confidence=conf, progress=False
+    )
+    labels, fill = read_raster(out), (pixels == 0).all(axis=-1)
+    assert (labels[fill] == 255).all() and (labels[~fill] < 8).all() and fill.sum() == 20 * 35
+    assert (read_raster(conf)[fill] == 0).all()
+
+
+def test_16_bit_input_is_stretched_like_ingestion(tmp_path):
+    rng = np.random.default_rng(3)
+    raw = rng.integers(100, 4000, (80, 96, 3)).astype(np.uint16)
+    write_raster(tmp_path / "raw16.tif", raw)
+    low, high = np.percentile(raw.reshape(-1, 3), [2, 98], axis=0)
+    stretched = np.clip(np.rint((raw - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
+    write_raster(tmp_path / "raw8.tif", stretched)
+    model = Pointwise().eval()
+    for name in ("raw16", "raw8"):
+        predict_raster(
+            model, META, tmp_path / f"{name}.tif", tmp_path / f"{name}_out.tif", tile=64, overlap=8
+        )
+    np.testing.assert_array_equal(
+        read_raster(tmp_path / "raw16_out.tif"), read_raster(tmp_path / "raw8_out.tif")
+    )
+
+
+def test_4_band_input_with_band_choice(tmp_path):
+    pixels = _image(70, 90)
+    nir = np.full((70, 90, 1), 77, np.uint8)
+    write_raster(tmp_path / "rgb.tif", pixels)
+    write_raster(tmp_path / "bgrn.tif", np.concatenate([pixels[..., ::-1], nir], axis=-1))
+    model = Pointwise().eval()
+    predict_raster(model, META, tmp_path / "rgb.tif", tmp_path / "a.tif", tile=64, overlap=8, progress=False)
+    predict_raster(
+        model, META, tmp_path / "bgrn.tif", tmp_path / "b.tif", tile=64, overlap=8, rgb_bands=(3, 2, 1)
+    )
+    np.testing.assert_array_equal(read_raster(tmp_path / "a.tif"), read_raster(tmp_path / "b.tif"))
+    with pytest.raises(PredictionError, match=r"rgb bands \(3, 2, 5\).*1\.\.4.*bgrn.tif"):
+        predict_raster(model, META, tmp_path / "bgrn.tif", tmp_path / "c.tif", rgb_bands=(3, 2, 5))
+
+
+def test_existing_output_refused_unless_overwrite_and_bad_folders(tmp_path):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(40, 40))
+    out = tmp_path / "labels.tif"
+    out.write_bytes(b"keep me")
+    model = Pointwise().eval()
+    with pytest.raises(PredictionError, match=r"labels.tif exists; pass --overwrite"):
+        predict_raster(model, META, source, out, progress=False)
+    assert out.read_bytes() == b"keep me"
+    predict_raster(model, META, source, out, overwrite=True, progress=False)
+    assert read_raster(out).shape == (40, 40)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(PredictionError, match=r"cannot create the output folder .*afile"):
+        predict_raster(model, META, source, tmp_path / "afile" / "x.tif", progress=False)
+    corrupt = tmp_path / "corrupt.tif"
+    corrupt.write_bytes(b"II*\x00garbage")
+    with pytest.raises(PredictionError, match=r"cannot predict on .*corrupt.tif"):
+        predict_raster(model, META, corrupt, tmp_path / "y.tif", progress=False)
+    assert not (tmp_path / "y.tif").exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_bad_checkpoints_are_named(tmp_path, checkpoint):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"bad.pt"):
+        load_predictor(bad)
+    state = torch.load(checkpoint, weights_only=True)
+    state["meta"]["num_classes"] = 3  # weights of an 8-class head
+    torch.save(state, tmp_path / "classes.pt")
+    with pytest.raises(CheckpointError, match=r"classes.pt do not fit the model"):
+        load_predictor(tmp_path / "classes.pt")
+    with pytest.raises(CheckpointError, match=r"holds another model: model 'wsdnet' \(expected 'isdnet'\)"):
+        load_predictor(checkpoint, model="isdnet")
+
+
+def test_default_checkpoint_from_training_summary(tmp_path):
+    with pytest.raises(PredictionError, match=r"no trained model.*kedro run --pipeline=train_urur"):
+        default_checkpoint(tmp_path)
+    summary = tmp_path / "data" / "06_models" / "training_summary.json"
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"best_checkpoint": "data/06_models/run/best.pt", "last_checkpoint": "x"}))
+    assert default_checkpoint(tmp_path) == tmp_path / "data/06_models/run/best.pt"
+
+
+def test_cli_predict(tmp_path, checkpoint, monkeypatch):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(100, 120), crs=CRS, transform=TRANSFORM)
+    out = tmp_path / "out" / "mask.tif"
+    args = [
+        "predict",
+        str(source),
+        "-o",
+        str(out),
+        "--checkpoint",
+        checkpoint,
+        "--tile",
+        "64",
+        "--overlap",
+        "16",
+    ]
+    runner = CliRunner()
+    done = runner.invoke(main, [*args, "--device", "cpu", "--preview", str(tmp_path / "p.png")])
+    assert done.exit_code == 0, done.output
+    with rasterio.open(out) as dataset:
+        assert dataset.crs.to_string() == CRS and dataset.shape == (100, 120)
+    again = runner.invoke(main, args)
+    assert again.exit_code == 1 and "mask.tif exists; pass --overwrite" in again.output
+    monkeypatch.chdir(tmp_path)
+    missing = runner.invoke(main, ["predict", str(source), "-o", str(tmp_path / "m.tif")])
+    assert missing.exit_code == 1 and "kedro run --pipeline=train_urur" in missing.output
