@@ -54,3 +54,19 @@ def test_a_second_run_stops_naming_the_run_that_holds_the_lock(tmp_path: Path) -
     assert not (tmp_path / "data" / ".staging").exists()
     second.before_pipeline_run(catalog={})
     second.on_pipeline_error()
+
+
+def test_run_start_cleans_temporaries_of_outputs_but_never_beside_a_users_folder(tmp_path: Path) -> None:
+    raw, primary = tmp_path / "data/01_raw", tmp_path / "data/03_primary"
+    (raw / ".scenes.old-mine").mkdir(parents=True)  # a user's own hidden backup, named like ours
+    (primary / ".masks.staging-abc").mkdir(parents=True)
+    catalog = {
+        "raw_scenes": DirectoryDataset(path=str(raw / "scenes"), read_only=True),
+        "masks": DirectoryDataset(path=str(primary / "masks")),
+    }
+    hook = RunSafetyHook()
+    hook.after_context_created(SimpleNamespace(project_path=tmp_path))
+    hook.before_pipeline_run(catalog=catalog)
+    hook.after_pipeline_run()
+    assert [p.name for p in raw.iterdir()] == [".scenes.old-mine"]
+    assert list(primary.iterdir()) == []

@@ -105,9 +105,9 @@ class OutputSummaryHook:
 
 
 def _location(dataset) -> str | None:
-    """A dataset's local path, or None for memory datasets and remote (fsspec) ones."""
+    """A dataset's local path, or None for memory, remote (fsspec) and read-only (a user's) ones."""
     description = dataset._describe()
-    if description.get("protocol", "file") != "file":
+    if description.get("protocol", "file") != "file" or description.get("read_only"):
         return None
     location = description.get("path") or description.get("filepath")
     return str(location) if location else None
