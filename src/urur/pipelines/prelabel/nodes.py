@@ -123,9 +123,9 @@ def report(
     )
     summary = prelabel.effort_summary(changes, ranking, quality, p.top_share)
     log.info(
-        "Pre-labels saved %.1f %% of the effort; ranking ROC AUC %.3f",
+        "Pre-labels saved %.1f %% of the effort; ranking ROC AUC %s",
         summary["effort_saved_pct"],
-        summary["ranking_roc_auc"],
+        summary["ranking_roc_auc"],  # None where no patch was corrected (undefined)
     )
     return summary, changes.merge(ranking, on=["image_id", "patch_id"], how="left")
 
