@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -70,10 +71,23 @@ def _short_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _env_for_registry(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``--env`` also as ``$KEDRO_ENV``: the pipeline registry reads that env's globals
+    (``dataset``, ``data_source``) before Kedro hands the env to the session."""
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("env"):
+            os.environ["KEDRO_ENV"] = kwargs["env"]
+        return callback(*args, **kwargs)
+
+    return wrapper
+
+
 def _run_command() -> click.Command:
     """Kedro's ``run`` with :class:`BuildIfMissingRunner` as the default runner and short user errors."""
     command = copy.copy(kedro_run)
-    command.callback = _short_errors(kedro_run.callback)
+    command.callback = _short_errors(_env_for_registry(kedro_run.callback))
     command.params = [copy.copy(p) for p in kedro_run.params]
     for param in command.params:
         if param.name == "runner":

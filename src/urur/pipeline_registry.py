@@ -26,26 +26,29 @@ from kedro.pipeline import Pipeline, pipeline
 from kedro.utils import find_kedro_project
 
 from urur.cli import BUILD_IF_MISSING
+from urur.config import ConfigError
+from urur.pipelines.reporting.pipeline import after as report_after
 from urur.sources import resolve_data_source
 
 log = logging.getLogger(__name__)
 
 SYNTHETIC_SOURCE = ("synthetic", "synthetic_annotators")
-MODEL_STAGES = ("training", "evaluation")
+MODEL_STAGES = ("training", "evaluation", "reporting")  # reporting last: urur.pipelines.reporting.after
 ON_DEMAND = ("predict",)  # run only when named: kedro run --pipelines predict
 SYNTHETIC_INPUTS = {
     "raw_scenes": "synthetic_scenes",
     "annotator_exports": "synthetic_annotations",
     "corrected_exports": "synthetic_corrected_annotations",
 }
+ADAPTER_PREFIX = "adapt_"  # adapt_<dataset>: a public release -> the chain's outputs
 SYNTHETIC_TAG = "synthetic"  # nodes that play the annotators on synthetic data (pipeline prelabel)
 
 
-def data_source() -> str:
-    """The resolved ``data_source`` of the project around the working directory.
+def _globals() -> tuple[dict, Path]:
+    """Globals of the project around the working directory, and its root.
 
-    Read from ``conf/base`` and ``conf/local`` (or ``$KEDRO_ENV``) globals: the registry is
-    built before Kedro knows a run's ``--env``, so the setting belongs in those files.
+    Read from ``conf/base`` and ``conf/local`` (or ``$KEDRO_ENV``, which ``kedro run --env``
+    sets through :mod:`urur.cli`): the registry is built before Kedro hands a run its env.
     """
     root = find_kedro_project(Path.cwd()) or Path.cwd()
     loader = settings.CONFIG_LOADER_CLASS(
@@ -53,7 +56,13 @@ def data_source() -> str:
         env=os.environ.get("KEDRO_ENV"),
         **settings.CONFIG_LOADER_ARGS,
     )
-    return resolve_data_source(loader["globals"].get("data_source", "auto"), root)
+    return loader["globals"], root
+
+
+def data_source() -> str:
+    """The resolved ``data_source`` of the project around the working directory."""
+    values, root = _globals()
+    return resolve_data_source(values.get("data_source", "auto"), root)
 
 
 def _read_synthetic(p: Pipeline) -> Pipeline:
@@ -86,11 +95,21 @@ def register_pipelines() -> dict[str, Pipeline]:
             for name, p in pipelines.items()
             if name not in MODEL_STAGES
             and name not in ON_DEMAND
+            and not name.startswith(ADAPTER_PREFIX)
             and (source == "synthetic" or name not in SYNTHETIC_SOURCE)
         ),
         Pipeline([]),
     )
-    models = sum((pipelines[name] for name in MODEL_STAGES), Pipeline([]))
+    # A public release (``dataset`` in conf/urur, conf/deepglobe, conf/inria globals.yml) is
+    # already cut and labelled: its adapter replaces the whole chain.
+    release = _globals()[0].get("dataset")
+    if release:
+        if f"{ADAPTER_PREFIX}{release}" not in pipelines:
+            known = sorted(n.removeprefix(ADAPTER_PREFIX) for n in pipelines if n.startswith(ADAPTER_PREFIX))
+            raise ConfigError(f"dataset is {release!r} in conf/<env>/globals.yml; expected one of {known}")
+        build = pipelines[f"{ADAPTER_PREFIX}{release}"]
+    models = sum((pipelines[name] for name in MODEL_STAGES[:-1]), Pipeline([]))
+    models += report_after(pipelines["reporting"], build + models)
     pipelines["train_urur"] = build.tag(BUILD_IF_MISSING) + models
     pipelines["__default__"] = build + models
     return pipelines

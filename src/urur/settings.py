@@ -10,4 +10,7 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # conf/<env> overrides single keys of a section (conf/deepglobe sets training.class_names
+    # only); the rest comes from conf/base. conf/paper resolves to the same parameters either way.
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -34,4 +34,5 @@ class EvaluationParams(_Section):
     downsample: float = Field(4.0, ge=1.0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     write_predictions: bool = True
+    excluded_classes: tuple[str, ...] = ()  # trained, reported per class, left out of mIoU and mF1
     speed: SpeedParams = Field(default_factory=SpeedParams)

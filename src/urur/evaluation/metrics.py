@@ -12,6 +12,8 @@ image by image, ``segmentation_metrics`` reduces it once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -57,8 +59,14 @@ def confusion_matrix(
     return counts.reshape(num_classes, num_classes).astype(np.int64, copy=False)
 
 
-def segmentation_metrics(confusion: np.ndarray) -> dict[str, float | list[float]]:
-    """``mIoU``, ``mF1``, ``aAcc`` (0..1) and per-class ``IoU`` and ``F1`` lists (NaN: class absent)."""
+def segmentation_metrics(
+    confusion: np.ndarray, exclude: Sequence[int] = ()
+) -> dict[str, float | list[float]]:
+    """``mIoU``, ``mF1``, ``aAcc`` (0..1) and per-class ``IoU`` and ``F1`` lists (NaN: class absent).
+
+    Classes in ``exclude`` (values) keep their per-class scores but are left out of the means,
+    as DeepGlobe's "unknown" is.
+    """
     confusion = np.asarray(confusion, dtype=np.float64)
     if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
         raise ValueError(f"a confusion matrix is square, got shape {confusion.shape}")
@@ -67,13 +75,15 @@ def segmentation_metrics(confusion: np.ndarray) -> dict[str, float | list[float]
     fn = confusion.sum(axis=1) - tp
     union = tp + fp + fn
     present = union > 0
+    counted = present.copy()
+    counted[list(exclude)] = False
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(present, tp / union, np.nan)
         f1 = np.where(present, 2 * tp / (2 * tp + fp + fn), np.nan)
     total = confusion.sum()
     return {
-        "mIoU": float(np.nanmean(iou)) if present.any() else float("nan"),
-        "mF1": float(np.nanmean(f1)) if present.any() else float("nan"),
+        "mIoU": float(iou[counted].mean()) if counted.any() else float("nan"),
+        "mF1": float(f1[counted].mean()) if counted.any() else float("nan"),
         "aAcc": float(tp.sum() / total) if total > 0 else float("nan"),
         "IoU": iou.tolist(),
         "F1": f1.tolist(),

@@ -6,8 +6,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import evaluate_images, measure_speed_memory
+from urur.evaluation.metrics import segmentation_metrics
 from urur.io.atomic import staging_directories
 from urur.pipelines.training.nodes import split_ids
 from urur.training import build_model_from_checkpoint
@@ -59,7 +61,13 @@ def evaluate(
             device=device,
             predictions_dir=predictions_dir if evaluation.write_predictions else None,
         )
-    m = result.metrics
+    unknown = sorted(set(evaluation.excluded_classes) - set(class_names))
+    if unknown:
+        raise ConfigError(
+            f"evaluation.excluded_classes names {unknown}, not classes of the checkpoint {class_names}; "
+            "fix conf/<env>/parameters_evaluation.yml"
+        )
+    m = segmentation_metrics(result.confusion, [class_names.index(n) for n in evaluation.excluded_classes])
     metrics = {
         "model": meta["model"],
         "checkpoint": Path(checkpoint).name,

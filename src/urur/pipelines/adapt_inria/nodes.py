@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from urur.adapters import InriaParams, inria_labels, list_inria, stage_release
+from urur.config import RuntimeParams
+
+
+def adapt_inria(release_dir: Path, p: InriaParams, runtime: RuntimeParams):
+    """Georeferenced images, 0/1 building masks, manifest and the split by image number."""
+    items = list_inria(release_dir, p.val_numbers, p.test_numbers)
+    return stage_release(items, source="inria", labels_of=inria_labels, workers=runtime.workers)

@@ -1,0 +1,16 @@
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import adapt_inria
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                adapt_inria,
+                inputs=["inria_release", "params:inria", "params:runtime"],
+                outputs=["uhr_images", "masks", "image_manifest", "dataset_split"],
+                name="adapt_inria",
+            )
+        ]
+    )

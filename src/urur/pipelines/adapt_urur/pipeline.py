@@ -1,0 +1,16 @@
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import adapt_urur
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                adapt_urur,
+                inputs=["urur_release", "params:urur_release", "params:runtime"],
+                outputs=["uhr_images", "masks", "image_manifest", "dataset_split"],
+                name="adapt_urur",
+            )
+        ]
+    )
