@@ -28,6 +28,7 @@ class RuntimeParams(_Section):
 
     model_config = _section("runtime")
     workers: int | None = Field(None, ge=1)  # processes per stage; None = every core
+    scheduler: str | None = None  # Dask scheduler address (tcp://host:8786): per-image stages run there
 
 
 class SyntheticParams(_Section):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from kedro.framework.hooks import hook_impl
 
-from urur.config import check_split_divides_scene
+from urur.config import RuntimeParams, check_split_divides_scene
 from urur.io.atomic import clean_stale, set_staging_root
 from urur.io.lock import RunLock
+from urur.parallel import set_scheduler
 from urur.sources import resolve_data_source
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,18 @@ class CrossParameterHook:
         synthetic, ingestion = params.get("synthetic") or {}, params.get("ingestion") or {}
         if isinstance(synthetic.get("scene_size"), int) and isinstance(ingestion.get("split_factor"), int):
             check_split_divides_scene(synthetic["scene_size"], max(ingestion["split_factor"], 1))
+
+
+class DaskSchedulerHook:
+    """Per-image stages go to the Dask cluster ``runtime.scheduler`` names, or stay local."""
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        # context.params holds the validated model (or the raw dict where Kedro did not validate)
+        address = RuntimeParams.model_validate(context.params.get("runtime") or {}).scheduler
+        set_scheduler(address)
+        if address:
+            log.info("Per-image stages run on the Dask scheduler at %s (runtime.scheduler)", address)
 
 
 class RunSafetyHook:

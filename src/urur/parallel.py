@@ -1,4 +1,9 @@
-"""Per-image work on every core: a process pool with progress, or inline for one worker."""
+"""Per-image work on every core: a process pool with progress, inline for one worker, or a Dask
+cluster where ``runtime.scheduler`` names one (:func:`set_scheduler`, called by the project's hook).
+
+On a cluster, workers open the same paths the caller passes (the project folder on shared
+storage, run from the same working directory): only the function and its small items travel.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,25 @@ from tqdm.auto import tqdm
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_scheduler: str | None = None
+
+
+def set_scheduler(address: str | None) -> None:
+    """Run every later :func:`map_items` on the Dask scheduler at ``address`` (None: locally)."""
+    global _scheduler
+    _scheduler = address or None
+
+
+def _map_on_cluster(fn: Callable[[T], R], items: list[T], address: str, progress: tqdm) -> list[R]:
+    """``fn`` over ``items`` as Dask tasks; the cluster decides placement, results in input order."""
+    from dask.distributed import Client, as_completed  # only runs that name a scheduler need dask
+
+    with Client(address, set_as_default=False) as client, client.as_current():
+        futures = client.map(fn, items, pure=False)
+        for _ in as_completed(futures):
+            progress.update()
+        return client.gather(futures)
 
 
 def default_workers() -> int:
@@ -48,13 +72,18 @@ def map_items(
 ) -> list[R]:
     """``[fn(item) for item in items]`` on ``workers`` processes, results in input order.
 
-    ``fn`` and the items must be picklable. ``workers=1`` runs inline, which keeps tracebacks
-    simple and avoids process start-up for tiny inputs. Items are submitted one by one so at
-    most ``workers`` of them are in flight: memory stays bounded by a few images.
+    ``fn`` and the items must be picklable. With a scheduler set (:func:`set_scheduler`) they
+    run on that Dask cluster whatever ``workers`` says. Otherwise ``workers=1`` runs inline,
+    which keeps tracebacks simple and avoids process start-up for tiny inputs; a pool gets items
+    one by one so at most ``workers`` of them are in flight: memory stays bounded by a few images.
     """
     items = list(items)
     workers = min(workers or default_workers(), max(len(items), 1))
     progress = tqdm(total=len(items), desc=desc, unit="item", disable=not desc, leave=False)
+    if _scheduler is not None:
+        results = _map_on_cluster(fn, items, _scheduler, progress)
+        progress.close()
+        return results
     if workers <= 1:
         results = []
         for item in items:

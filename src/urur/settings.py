@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from urur.hooks import CrossParameterHook, OutputSummaryHook, RunSafetyHook
+from urur.hooks import CrossParameterHook, DaskSchedulerHook, OutputSummaryHook, RunSafetyHook
 
-HOOKS = (CrossParameterHook(), RunSafetyHook(), OutputSummaryHook())
+HOOKS = (CrossParameterHook(), DaskSchedulerHook(), RunSafetyHook(), OutputSummaryHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
