@@ -48,6 +48,7 @@ def main() -> None:
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
 @click.option("--batch", default=1, show_default=True, help="tiles per forward pass")
 @click.option("--bf16", is_flag=True, help="bfloat16 autocast (GPUs, and CPUs with AVX-512 BF16 / AMX)")
+@click.option("--compile", is_flag=True, help="torch.compile the model (1-2 min once; ~1.4x faster on CPU)")
 @click.option("--confidence", type=click.Path(path_type=Path), help="also write a half-float confidence .tif")
 @click.option("--preview", type=click.Path(path_type=Path), help="also write a colour preview .png")
 @click.option(

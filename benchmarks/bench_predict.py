@@ -1,0 +1,258 @@
+"""Tiled prediction (``urur predict``): peak memory on a huge raster, throughput, CPU efficiency.
+
+- Memory: a ``--size`` x ``--size`` (default 20000²) tiled GeoTIFF, written strip by strip from a
+  repeated random pattern (cheap), predicted by a fresh paper-size WSDNet through
+  :func:`urur.inference.predict_raster` in a subprocess; its peak RSS (VmHWM) must stay < 4 GB.
+- Throughput, megapixels per second of input, WSDNet (``--tile``/``--overlap`` tiles) against
+  DeepLabV3+ in sliding windows of 1000 px overlapping by 120 (the paper's local paradigm), both
+  through the same tiled reader/writer on a ``--ratio-size`` raster, runs interleaved.
+- CPU efficiency: a dense float32 matmul (``--matmul-n``²) in the same process gives the
+  machine's limit; WSDNet's forward on a ``--forward-size`` image gives its achieved GFLOP/s
+  (FLOPs counted by ``torch.utils.flop_counter`` as ``bench_models.py`` counts them), and the
+  ratio. Forward and matmul runs are interleaved; min/median/max are reported.
+- bf16: the same forward under CPU bf16 autocast, its time and the share of pixels whose label
+  equals float32's.
+
+The cores are shared with other work: the load average is recorded before and after.
+Run: ``.venv/bin/python benchmarks/bench_predict.py`` (results in ``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch._inductor.config as inductor_config
+from common import peak_rss_mb, write_results
+from torch.utils.flop_counter import FlopCounterMode
+
+from urur.classes import URUR_CLASSES
+from urur.inference import predict_raster
+from urur.io.raster import raster_writer
+from urur.models import build_model
+from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
+
+NAME = "bench_predict"
+META = {"num_classes": 8, "class_names": list(URUR_CLASSES), "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+RSS_LIMIT_MB = 4096
+SLIDE = {"tile": 1000, "overlap": 120}  # the local paradigm's windows (bench_models.py)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=20000, help="side of the memory-test raster")
+    parser.add_argument("--ratio-size", type=int, default=3584, help="side of the throughput raster")
+    parser.add_argument("--tile", type=int, default=2048)
+    parser.add_argument("--overlap", type=int, default=256)
+    parser.add_argument("--forward-size", type=int, default=2048, help="WSDNet forward for GFLOP/s")
+    parser.add_argument("--matmul-n", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--worker", choices=["memory"], help=argparse.SUPPRESS)
+    parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def write_test_raster(path: Path, size: int) -> None:
+    """A ``size``² RGB GeoTIFF from a repeated 512² random pattern, written 512 rows at a time."""
+    rng = np.random.default_rng(0)
+    pattern = np.kron(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
+    strip = np.tile(pattern, (1, -(-size // 512), 1))[:, :size]
+    transform = (0.3, 0.0, 500000.0, 0.0, -0.3, 4400000.0)
+    with raster_writer(path, size, size, bands=3, crs="EPSG:32650", transform=transform) as writer:
+        for row in range(0, size, 512):
+            writer.write(strip[: min(512, size - row)])
+
+
+def fresh_model(name: str, width: float) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(name, 8, width=width).eval()
+
+
+def memory_worker(args: argparse.Namespace) -> dict[str, object]:
+    model = fresh_model("wsdnet", args.width)
+    out = args.input.with_name("labels.tif")
+    result = predict_raster(
+        model, META, args.input, out, tile=args.tile, overlap=args.overlap, overwrite=True
+    )
+    return {
+        "size": args.size,
+        "tiles": result.tiles,
+        "seconds": result.seconds,
+        "megapixels_per_second": result.megapixels_per_second,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def forward_flops(model: torch.nn.Module, size: int) -> float:
+    """FLOPs of one forward at ``size``², counted at 512² and scaled by area (as bench_models)."""
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(torch.randn(1, 3, 512, 512))
+    return counter.get_total_flops() * size * size / 512**2
+
+
+def main(args: argparse.Namespace) -> None:
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    results: dict[str, object] = {
+        "load_average_before": load_before,
+        "torch_threads": torch.get_num_threads(),
+    }
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as tmp:
+        tmp = Path(tmp)
+        if not args.skip_memory:
+            big = tmp / "big.tif"
+            results["write_input_seconds"] = timed(lambda: write_test_raster(big, args.size))
+            command = [sys.executable, __file__, "--worker", "memory", "--input", str(big)]
+            command += ["--size", str(args.size), "--tile", str(args.tile), "--overlap", str(args.overlap)]
+            command += ["--width", str(args.width)]
+            done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+            memory = json.loads(done.stdout.strip().splitlines()[-1])
+            memory["under_4_gb"] = memory["peak_rss_mb"] < RSS_LIMIT_MB
+            results["memory"] = memory
+            big.unlink()
+        ratio_input = tmp / "ratio.tif"
+        write_test_raster(ratio_input, args.ratio_size)
+        models = {
+            "wsdnet": fresh_model("wsdnet", args.width),
+            "deeplabv3plus": fresh_model("deeplabv3plus", 1),
+        }
+        tiling = {"wsdnet": {"tile": args.tile, "overlap": args.overlap}, "deeplabv3plus": SLIDE}
+        seconds: dict[str, list[float]] = {name: [] for name in models}
+        for _ in range(args.repeats):
+            for name, model in models.items():
+                out = tmp / f"{name}.tif"
+                run = predict_raster(
+                    model, META, ratio_input, out, overwrite=True, progress=False, **tiling[name]
+                )
+                seconds[name].append(run.seconds)
+        megapixels = args.ratio_size**2 / 1e6
+        results["throughput"] = {
+            "size": args.ratio_size,
+            "tiling": tiling,
+            **{
+                f"{name}_mp_per_s": summary([megapixels / s for s in times])
+                for name, times in seconds.items()
+            },
+        }
+        results["throughput"]["wsdnet_over_deeplabv3plus_slide"] = statistics.median(
+            seconds["deeplabv3plus"]
+        ) / (statistics.median(seconds["wsdnet"]))
+    results["cpu"] = cpu_efficiency(models["wsdnet"], args)
+    results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    write_results(NAME, results, markdown(results, args))
+
+
+def cpu_efficiency(model: torch.nn.Module, args: argparse.Namespace) -> dict[str, object]:
+    """Matmul GFLOP/s against WSDNet forwards as ``predict_raster`` runs them (channels-last; eager
+    float32, compiled float32, eager bf16 autocast), interleaved; bf16's and the compiled model's
+    label agreement with eager float32 on the test pattern."""
+    n = args.matmul_n
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    pattern = np.kron(
+        np.random.default_rng(1).integers(0, 256, (args.forward_size // 8, args.forward_size // 8, 3)),
+        np.ones((8, 8, 1)),
+    )
+    image = normalize(to_tensor(pattern.astype(np.uint8)), IMAGENET_MEAN, IMAGENET_STD)[None]
+    image = image.contiguous(memory_format=torch.channels_last)
+    flops = forward_flops(model, args.forward_size)
+    model = model.to(memory_format=torch.channels_last)
+    compiled = torch.compile(model)
+    bf16 = torch.autocast("cpu", dtype=torch.bfloat16)
+    with torch.inference_mode(), inductor_config.patch(freezing=True):
+        labels32 = model(image).argmax(1)  # also the warm-up
+        compile_seconds = timed(lambda: compiled(image))
+        labels_compiled = compiled(image).argmax(1)
+        with bf16:
+            labels16 = model(image).argmax(1)
+        torch.mm(a, b)
+        gflops: dict[str, list[float]] = {"matmul": [], "fp32": [], "fp32_compiled": [], "bf16": []}
+        for _ in range(args.repeats):
+            gflops["matmul"].append(2 * n**3 / timed(lambda: torch.mm(a, b)) / 1e9)
+            gflops["fp32"].append(flops / timed(lambda: model(image)) / 1e9)
+            gflops["fp32_compiled"].append(flops / timed(lambda: compiled(image)) / 1e9)
+            with bf16:
+                gflops["bf16"].append(flops / timed(lambda: model(image)) / 1e9)
+    matmul = statistics.median(gflops["matmul"])
+    agreement = (labels32 == labels16).float().mean().item()
+    return {
+        "matmul_n": n,
+        "forward_size": args.forward_size,
+        "wsdnet_forward_gflop": flops / 1e9,
+        "compile_seconds": compile_seconds,
+        "gflops": {key: summary(values) for key, values in gflops.items()},
+        "fraction_of_matmul": {
+            key: statistics.median(values) / matmul for key, values in gflops.items() if key != "matmul"
+        },
+        "compiled_label_agreement": (labels32 == labels_compiled).float().mean().item(),
+        "bf16_label_agreement": agreement,
+        "bf16_agreement_at_least_99_5": agreement >= 0.995,
+    }
+
+
+def _fmt(values: dict[str, float]) -> str:
+    return f"min {values['min']:.1f} / median {values['median']:.1f} / max {values['max']:.1f}"
+
+
+def markdown(results: dict[str, object], args: argparse.Namespace) -> str:
+    lines = ["# Tiled prediction (`urur predict`)", ""]
+    memory = results.get("memory")
+    if memory:
+        lines += [
+            f"- {memory['size']}² GeoTIFF, WSDNet width {args.width}, tiles {args.tile}/{args.overlap}: "
+            f"{memory['tiles']} tiles in {memory['seconds']:.0f} s "
+            f"({memory['megapixels_per_second']:.2f} MP/s), "
+            f"peak RSS {memory['peak_rss_mb']:.0f} MB (< 4096: {memory['under_4_gb']})",
+        ]
+    t = results["throughput"]
+    for name in ("wsdnet", "deeplabv3plus"):
+        s = t[f"{name}_mp_per_s"]
+        lines.append(
+            f"- {name} on {t['size']}², tiles {t['tiling'][name]}: MP/s min {s['min']:.3f} / median "
+            f"{s['median']:.3f} / max {s['max']:.3f}"
+        )
+    lines.append(
+        f"- WSDNet / sliding-window DeepLabV3+ throughput: {t['wsdnet_over_deeplabv3plus_slide']:.2f}x"
+    )
+    c = results["cpu"]
+    g, f = c["gflops"], c["fraction_of_matmul"]
+    lines += [
+        f"- dense fp32 matmul {c['matmul_n']}²: GFLOP/s {_fmt(g['matmul'])}",
+        f"- WSDNet forward {c['forward_size']}² ({c['wsdnet_forward_gflop']:.1f} GFLOP), channels-last:",
+        f"  - fp32 eager: GFLOP/s {_fmt(g['fp32'])} = {100 * f['fp32']:.0f} % of the matmul",
+        f"  - fp32 torch.compile (freezing; compiled in {c['compile_seconds']:.0f} s): GFLOP/s "
+        f"{_fmt(g['fp32_compiled'])} = {100 * f['fp32_compiled']:.0f} %, labels equal to eager on "
+        f"{100 * c['compiled_label_agreement']:.3f} % of pixels",
+        f"  - bf16 autocast eager: equivalent GFLOP/s {_fmt(g['bf16'])} = {100 * f['bf16']:.0f} %, labels "
+        f"equal to fp32 on {100 * c['bf16_label_agreement']:.2f} % of pixels (untrained weights)",
+        f"- load average before {results['load_average_before']}, after {results['load_average_after']}",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.worker:
+        print(json.dumps(memory_worker(arguments)))
+    else:
+        main(arguments)
