@@ -1,8 +1,30 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from tests.kedro_project import make_project
 
 # Nothing in the tests may reach the network or ask for consent.
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny copy of the project after one whole ``kedro run`` (shared by the end-to-end tests)."""
+    root = make_project(tmp_path_factory.mktemp("project"))
+    bootstrap_project(root)
+    cwd = Path.cwd()
+    os.chdir(root)  # where `kedro run` runs: the registry resolves data_source there
+    try:
+        with KedroSession.create(project_path=root) as session:
+            session.run()
+    finally:
+        os.chdir(cwd)
+    return root

@@ -18,25 +18,12 @@ from kedro.framework.startup import bootstrap_project
 from tests.kedro_project import make_project
 from urur.io.layout import mask_path
 from urur.io.raster import read_raster
+from urur.pipeline_registry import register_pipelines
 from urur.tiling import Window
 
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = make_project(tmp_path_factory.mktemp("project"))
-    bootstrap_project(root)
-    cwd = Path.cwd()
-    os.chdir(root)  # where `kedro run` runs: the registry resolves data_source there
-    try:
-        with KedroSession.create(project_path=root) as session:
-            session.run()
-    finally:
-        os.chdir(cwd)
-    return root
 
 
 def test_chain_builds_every_output(project: Path) -> None:
@@ -87,7 +74,7 @@ def test_qa_split_and_stats(project: Path) -> None:
     assert len(class_stats) == 8
 
 
-def test_kedro_viz_build_writes_a_static_site(project: Path) -> None:
+def test_kedro_viz_build_writes_a_static_site(project: Path, monkeypatch) -> None:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     result = subprocess.run(
         [str(BIN / "kedro"), "viz", "build"],
@@ -101,6 +88,13 @@ def test_kedro_viz_build_writes_a_static_site(project: Path) -> None:
     assert (project / "build" / "index.html").is_file()
     api = (project / "build" / "api" / "main").read_text()
     assert "merge_annotations" in api and "compute_dataset_stats" in api
+    # Every registered pipeline is in the site, and the whole run ends with the report.
+    monkeypatch.chdir(project)  # the registry resolves data_source there
+    registered = set(register_pipelines())
+    assert {p["id"] for p in json.loads(api)["pipelines"]} == registered
+    assert {"reporting", "train_urur", "__default__"} <= registered
+    default = json.loads((project / "build" / "api" / "pipelines" / "__default__").read_text())
+    assert {"draw_report_figures", "write_report"} <= {n["name"] for n in default["nodes"]}
 
 
 def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
@@ -151,14 +145,3 @@ def test_bad_raw_scene_fails_naming_the_file_and_leaves_no_output(tmp_path: Path
     assert not (root / "data/02_intermediate/image_manifest.parquet").exists()
     assert not list((root / "data/02_intermediate").glob(".*staging*"))
     assert not (root / "data/.staging").exists()
-
-
-def test_exploration_notebook_runs_on_the_built_dataset(project: Path, monkeypatch) -> None:
-    notebook = json.loads((Path(__file__).parents[1] / "notebooks/explore_dataset.ipynb").read_text())
-    monkeypatch.chdir(project)
-    namespace: dict = {}
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "explore_dataset.ipynb", "exec"), namespace)
-    assert namespace["stats"]["images"] == 16
-    assert namespace["side_by_side"].size[0] == 2 * namespace["side_by_side"].size[1]

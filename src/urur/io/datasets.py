@@ -19,7 +19,10 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_filepath_str
 from kedro_datasets import json as kd_json
+from kedro_datasets import matplotlib as kd_matplotlib
 from kedro_datasets import pandas as kd_pandas
+from kedro_datasets import text as kd_text
+from matplotlib.figure import Figure
 
 from urur.io.atomic import publish_directory
 
@@ -98,3 +101,50 @@ class CSVDataset(_WholeOrNothing, kd_pandas.CSVDataset):
 
 class JSONDataset(_WholeOrNothing, kd_json.JSONDataset):
     """kedro-datasets' ``json.JSONDataset``, saved whole or not at all."""
+
+
+class TextDataset(_WholeOrNothing, kd_text.TextDataset):
+    """kedro-datasets' ``text.TextDataset``, saved whole or not at all."""
+
+
+class OptionalDataset(AbstractDataset[None, Any]):
+    """Read-only view of another catalog dataset that loads as ``None`` where it does not exist yet.
+
+    The report must also run before a model was trained: on its own it reads the model's outputs
+    through entries like ``test_metrics_if_present`` and says what is missing (in a whole run it
+    reads ``test_metrics`` itself: ``urur.pipelines.reporting.pipeline.after``).
+    """
+
+    def __init__(self, dataset: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        self._dataset = AbstractDataset.from_config("optional", dataset)
+        self.metadata = metadata
+
+    def load(self) -> Any:
+        return self._dataset.load() if self._dataset.exists() else None
+
+    def save(self, data: None) -> None:
+        raise DatasetError("an OptionalDataset only reads; save through the dataset it wraps")
+
+    def _exists(self) -> bool:
+        return self._dataset.exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"dataset": self._dataset._describe()}
+
+
+class FigureFolderDataset(kd_matplotlib.MatplotlibDataset):
+    """kedro-datasets' ``matplotlib.MatplotlibDataset`` for a dict of figures, one PNG per key in a
+    folder (replaced whole on save), that also loads: as ``{file stem: PNG bytes}``, which is what
+    the report embeds. Figures are closed once written."""
+
+    def __init__(self, filepath: str, **kwargs: Any) -> None:
+        super().__init__(filepath=filepath, overwrite=True, **kwargs)
+
+    def load(self) -> dict[str, bytes]:  # type: ignore[override]
+        folder = Path(self._filepath)
+        return {p.stem: p.read_bytes() for p in sorted(folder.glob("*.png"))} if folder.is_dir() else {}
+
+    def save(self, data: dict[str, Figure]) -> None:  # type: ignore[override]
+        super().save({f"{name}.png": figure for name, figure in data.items()})
+        for figure in data.values():
+            figure.clear()

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from pydantic import BaseModel, ConfigDict, Field
+
+from urur.classes import URUR_CLASSES
+from urur.evaluation.config import EvaluationParams
+from urur.pipelines.training.nodes import split_ids
+from urur.reporting import figures as fig
+from urur.reporting.document import to_html, to_markdown
+from urur.reporting.report import (
+    TRAIN_COMMAND,
+    ReportInputs,
+    build_sections,
+    dvc_hashes,
+    machine,
+    stale_classes,
+)
+from urur.training import TrainingParams
+from urur.training.checkpoint import git_commit
+from urur.training.config import TrainingRunParams
+
+log = logging.getLogger(__name__)
+
+
+class ReportingParams(BaseModel):
+    """``reporting`` in conf/base/parameters_reporting.yml."""
+
+    model_config = ConfigDict(extra="forbid", title="reporting (conf/base/parameters_reporting.yml)")
+    title: str = "URUR run report"
+    panel_images: int = Field(2, ge=1)  # test images in the Figure 3 panels
+    panel_crop: int = Field(512, ge=16)  # side of each panel's centre crop (pixels)
+    figure_dir: str = "report_figures"  # the figures' folder, relative to the Markdown report
+    dvc_lock: str = "dvc.lock"
+
+
+def _class_names(training: TrainingParams) -> list[str]:
+    return list(training.class_names or URUR_CLASSES)
+
+
+def draw_figures(
+    test_class_metrics: pd.DataFrame | None,
+    test_confusion: pd.DataFrame | None,
+    test_predictions: Path | None,
+    compare_predictions: Path | None,
+    images_dir: Path | None,
+    masks_dir: Path | None,
+    dataset_split: pd.DataFrame | None,
+    training: TrainingParams,
+    run: TrainingRunParams,
+    reporting: ReportingParams,
+) -> dict[str, Figure]:
+    """The figures whose inputs exist (saved by the catalog's matplotlib dataset)."""
+    class_names = _class_names(training)
+    figures: dict[str, Figure] = {}
+    if test_class_metrics is not None and not stale_classes(test_class_metrics, class_names):
+        figures["class_iou"] = fig.class_iou_chart(test_class_metrics)
+    if test_confusion is not None and list(test_confusion["target"]) == class_names:
+        figures["confusion"] = fig.confusion_chart(test_confusion)
+    series = fig.read_live_series(run.live_dir)
+    if series:
+        figures["training_curves"] = fig.training_curves(series)
+    if all(x is not None for x in (test_predictions, images_dir, masks_dir, dataset_split)):
+        predictions = {training.model: test_predictions}
+        if compare_predictions is not None:
+            predictions |= {
+                p.name: p for p in sorted(compare_predictions.iterdir()) if p.name in ("isdnet", "wsdnet")
+            }
+        ids = split_ids(dataset_split, "test")[: reporting.panel_images]
+        figures["prediction_panels"] = fig.prediction_panels(
+            ids, images_dir, masks_dir, predictions, class_names, reporting.panel_crop
+        )
+    log.info("Report figures: %s", ", ".join(figures) or "none (nothing trained yet)")
+    return figures
+
+
+def write_report(
+    figures: dict[str, bytes],
+    dataset_stats: dict | None,
+    dataset_class_stats: pd.DataFrame | None,
+    annotation_qa: pd.DataFrame | None,
+    prelabel_effort: dict | None,
+    prelabel_ranking: pd.DataFrame | None,
+    prelabel_truth_agreement: pd.DataFrame | None,
+    training_summary: dict | None,
+    test_metrics: dict | None,
+    test_class_metrics: pd.DataFrame | None,
+    compare_table4: pd.DataFrame | None,
+    compare_table5: pd.DataFrame | None,
+    compare_table6: pd.DataFrame | None,
+    training: TrainingParams,
+    evaluation: EvaluationParams,
+    reporting: ReportingParams,
+) -> tuple[str, str]:
+    """The report as self-contained HTML and as Markdown (figures linked from ``figure_dir``)."""
+    inputs = ReportInputs(
+        class_names=_class_names(training),
+        figures=figures,
+        dataset_stats=dataset_stats,
+        dataset_class_stats=dataset_class_stats,
+        annotation_qa=annotation_qa,
+        prelabel_effort=prelabel_effort,
+        prelabel_ranking=prelabel_ranking,
+        prelabel_truth_agreement=prelabel_truth_agreement,
+        training_summary=training_summary,
+        test_metrics=test_metrics,
+        test_class_metrics=test_class_metrics,
+        comparison={"table4": compare_table4, "table5": compare_table5, "table6": compare_table6},
+        run={
+            "command": TRAIN_COMMAND,
+            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "git commit": git_commit() or "not a git checkout",
+            "machine": machine(),
+            "checkpoint": (training_summary or {}).get("best_checkpoint") or "none",
+            "parameters": {
+                "training": training.model_dump(mode="json"),
+                "evaluation": evaluation.model_dump(mode="json"),
+            },
+            "dvc_hashes": dvc_hashes(reporting.dvc_lock),
+        },
+    )
+    sections = build_sections(inputs)
+    missing = sum(getattr(b, "missing", False) for s in sections for b in s.blocks)
+    log.info(
+        "Report written (%d sections, %d figures, %d notes on what is missing)",
+        len(sections),
+        len(figures),
+        missing,
+    )
+    return to_html(reporting.title, sections, figures), to_markdown(
+        reporting.title, sections, reporting.figure_dir
+    )
