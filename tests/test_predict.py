@@ -21,7 +21,7 @@ from urur.inference import (
     load_predictor,
     predict_raster,
 )
-from urur.io.raster import read_raster, write_raster
+from urur.io.raster import raster_writer, read_raster, read_valid, write_raster
 from urur.predict_cli import main
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 from urur.tiling import patch_grid
@@ -261,3 +261,25 @@ def test_cli_predict(tmp_path, checkpoint, monkeypatch):
     monkeypatch.chdir(tmp_path)
     missing = runner.invoke(main, ["predict", str(source), "-o", str(tmp_path / "m.tif")])
     assert missing.exit_code == 1 and "kedro run --pipeline=train_urur" in missing.output
+
+
+def test_raster_writer_takes_strips_of_any_height(tmp_path):
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 255, (600, 70), dtype=np.uint8)
+    valid = rng.random((600, 70)) > 0.1
+    path = tmp_path / "strips.tif"
+    with raster_writer(path, 600, 70, masked=True, nodata=255) as writer:
+        for row in range(0, 600, 97):
+            writer.write(pixels[row : row + 97], valid[row : row + 97])
+    np.testing.assert_array_equal(read_raster(path), pixels)
+    np.testing.assert_array_equal(read_valid(path), valid)
+    short = raster_writer(tmp_path / "short.tif", 600, 70)
+    with pytest.raises(ValueError, match=r"short.tif: got 97 of its 600 rows"), short as writer:
+        writer.write(pixels[:97])
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_bad_tiling_options_refused(tmp_path):
+    write_raster(tmp_path / "a.tif", _image(40, 40))
+    with pytest.raises(PredictionError, match=r"overlap <= tile / 2.*overlap=40"):
+        predict_raster(Pointwise().eval(), META, tmp_path / "a.tif", tmp_path / "b.tif", tile=64, overlap=40)

@@ -48,7 +48,14 @@ from urur.ingestion import (
     stretch_sample,
     validate_raw_scene,
 )
-from urur.io.raster import DRIVERS_BY_SUFFIX, RasterInfo, RasterReadError, raster_writer, write_raster
+from urur.io.raster import (
+    DRIVERS_BY_SUFFIX,
+    GEOTIFF_BLOCK_SIZE,
+    RasterInfo,
+    RasterReadError,
+    raster_writer,
+    write_raster,
+)
 from urur.preprocessing import normalize, to_tensor
 from urur.tiling import Window, patch_grid
 from urur.training.checkpoint import build_model_from_checkpoint
@@ -253,7 +260,7 @@ def predict_raster(
     source, output = Path(source), Path(output)
     extra = {"confidence": confidence, "preview": preview}
     extra = {key: Path(path) for key, path in extra.items() if path is not None}
-    if tile < 32 or not 0 <= overlap < tile // 2 + 1 or batch_size < 1:
+    if tile < 32 or not 0 <= overlap <= tile // 2 or batch_size < 1:
         raise PredictionError(
             f"need tile >= 32, 0 <= overlap <= tile / 2 and batch >= 1, got tile={tile}, "
             f"overlap={overlap}, batch={batch_size}"
@@ -330,8 +337,8 @@ def predict_raster(
                     summed_weight[:, cols] += weight
                 bar.update(len(group))
             done = (band_rows[index + 1] if index + 1 < len(band_rows) else row + tile_height) - row
-            for start in range(0, done, 256):  # bounded temporaries for confidence
-                rows = slice(start, min(done, start + 256))
+            for start in range(0, done, GEOTIFF_BLOCK_SIZE):  # bounded temporaries for confidence
+                rows = slice(start, min(done, start + GEOTIFF_BLOCK_SIZE))
                 labels, conf = _finish_rows(
                     summed[:, rows],
                     summed_weight[rows],
