@@ -52,6 +52,17 @@ TINY_PARAMETERS = {
     },
     "training_run": {"checkpoint_dir": "data/06_models/training", "live_dir": "data/08_reporting/training"},
     "evaluation": {"speed": {"enabled": True, "warmup": 0, "runs": 1}},
+    # Two seeds of two Table 4 rows and two values per ablation (the baseline shared with Table 4).
+    "compare": {
+        "seeds": 2,
+        "budget": {"iterations": 1, "val_interval": 1, "checkpoint_interval": 1},
+        "table4": [
+            {"name": "WSDNet", "model": "wsdnet", "options": {"downsample": "dwt", "aux_loss": "wsl"}},
+            {"name": "ISDNet", "model": "isdnet"},
+        ],
+        "table5": ["dwt", "bilinear"],
+        "table6": ["wsl", "none"],
+    },
 }
 
 

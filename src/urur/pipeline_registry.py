@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC_SOURCE = ("synthetic", "synthetic_annotators")
 MODEL_STAGES = ("training", "evaluation", "reporting")  # reporting last: urur.pipelines.reporting.after
-ON_DEMAND = ("predict",)  # run only when named: kedro run --pipelines predict
+ON_DEMAND = ("predict", "compare_urur")  # run only when named: kedro run --pipelines predict
 SYNTHETIC_INPUTS = {
     "raw_scenes": "synthetic_scenes",
     "annotator_exports": "synthetic_annotations",

@@ -240,7 +240,10 @@ def _comparison_section(inputs: ReportInputs) -> Section:
                 _refused(caption, f"data/08_reporting/compare/{key}.parquet", reason, COMPARE_COMMAND)
             )
         else:
-            section.blocks.append(Table(table.drop(columns="class_names", errors="ignore"), caption))
+            numeric = [c for c in table.columns if c.endswith(("_mean", "_std"))]  # in the parquet and JSON
+            section.blocks.append(
+                Table(table.drop(columns=[*numeric, "class_names"], errors="ignore"), caption)
+            )
     section.blocks.append(
         Note(
             f"The paper's rows were measured on {PAPER_HARDWARE}; this project's on "

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import torch
 
 from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
-from urur.evaluation.evaluate import evaluate_images, measure_speed_memory
+from urur.evaluation.evaluate import evaluate_images, measure_speed_memory, predict_logits
 from urur.evaluation.metrics import segmentation_metrics
 from urur.io.atomic import staging_directories
 from urur.pipelines.training.nodes import split_ids
@@ -79,8 +80,24 @@ def evaluate(
     if evaluation.speed.enabled:
         sizes = image_manifest.set_index("image_id").loc[test_ids, ["height", "width"]]
         height, width = (int(v) for v in sizes.max())
+        # Timed in the evaluation's paradigm (sliding windows, downsampled or whole), as the paper's Table 4.
+        paradigm = functools.partial(
+            predict_logits,
+            model,
+            num_classes=len(class_names),
+            mode=evaluation.mode,
+            window=evaluation.window,
+            overlap=evaluation.overlap,
+            downsample=evaluation.downsample,
+        )
         speed = measure_speed_memory(
-            model, height, width, device, warmup=evaluation.speed.warmup, runs=evaluation.speed.runs
+            model,
+            height,
+            width,
+            device,
+            warmup=evaluation.speed.warmup,
+            runs=evaluation.speed.runs,
+            predict=paradigm,
         )
         metrics |= {
             "fps": speed["fps"],

@@ -66,10 +66,10 @@ def draw_figures(
     if series:
         figures["training_curves"] = fig.training_curves(series)
     if all(x is not None for x in (test_predictions, images_dir, masks_dir, dataset_split)):
-        predictions = {training.model: test_predictions}
-        if compare_predictions is not None:
+        predictions = {f"{training.model} (this run)": test_predictions}
+        if compare_predictions is not None:  # e.g. ISDNet beside WSDNet, as in the paper's Figure 3
             predictions |= {
-                p.name: p for p in sorted(compare_predictions.iterdir()) if p.name in ("isdnet", "wsdnet")
+                f"{p.name} (compare_urur)": p for p in sorted(compare_predictions.iterdir()) if p.is_dir()
             }
         ids = split_ids(dataset_split, "test")[: reporting.panel_images]
         figures["prediction_panels"] = fig.prediction_panels(

@@ -13,7 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_class_metrics_if_present",
                     "test_confusion_if_present",
                     "test_predictions_if_present",
-                    "compare_predictions_if_present",
+                    "compare_table4_predictions_if_present",
                     "uhr_images_if_present",
                     "masks_if_present",
                     "dataset_split_if_present",

@@ -1,0 +1,142 @@
+"""The paper's comparison and ablations (Tables 4-6) on this project's data: which runs make each
+table, checked before any training, and how runs over several seeds become mean ± std cells.
+
+Ji et al., "Ultra-High Resolution Segmentation with Ultra-Rich Context", CVPR 2023: Table 4
+(models on the URUR test set, in the paradigm the paper puts each in), Table 5 (WSDNet's
+deep-branch downsampling), Table 6 (WSDNet's auxiliary losses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from urur.config import ConfigError
+from urur.models import build_model
+from urur.reporting.paper import TABLE4_QUOTED, TABLE5_QUOTED, TABLE6_QUOTED
+
+PARAMETERS_FILE = "conf/base/parameters_compare.yml"
+TABLES = ("table4", "table5", "table6")
+NOT_IMPLEMENTED = {"GLNet": "no implementation here", "FCtL": "no implementation here"}
+METRICS = ("mIoU", "mF1", "aAcc", "fps", "peak_memory_mb")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompareRow(_Section):
+    """One row of a table: a model, its options on top of ``training.model_options``, its paradigm
+    and what its paradigm changes in training (e.g. the global paradigm trains on shrunk crops)."""
+
+    name: str
+    model: str
+    options: dict[str, object] = Field(default_factory=dict)
+    mode: Literal["whole", "slide", "global"] = "whole"  # evaluation paradigm (evaluation.mode)
+    training: dict[str, object] = Field(default_factory=dict)  # this row's own training settings
+
+
+class CompareParams(_Section):
+    """``compare`` in conf/base/parameters_compare.yml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title=f"compare ({PARAMETERS_FILE})")
+    seeds: int = Field(3, ge=1)  # every cell: mean ± std over seeds 0..seeds-1
+    budget: dict[str, object] = Field(default_factory=dict)  # training settings every run shares
+    table4: tuple[CompareRow, ...]
+    table5: tuple[str, ...] = ("dwt", "adaptive", "cnn", "bilinear")  # WSDNet downsample values
+    table6: tuple[str, ...] = ("wsl", "sr_sd", "none")  # WSDNet aux_loss values
+    # WSDNet as the paper builds it: each ablation changes one of these. Spelled out in Table 4's
+    # WSDNet row too, that row and the ablations' baseline rows are one configuration, trained once.
+    ablation_base: dict[str, object] = Field(default_factory=lambda: {"downsample": "dwt", "aux_loss": "wsl"})
+    keep_predictions: tuple[str, ...] = ("ISDNet", "WSDNet")  # rows whose seed-0 test predictions are kept
+    run_dir: str = "data/06_models/compare"  # checkpoints and DVCLive logs of every run
+
+
+def table_rows(params: CompareParams, table: str) -> list[CompareRow]:
+    """The runs of ``table``: Table 4 as configured; Tables 5 and 6 vary one WSDNet option."""
+    if table == "table4":
+        return list(params.table4)
+    option, values = {"table5": ("downsample", params.table5), "table6": ("aux_loss", params.table6)}[table]
+    return [
+        CompareRow(name=value, model="wsdnet", options={**params.ablation_base, option: value})
+        for value in values
+    ]
+
+
+def check_rows(rows: Sequence[CompareRow], base_options: Mapping[str, object], num_classes: int) -> None:
+    """Build every row's model once (cheap, untrained): an unknown model, option or option value
+    fails here, naming the row and the file, before any training starts."""
+    for row in rows:
+        try:
+            build_model(row.model, num_classes, **{**base_options, **row.options})
+        except ValueError as error:
+            raise ConfigError(f"{PARAMETERS_FILE}: row {row.name!r}: {error}") from error
+
+
+def _cell(mean: float, std: float, scale: float, digits: int) -> str:
+    return f"{mean * scale:.{digits}f}" + ("" if np.isnan(std) else f" ± {std * scale:.{digits}f}")
+
+
+def summarise(runs: pd.DataFrame, table: str, machine: str, class_names: Sequence[str]) -> pd.DataFrame:
+    """One row per configuration: mean ± std over its seeds (``runs``: one row per run with
+    ``row``, ``model``, ``mode``, ``seed`` and :data:`METRICS`), beside the paper's quoted numbers."""
+    quoted = {
+        "table4": TABLE4_QUOTED,
+        "table5": TABLE5_QUOTED,
+        "table6": {k: {"mIoU": v} for k, v in TABLE6_QUOTED.items()},
+    }[table]
+    rows = []
+    for name, group in runs.groupby("row", sort=False):
+        stats = {m: (group[m].mean(), group[m].std(ddof=1) if len(group) > 1 else np.nan) for m in METRICS}
+        paper = quoted.get(str(name)) or quoted.get(str(name).split(" (")[0], {})  # "DeepLabV3+ (local)"
+        rows.append(
+            {
+                "row": name,
+                "model": group["model"].iloc[0],
+                "paradigm": group["mode"].iloc[0],
+                "seeds": len(group),
+                "mIoU (%)": _cell(*stats["mIoU"], 100, 1),
+                "F1 (%)": _cell(*stats["mF1"], 100, 1),
+                "Acc (%)": _cell(*stats["aAcc"], 100, 1),
+                "memory (MB)": _cell(*stats["peak_memory_mb"], 1, 0),
+                "FPS": _cell(*stats["fps"], 1, 2),
+                **{f"{m}_mean": stats[m][0] for m in METRICS},
+                **{f"{m}_std": stats[m][1] for m in METRICS},
+                "paper mIoU (%)": paper.get("mIoU"),
+                "paper FPS": paper.get("fps"),
+                "measured on": machine,
+                "class_names": list(class_names),
+            }
+        )
+    if table == "table4":
+        for name, why in NOT_IMPLEMENTED.items():
+            rows.append(
+                {
+                    "row": name,
+                    "model": why,
+                    "paradigm": "quoted, reference only",
+                    "seeds": 0,
+                    "paper mIoU (%)": TABLE4_QUOTED[name]["mIoU"],
+                    "paper FPS": TABLE4_QUOTED[name]["fps"],
+                    "measured on": "RTX 2080Ti (the paper)",
+                    "class_names": list(class_names),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def metrics_json(summary: pd.DataFrame, seeds: int) -> dict:
+    """The table as DVC metrics: ``{row: {metric_mean, metric_std}}`` for the measured rows."""
+    measured = summary[summary["seeds"] > 0]
+    columns = [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    return {
+        "seeds": seeds,
+        "rows": {
+            str(r["row"]): {c: None if pd.isna(r[c]) else float(r[c]) for c in columns}
+            for r in measured.to_dict("records")
+        },
+    }

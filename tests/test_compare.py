@@ -1,0 +1,109 @@
+"""compare_urur: bad configurations fail before training; seeds become mean ± std; a tiny real run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+
+from urur.config import ConfigError
+from urur.pipelines.compare_urur.nodes import plan
+from urur.reporting.comparison import CompareParams, metrics_json, summarise
+from urur.training import TrainingParams
+
+TABLE4 = [{"name": "WSDNet", "model": "wsdnet"}, {"name": "ISDNet", "model": "isdnet"}]
+
+
+def _params(**changes) -> CompareParams:
+    return CompareParams.model_validate({"table4": TABLE4, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"table4": [{"name": "PSPNet", "model": "pspnet"}]}, "row 'PSPNet': unknown model 'pspnet'"),
+        ({"table4": [{"name": "W", "model": "wsdnet", "options": {"depth": 3}}]}, "unknown option(s) depth"),
+        ({"table5": ["dwt", "wavelet"]}, "row 'wavelet': unknown downsample 'wavelet'"),
+        ({"table6": ["focal"]}, "row 'focal': unknown aux_loss 'focal'"),
+        ({"budget": {"iterations": 0}}, "compare.budget"),
+    ],
+)
+def test_unknown_model_option_or_value_fails_before_any_training(changes, message, monkeypatch) -> None:
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr("urur.pipelines.compare_urur.nodes.train", no_training)
+    with pytest.raises(ConfigError) as error:
+        plan(_params(**changes), TrainingParams(model_options={"width": 0.125}))
+    assert message in str(error.value) and "parameters_compare.yml" in str(error.value)
+
+
+def test_ablation_baselines_are_table4s_wsdnet_configuration() -> None:
+    table4, table5, table6 = plan(
+        _params(
+            table4=[
+                {"name": "WSDNet", "model": "wsdnet", "options": {"downsample": "dwt", "aux_loss": "wsl"}}
+            ]
+        ),
+        TrainingParams(model_options={"width": 0.125}),
+    )
+    assert table5["rows"][0]["options"] == table6["rows"][0]["options"] == table4["rows"][0]["options"]
+    assert [r["options"]["downsample"] for r in table5["rows"]] == ["dwt", "adaptive", "cnn", "bilinear"]
+
+
+def test_cells_are_mean_and_sample_std_over_seeds_with_the_papers_numbers_beside() -> None:
+    runs = pd.DataFrame(
+        {
+            "row": ["WSDNet", "WSDNet", "ISDNet", "ISDNet"],
+            "model": ["wsdnet", "wsdnet", "isdnet", "isdnet"],
+            "mode": "whole",
+            "seed": [0, 1, 0, 1],
+            "mIoU": [0.40, 0.44, 0.30, 0.30],
+            "mF1": 0.5,
+            "aAcc": 0.7,
+            "fps": [2.0, 4.0, 1.0, 1.0],
+            "peak_memory_mb": 1000.0,
+        }
+    )
+    table = summarise(runs, "table4", "this machine", ["a", "b"])
+    wsdnet = table.set_index("row").loc["WSDNet"]
+    assert wsdnet["mIoU (%)"] == f"42.0 ± {np.std([40, 44], ddof=1):.1f}" and wsdnet["seeds"] == 2
+    assert wsdnet["FPS"] == f"3.00 ± {np.std([2, 4], ddof=1):.2f}"
+    assert wsdnet["paper mIoU (%)"] == 46.9 and wsdnet["measured on"] == "this machine"
+    quoted = table.set_index("row").loc[["GLNet", "FCtL"]]
+    assert (quoted["seeds"] == 0).all() and quoted["paper mIoU (%)"].tolist() == [41.2, 43.1]
+    metrics = metrics_json(table, seeds=2)
+    assert set(metrics["rows"]) == {"WSDNet", "ISDNet"}
+    assert metrics["rows"]["ISDNet"]["mIoU_std"] == 0.0
+
+
+@pytest.mark.slow
+def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project: Path) -> None:
+    cwd = Path.cwd()
+    os.chdir(project)
+    try:
+        with KedroSession.create(project_path=project) as session:
+            session.run(pipeline_names=["compare_urur"])
+        with KedroSession.create(project_path=project) as session:
+            session.run(pipeline_names=["reporting"])
+    finally:
+        os.chdir(cwd)
+    reporting = project / "data/08_reporting/compare"
+    table4 = pd.read_parquet(reporting / "table4.parquet")
+    assert table4["row"].tolist() == ["WSDNet", "ISDNet", "GLNet", "FCtL"]
+    assert table4["seeds"].tolist() == [2, 2, 0, 0] and table4["mIoU (%)"].iloc[0].count("±") == 1
+    runs = pd.read_parquet(reporting / "table5_runs.parquet")
+    assert runs[["row", "seed"]].values.tolist() == [["dwt", 0], ["dwt", 1], ["bilinear", 0], ["bilinear", 1]]
+    # The ablations' baseline is Table 4's WSDNet: the same checkpoints, not a second training.
+    table4_runs = pd.read_parquet(reporting / "table4_runs.parquet")
+    assert runs["checkpoint"].iloc[:2].tolist() == table4_runs["checkpoint"].iloc[:2].tolist()
+    assert sorted(p.name for p in (project / "data/07_model_output/compare/table4").iterdir()) == [
+        "ISDNet",
+        "WSDNet",
+    ]
+    html = (project / "data/08_reporting/report.html").read_text()
+    assert "Table 5: WSDNet" in html and "bilinear" in html and "not produced yet" not in html
