@@ -9,6 +9,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 
@@ -52,8 +53,15 @@ figure{margin:1em 0}.wide{overflow-x:auto}figcaption{font-size:.9em;color:#555}
 """
 
 
+def _cell(value: object) -> object:
+    """Floats to 4 significant digits; what was not measured (None, NaN: quoted-only rows) blank."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else value
+
+
 def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.map(lambda v: f"{v:.4g}" if isinstance(v, float) else ("" if v is None else v))
+    return frame.map(_cell)
 
 
 def to_html(title: str, sections: list[Section], figures: Mapping[str, bytes]) -> str:
