@@ -70,3 +70,19 @@ def test_run_start_cleans_temporaries_of_outputs_but_never_beside_a_users_folder
     hook.after_pipeline_run()
     assert [p.name for p in raw.iterdir()] == [".scenes.old-mine"]
     assert list(primary.iterdir()) == []
+
+
+def test_torchrun_ranks_other_than_zero_leave_the_lock_to_rank_zero(tmp_path: Path, monkeypatch) -> None:
+    rank0, rank1 = RunSafetyHook(), RunSafetyHook()
+    for hook in (rank0, rank1):
+        hook.after_context_created(SimpleNamespace(project_path=tmp_path))
+    rank0.before_pipeline_run(catalog={})
+    monkeypatch.setenv("RANK", "1")
+    rank1.before_pipeline_run(catalog={})  # no RunLockedError: rank 0 holds the lock and writes
+    rank1.after_pipeline_run()
+    monkeypatch.delenv("RANK")
+    third = RunSafetyHook()  # rank 1 released nothing: rank 0 still holds the lock
+    third.after_context_created(SimpleNamespace(project_path=tmp_path))
+    with pytest.raises(RunLockedError):
+        third.before_pipeline_run(catalog={})
+    rank0.after_pipeline_run()

@@ -7,6 +7,7 @@ of ``urur.config``); the checks here are those that span two sections.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from kedro.framework.hooks import hook_impl
@@ -63,6 +64,10 @@ class RunSafetyHook:
 
     @hook_impl
     def before_pipeline_run(self, catalog) -> None:
+        if int(os.environ.get("RANK", "0")) > 0:
+            # Under torchrun every rank runs `kedro run`; rank 0 holds the lock and writes,
+            # the other ranks only read the dataset and train (README: training on a cluster).
+            return
         self._lock = RunLock(self._data_root)
         self._lock.acquire()
         try:
