@@ -50,7 +50,6 @@ TINY_PARAMETERS = {
             "workers": 0,
         },
     },
-    "training_run": {"checkpoint_dir": "data/06_models/training", "live_dir": "data/08_reporting/training"},
     "evaluation": {"speed": {"enabled": True, "warmup": 0, "runs": 1}},
     # Two seeds of two Table 4 rows and two values per ablation (the baseline shared with Table 4).
     "compare": {
@@ -67,7 +66,7 @@ TINY_PARAMETERS = {
 
 
 def make_project(dest: Path, parameters: dict | None = None) -> Path:
-    """Copy the tracked project files to ``dest`` and write tiny parameters into conf/base."""
+    """Copy the tracked project files to ``dest`` and lay tiny parameters over conf/base's."""
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -80,8 +79,15 @@ def make_project(dest: Path, parameters: dict | None = None) -> Path:
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, dest / rel)
+    base = dest / "conf" / "base"
     for name, section in (parameters or TINY_PARAMETERS).items():
-        path = dest / "conf" / "base" / f"parameters_{name}.yml"
-        path.write_text(yaml.safe_dump({name: section}, sort_keys=False))
+        # Tiny values over the project's own: every key the DVC stages list stays defined.
+        files = sorted(base.glob("parameters_*.yml"))
+        holders = [p for p in files if name in (yaml.safe_load(p.read_text()) or {})]
+        path = holders[0] if holders else base / f"parameters_{name}.yml"
+        content = yaml.safe_load(path.read_text()) if path.is_file() else {}
+        if isinstance(content.get(name), dict) and isinstance(section, dict):
+            section = {**content[name], **section}
+        path.write_text(yaml.safe_dump({**content, name: section}, sort_keys=False))
     (dest / "conf" / "local").mkdir(parents=True, exist_ok=True)
     return dest
