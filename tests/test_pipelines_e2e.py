@@ -117,7 +117,7 @@ def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
     assert "Running stage" not in second
     # workers changes how fast a stage runs, not what it writes: no stage reruns for it.
     (root / "conf/base/parameters_runtime.yml").write_text("runtime:\n  workers: 1\n")
-    assert "Data and pipelines are up to date" in run("dvc", "status")
+    assert "Data and pipelines are up to date" in run("dvc", "status", "dvc.yaml")
     metrics = run("dvc", "metrics", "show")
     assert "context_richness" in metrics
     plots = json.loads(run("dvc", "plots", "show", "--json"))

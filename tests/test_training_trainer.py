@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -92,46 +93,58 @@ def test_poly_schedule_ends_at_min_lr() -> None:
     assert factors[1] * 0.01 == pytest.approx((0.01 - 1e-4) * 0.5**0.9 + 1e-4)
 
 
-KILLED_RUN = """
-import sys, time
+# Every run of this test is its own process, as a real rerun after a kill is: the weights must
+# not depend on state another test left in the pytest process (threads, library settings).
+RUN = """
+import json, sys, time
 from pathlib import Path
 from urur.training import TrainingParams, fit
 
 params = TrainingParams.model_validate_json(sys.argv[1])
+marker = None if sys.argv[5] == "-" else Path(sys.argv[5])
 calls = []
 
 def validate(model):
     calls.append(1)
-    if len(calls) == 3:  # iteration 6: trained, not yet checkpointed
-        Path(sys.argv[5]).touch()
+    if marker is not None and len(calls) == 3:  # iteration 6: trained, not yet checkpointed
+        marker.touch()
         time.sleep(600)
     return {"mIoU": 0.5}
 
-fit(params, ["a", "b"], sys.argv[2], sys.argv[3], sys.argv[4], validate=validate, live_dir=sys.argv[6])
+live = None if sys.argv[6] == "-" else sys.argv[6]
+result = fit(params, ["a", "b"], sys.argv[2], sys.argv[3], sys.argv[4], validate=validate, live_dir=live)
+print(json.dumps({"weights": result.weights_sha256, "history": result.history}))
 """
+
+
+def _run_in_process(
+    script: Path, params: TrainingParams, store: tuple[Path, Path], out: Path, marker="-", live="-"
+) -> subprocess.Popen:
+    command = [sys.executable, str(script), params.model_dump_json(), *map(str, store), str(out), str(marker)]
+    return subprocess.Popen(
+        [*command, str(live)],
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _result(child: subprocess.Popen) -> dict:
+    out, _ = child.communicate(timeout=300)
+    assert child.returncode == 0
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def test_resume_after_sigkill_gives_the_uninterrupted_weights(
     store: tuple[Path, Path], tmp_path: Path
 ) -> None:
     params = _params(iterations=6, accumulation=2)
-    uninterrupted = fit(params, IDS, *store, tmp_path / "whole", validate=_constant_validate)
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(RUN))
+    uninterrupted = _result(_run_in_process(script, params, store, tmp_path / "whole"))
 
     run_dir, marker, live = tmp_path / "killed", tmp_path / "at-iteration-6", tmp_path / "live"
-    script = tmp_path / "run.py"
-    script.write_text(textwrap.dedent(KILLED_RUN))
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            str(script),
-            params.model_dump_json(),
-            *map(str, store),
-            str(run_dir),
-            str(marker),
-            str(live),
-        ],
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    child = _run_in_process(script, params, store, run_dir, marker, live)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
@@ -149,13 +162,13 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(
     # Step 5 was logged after the last checkpoint (4): the resumed run computes it again.
     assert [line.split("\t")[0] for line in curve.read_text().splitlines()] == ["step", *"12345"]
 
-    resumed = fit(params, IDS, *store, run_dir, validate=_constant_validate, live_dir=live)
-    assert resumed.weights_sha256 == uninterrupted.weights_sha256
-    assert resumed.history == uninterrupted.history
+    resumed = _result(_run_in_process(script, params, store, run_dir, live=live))
+    assert resumed["weights"] == uninterrupted["weights"]
+    assert resumed["history"] == uninterrupted["history"]
     # The curve continues from the checkpoint: steps 5 and 6 once each.
     assert [line.split("\t")[0] for line in curve.read_text().splitlines()] == ["step", *"123456"]
-    again = fit(params, IDS, *store, run_dir)  # finished: nothing left to train
-    assert again.weights_sha256 == uninterrupted.weights_sha256
+    again = _result(_run_in_process(script, params, store, run_dir))  # finished: nothing left to train
+    assert again["weights"] == uninterrupted["weights"]
 
 
 def test_config_mismatch_is_reported_and_resume_false_keeps_old_checkpoints(

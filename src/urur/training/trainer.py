@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -486,6 +487,7 @@ def _open_live(live_dir: str | Path | None, params: TrainingParams, start: int, 
     its own; a resumed run continues the curves from its checkpoint's iteration."""
     if live_dir is None:
         return None
+    import dvclive.live
     from dvclive import Live
 
     live_dir = Path(live_dir)
@@ -493,7 +495,10 @@ def _open_live(live_dir: str | Path | None, params: TrainingParams, start: int, 
         _truncate_live_history(live_dir, start)
     elif live_dir.exists():
         shutil.rmtree(live_dir)
-    live = Live(dir=str(live_dir), resume=resumed, save_dvc_exp=False, dvcyaml=False)
+    # Files only: DVCLive's repository integration (experiments, `dvc init` of a bare git repo)
+    # is not used, and it fails in a git repository without commits ("Empty git repo").
+    with mock.patch.object(dvclive.live, "get_dvc_repo", return_value=None):
+        live = Live(dir=str(live_dir), resume=resumed, save_dvc_exp=False, dvcyaml=False)
     live.log_params(params.model_dump(mode="json"))
     return live
 
