@@ -1,12 +1,112 @@
-"""``python -m urur`` runs the Kedro project, like ``kedro run``."""
+"""Kedro glue for the command line: ``python -m urur`` and the project's ``kedro run``.
+
+``python -m urur`` runs the Kedro project, like ``kedro run``. The ``kedro run`` command itself
+is Kedro's own, registered again under the ``kedro.project_commands`` entry point (pyproject)
+with two changes: its default runner is :class:`BuildIfMissingRunner`, so pipelines that
+*consume* the dataset (``train_urur``) build it only where it is absent instead of rebuilding it
+on every run; and a user error (bad input, bad parameter, missing input, a second run) prints
+its message and fix, not a page of traceback. Everything else (flags, other runners,
+``--only-missing-outputs``) is Kedro's.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import click
+from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import find_run_command
 from kedro.framework.project import configure_project
+from kedro.io import DatasetError
+from kedro.pipeline import Pipeline
+from kedro.runner import SequentialRunner
+from kedro.validation import ParameterValidationError
+
+from urur.io.lock import RunLockedError
+
+# Nodes carrying this tag run only when one of their persistent outputs is missing (or a node
+# that runs needs an output of theirs that is not persisted).
+BUILD_IF_MISSING = "build_if_missing"
+
+
+class BuildIfMissingRunner(SequentialRunner):
+    """Kedro's sequential runner; nodes tagged ``build_if_missing`` are skipped when built."""
+
+    def run(self, pipeline: Pipeline, catalog, hook_manager=None, run_id=None, only_missing_outputs=False):
+        optional = pipeline.only_nodes_with_tags(BUILD_IF_MISSING)
+        if optional.nodes and not only_missing_outputs:
+            # Kedro's own missing-outputs rule, applied to the optional part of the pipeline only.
+            needed = self._filter_pipeline_for_missing_outputs(optional, catalog)
+            pipeline = (pipeline - optional) + needed
+        return super().run(pipeline, catalog, hook_manager, run_id, only_missing_outputs)
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Errors a user fixes by changing inputs or parameters; anything else is a bug to report.
+
+    The project's own ``ValueError`` subclasses (``IngestionError``, ``AnnotationError``,
+    ``RasterReadError``, ``ConfigError``...) carry the file and the fix; Kedro's parameter and
+    dataset errors name the parameter or the dataset. A bare ``ValueError`` may be a bug.
+    """
+    kind = type(error)
+    own = issubclass(kind, ValueError) and kind is not ValueError and kind.__module__.startswith("urur.")
+    return own or isinstance(error, DatasetError | ParameterValidationError | RunLockedError)
+
+
+def _short_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a user error into click's one-line ``Error: ...`` and exit status 1."""
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except Exception as error:
+            if not is_user_error(error):
+                raise
+            message = f"{type(error).__name__}: {error}"
+            if isinstance(error, DatasetError) and isinstance(error.__cause__, FileNotFoundError):
+                message += "\nRun the stage that produces it first (`kedro run` or `dvc repro`)."
+            raise click.ClickException(message) from error
+
+    return wrapper
+
+
+def _env_for_registry(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``--env`` also as ``$KEDRO_ENV``: the pipeline registry reads that env's globals
+    (``dataset``, ``data_source``) before Kedro hands the env to the session."""
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("env"):
+            os.environ["KEDRO_ENV"] = kwargs["env"]
+        return callback(*args, **kwargs)
+
+    return wrapper
+
+
+def _run_command() -> click.Command:
+    """Kedro's ``run`` with :class:`BuildIfMissingRunner` as the default runner and short user errors."""
+    command = copy.copy(kedro_run)
+    command.callback = _short_errors(_env_for_registry(kedro_run.callback))
+    command.params = [copy.copy(p) for p in kedro_run.params]
+    for param in command.params:
+        if param.name == "runner":
+            param.default = f"urur.__main__.{BuildIfMissingRunner.__name__}"
+    return command
+
+
+@click.group(name="urur")
+def cli() -> None:
+    """Project commands."""
+
+
+cli.add_command(_run_command(), name="run")
 
 
 def main(*args, **kwargs):

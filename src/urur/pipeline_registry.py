@@ -9,7 +9,7 @@ tagged ``synthetic``, which play the annotators correcting the drafts); with a u
 leaves them out.
 
 ``train_urur`` is the main job: the dataset chain, tagged so that the project's runner
-(:mod:`urur.cli`) builds only what is absent, then training and evaluation.
+(:mod:`urur.__main__`) builds only what is absent, then training and evaluation.
 ``__default__`` runs all of it and rebuilds the dataset.
 """
 
@@ -25,7 +25,7 @@ from kedro.framework.project import settings
 from kedro.pipeline import Pipeline, pipeline
 from kedro.utils import find_kedro_project
 
-from urur.cli import BUILD_IF_MISSING
+from urur.__main__ import BUILD_IF_MISSING
 from urur.config import ConfigError
 from urur.pipelines.reporting.pipeline import after as report_after
 from urur.sources import resolve_data_source
@@ -48,7 +48,7 @@ def _globals() -> tuple[dict, Path]:
     """Globals of the project around the working directory, and its root.
 
     Read from ``conf/base`` and ``conf/local`` (or ``$KEDRO_ENV``, which ``kedro run --env``
-    sets through :mod:`urur.cli`): the registry is built before Kedro hands a run its env.
+    sets through :mod:`urur.__main__`): the registry is built before Kedro hands a run its env.
     """
     root = find_kedro_project(Path.cwd()) or Path.cwd()
     loader = settings.CONFIG_LOADER_CLASS(

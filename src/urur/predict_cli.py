@@ -1,6 +1,6 @@
 """The ``urur`` console script: what users run beside ``kedro`` (``urur predict big.tif -o mask.tif``).
 
-Kept apart from :mod:`urur.cli` (Kedro's project commands), so ``urur`` starts without Kedro.
+Kept apart from :mod:`urur.__main__` (Kedro's project commands), so ``urur`` starts without Kedro.
 A user error (bad input, output or checkpoint) prints its one-line message and fix, exit status 1.
 """
 
