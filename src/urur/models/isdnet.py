@@ -8,7 +8,10 @@ Top to bottom (channel counts at ``width=1``; every count scales with ``width``)
   then 4), gives 512 channels at 1/8 of its input = 1/32 of the image; an ASPP head (dilations 1, 12, 24, 36,
   image pooling, 3x3 bottleneck) reduces them to C = 128.
 - Shallow branch: :class:`~urur.models.laplacian.LaplacianPyramidInput` (2 levels -> 6 channels
-  at full size) into :class:`~urur.models.backbones.stdc.STDCShallow` (256 ch at 1/8, 512 at 1/16).
+  at full size) into :class:`~urur.models.backbones.stdc.STDCShallow` (256 ch at 1/8, 512 at 1/16),
+  run by :func:`~urur.models.laplacian.laplacian_stdc` as WSDNet runs it: in eval mode, images
+  taller than ``strip_rows`` (2560) go through everything up to 1/8 in exact horizontal strips
+  (``strip_rows=None``: never), which bounds the memory of the full-size intermediates.
 - Relation-aware fusion (:class:`RelationAwareFusion`) at 1/16 (shallow 1/16 map with the deep
   map) and then at 1/8 (shallow 1/8 map with the 1/16 fusion result); output head
   (Dropout 0.1, 3x3 ConvBNReLU C -> C/2, 1x1 to classes) at 1/8, bilinearly resized to the input.
@@ -44,7 +47,7 @@ from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import ASPP, FCNHead, SegHead, SuperResolutionHead
-from urur.models.laplacian import LaplacianPyramidInput
+from urur.models.laplacian import STRIP_ROWS, LaplacianPyramidInput, laplacian_stdc
 from urur.models.pretrained import split_sources
 
 DEEP_DOWNSAMPLE = 4
@@ -127,9 +130,11 @@ class ISDNet(SegmentationModel):
         deep_weight: float = 1.0,
         fuse_weight: float = 1.0,
         pretrained_backbone: str | Path | Mapping[str, str | Path] | None = None,
+        strip_rows: int | None = STRIP_ROWS,
     ) -> None:
         super().__init__()
         channels = scaled(128, width)
+        self.strip_rows = strip_rows
         self.aux_weight = aux_weight
         self.deep_weight = deep_weight
         self.fuse_weight = fuse_weight
@@ -170,12 +175,14 @@ class ISDNet(SegmentationModel):
         stages = self.backbone(image[:, :, ::DEEP_DOWNSAMPLE, ::DEEP_DOWNSAMPLE])
         deep = self.aspp(stages[3])
 
-        laplacian = self.laplacian(image)
-        shallow8, shallow16 = self.shallow(laplacian)
         outputs: dict[str, torch.Tensor] = {}
-        if with_training_outputs:
+        if with_training_outputs:  # whole image (training never uses strips); the SR target needs it
+            laplacian = self.laplacian(image)
+            shallow8, shallow16 = self.shallow(laplacian)
             outputs["sr_target"] = laplacian[:, : image.shape[1]] + laplacian[:, image.shape[1] :]
-        del laplacian  # the largest tensor; free it before the fusions at inference
+            del laplacian
+        else:
+            shallow8, shallow16 = laplacian_stdc(self.laplacian, self.shallow, image, self.strip_rows)
 
         context16, fused16 = self.fuse16(shallow16, deep)
         context8, fused8 = self.fuse8(shallow8, fused16)

@@ -13,6 +13,8 @@ Odd sides work: ``g_{i+1}`` has ``ceil(side / 2)`` pixels and ``U`` crops its ou
 On a 5120 x 5120 image the 6-channel output alone takes 630 MB (float32) and the first layer fed
 with it another 840 MB or more; :func:`apply_in_strips` computes "Laplacian then first layer" in
 horizontal strips with overlapping halos so neither full-size intermediate exists at once.
+:func:`laplacian_stdc` is the shallow branch ISDNet and WSDNet share: Laplacian input -> STDC
+up to 1/16, with everything up to 1/8 in such strips in eval mode.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import resize
 
 BINOMIAL_5 = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -136,3 +139,30 @@ def apply_in_strips(
         out[:, :, top // downscale : top // downscale + count] = part[:, :, first : first + count]
     assert out is not None  # height >= 1, so the loop ran
     return out
+
+
+STRIP_ROWS = 2560  # default strip height of the shallow branch in eval mode (docs/models.md)
+STRIP_HALO = 64  # rows; the shallow branch up to 1/8 reaches about 50 rows (measured in tests)
+
+
+def laplacian_stdc(
+    laplacian: LaplacianPyramidInput, stdc: STDCShallow, image: torch.Tensor, strip_rows: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shallow branch of ISDNet and WSDNet: ``stdc(laplacian(image))``, the (1/8, 1/16) maps.
+
+    In eval mode, images taller than ``strip_rows`` go through the Laplacian input, the STDC stem
+    and its first stage (everything up to 1/8) strip by strip (:func:`apply_in_strips`, exact
+    with a ``STRIP_HALO``-row halo): the full-size 6-channel input and the 1/2- and 1/4-size
+    maps with their BatchNorm copies never coexist, which keeps a 5120 x 5120 image well under
+    3 GB on the CPU. ``strip_rows=None`` never uses strips; training mode never does (BatchNorm
+    would see per-strip statistics).
+    """
+
+    def features_1_8(x: torch.Tensor) -> torch.Tensor:
+        return stdc.stages[0](stdc.stem(laplacian(x)))
+
+    if stdc.training or strip_rows is None or image.shape[-2] <= strip_rows:
+        feat_8 = features_1_8(image)
+    else:
+        feat_8 = apply_in_strips(features_1_8, image, 8, rows=strip_rows, halo=STRIP_HALO)
+    return feat_8, stdc.stages[1](feat_8)

@@ -9,7 +9,8 @@ Reading order of :meth:`WSDNet.forward`:
 2. shallow branch (first, as its full-size intermediates are the largest): Laplacian residuals
    (6 channels, full size) -> STDC shallow net -> 1/8 and 1/16 maps, each projected to ``C``
    channels by a 1x1 ConvBNReLU, the 1/16 one upsampled and added; in eval mode on tall images
-   everything up to 1/8 runs in exact horizontal strips to bound memory;
+   everything up to 1/8 runs in exact horizontal strips to bound memory (ISDNet's code, shared:
+   :func:`~urur.models.laplacian.laplacian_stdc`);
 3. deep branch: 2-level wavelet-packet DWT (RGB -> 48 channels at 1/4, lossless), a CNN block,
    ResNet-18 with output stride 8 (strides (1,2,1,1), dilations (1,1,2,4) contracted as in v1c,
    ISDNet's deep network)
@@ -43,7 +44,7 @@ from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, WaveletSuperResolutionHead
-from urur.models.laplacian import LaplacianPyramidInput, apply_in_strips
+from urur.models.laplacian import STRIP_ROWS, LaplacianPyramidInput, laplacian_stdc
 from urur.models.pretrained import split_sources
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 
@@ -52,7 +53,6 @@ AUX_LOSSES: tuple[str, ...] = ("wsl", "sr_sd", "none")
 AUX_LOSS_WEIGHT = 0.1
 DEEP_FACTOR = 4  # the deep branch sees the image at 1/4
 SR_IWT_LEVELS = 2  # the SR head's last x4 is a 2-level inverse haar packet transform
-STRIP_HALO = 64  # rows; the shallow branch up to 1/8 reaches about 50 rows (measured in tests)
 
 
 class AdaptiveDownsample(nn.Module):
@@ -172,14 +172,13 @@ class DeepBranch(nn.Module):
 class ShallowBranch(nn.Module):
     """Image -> ``channels`` features at 1/8 from the Laplacian residuals (1/16 upsampled and added).
 
-    In eval mode, images taller than ``strip_rows`` go through the Laplacian input, the STDC stem
-    and its first stage (everything up to 1/8) strip by strip (:func:`apply_in_strips`, exact
-    with a ``STRIP_HALO``-row halo): the full-size 6-channel input and the 1/2- and 1/4-size
-    maps with their BatchNorm copies never coexist, which keeps a 5120 x 5120 image well under
-    3 GB on the CPU. The STDC net is run stage by stage (``stem``, ``stages``) for that reason.
+    The Laplacian input and STDC net are ISDNet's shallow branch, run by
+    :func:`~urur.models.laplacian.laplacian_stdc` as ISDNet runs them: in eval mode, images
+    taller than ``strip_rows`` go through everything up to 1/8 in exact horizontal strips
+    (``None``: never).
     """
 
-    def __init__(self, channels: int, width: float, strip_rows: int = 2560) -> None:
+    def __init__(self, channels: int, width: float, strip_rows: int | None = STRIP_ROWS) -> None:
         super().__init__()
         self.laplacian = LaplacianPyramidInput(levels=2)
         self.stdc = STDCShallow(in_channels=6, width=width)
@@ -188,15 +187,8 @@ class ShallowBranch(nn.Module):
         self.project_16 = ConvBNReLU(channels_16, channels, 1)
         self.strip_rows = strip_rows
 
-    def _features_1_8(self, image: torch.Tensor) -> torch.Tensor:
-        return self.stdc.stages[0](self.stdc.stem(self.laplacian(image)))
-
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        if self.training or image.shape[-2] <= self.strip_rows:
-            feat_8 = self._features_1_8(image)
-        else:
-            feat_8 = apply_in_strips(self._features_1_8, image, 8, rows=self.strip_rows, halo=STRIP_HALO)
-        feat_16 = self.stdc.stages[1](feat_8)
+        feat_8, feat_16 = laplacian_stdc(self.laplacian, self.stdc, image, self.strip_rows)
         return self.project_8(feat_8) + resize(self.project_16(feat_16), feat_8.shape[-2:])
 
 
