@@ -16,7 +16,7 @@ from PIL import Image
 
 import urur.annotation
 from tests.test_tiling import _reference_merge
-from urur.annotation import AnnotationError, merge_annotations, merge_image_annotations
+from urur.annotation import AnnotationError, merge_annotations, merge_image_annotations, read_export
 from urur.classes import URUR_PALETTE, index_to_rgb
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import read_raster, write_raster
@@ -428,3 +428,114 @@ def test_cvat_colour_clash_transparency_bad_zip_and_option_typos_are_named(tmp_p
         _merge(tmp_path / "alpha", on_missing="prelabels")
     with pytest.raises(ValueError, match=r"unknown annotation format 'png'; use index, rgb, cvat"):
         _merge(tmp_path / "alpha", format="png")
+
+
+def test_png_patch_errors_name_the_patch_and_the_problem(tmp_path):
+    labels = _labels()
+    first = f"{patch_id('img', WINDOWS[0])}.png"
+    # Two channels (grey + alpha) are neither class values nor RGB.
+    _write_png_patches(tmp_path / "la", "img", labels, rgb=True)
+    two = tmp_path / "la" / "img" / first
+    two.write_bytes(_png_bytes(np.dstack([crop(labels, WINDOWS[0])] * 2)))
+    with pytest.raises(AnnotationError, match=rf"{two}: has pixel shape \(2,\), expected RGB"):
+        _merge(tmp_path / "la")
+    # A PNG cut short: the header decodes, the pixel data does not.
+    _write_png_patches(tmp_path / "cut", "img", labels)
+    cut = tmp_path / "cut" / "img" / first
+    cut.write_bytes(cut.read_bytes()[:-40])
+    with pytest.raises(
+        AnnotationError, match=rf"{cut}: cannot be decoded as PNG \(image file is truncated\)"
+    ):
+        _merge(tmp_path / "cut")
+    # format="rgb" refuses class-value (single-channel) patches.
+    _write_png_patches(tmp_path / "index", "img", labels)
+    with pytest.raises(
+        AnnotationError,
+        match=rf"{tmp_path / 'index' / 'img' / first}: is single-channel, expected an RGB mask",
+    ):
+        _merge(tmp_path / "index", format="rgb")
+
+
+def _zip_with_labelmap(path: Path, labelmap: str) -> None:
+    """A CVAT-style zip holding ``labelmap`` as its labelmap.txt and one (valid) patch."""
+    path.parent.mkdir(parents=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("labelmap.txt", labelmap)
+        archive.writestr(
+            f"SegmentationClass/{patch_id('img', WINDOWS[0])}.png", _png_bytes(_labels()[:12, :12])
+        )
+
+
+def test_cvat_labelmap_and_zip_layout_errors_are_named(tmp_path):
+    labels = _labels()
+    header = "# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
+    _zip_with_labelmap(tmp_path / "line" / "img.zip", header + "road:190,200::\n")  # two numbers only
+    with pytest.raises(
+        AnnotationError, match=r"img\.zip: labelmap\.txt line 3 'road:190,200::' is not 'name:r,g,b::'"
+    ):
+        _merge(tmp_path / "line")
+    _zip_with_labelmap(tmp_path / "range" / "img.zip", header + "road:190,200,256::\n")
+    with pytest.raises(AnnotationError, match=r"line 3 'road:190,200,256::' is not 'name:r,g,b::'"):
+        _merge(tmp_path / "range")
+    _zip_with_labelmap(tmp_path / "nocolour" / "img.zip", header + "road\n")
+    with pytest.raises(AnnotationError, match=r"line 3 'road' is not 'name:r,g,b::'"):
+        _merge(tmp_path / "nocolour")
+    (tmp_path / "empty").mkdir()
+    with zipfile.ZipFile(tmp_path / "empty" / "img.zip", "w") as archive:
+        archive.writestr("labelmap.txt", "# label:color_rgb:parts:actions\n\n")
+    with pytest.raises(
+        AnnotationError, match=r"img\.zip: labelmap\.txt lists no labels; re-export from CVAT"
+    ):
+        _merge(tmp_path / "empty")
+    (tmp_path / "nolabelmap").mkdir()
+    with zipfile.ZipFile(tmp_path / "nolabelmap" / "img.zip", "w") as archive:
+        archive.writestr(f"SegmentationClass/{patch_id('img', WINDOWS[0])}.png", _png_bytes(labels[:12, :12]))
+    with pytest.raises(
+        AnnotationError, match=r"img\.zip: no labelmap\.txt; export the task as 'Segmentation mask 1\.1'"
+    ):
+        _merge(tmp_path / "nolabelmap")
+    _write_png_patches(tmp_path / "folder", "img", labels)
+    with pytest.raises(
+        AnnotationError, match=rf"no CVAT export {tmp_path / 'folder' / 'img.zip'} for image img; export"
+    ):
+        _merge(tmp_path / "folder", format="cvat")
+
+
+def test_bad_prelabels_and_validity_are_named(tmp_path):
+    _write_png_patches(tmp_path / "ann", "img", _labels())
+    (tmp_path / "ann" / "img" / f"{patch_id('img', WINDOWS[0])}.png").unlink()
+    write_raster(tmp_path / "rgb.tif", np.zeros((H, W, 3), np.uint8))
+    with pytest.raises(
+        AnnotationError, match=rf"pre-label {tmp_path / 'rgb.tif'} has 3 bands; a pre-label is one band"
+    ):
+        _merge(tmp_path / "ann", on_missing="prelabel", prelabel_path=tmp_path / "rgb.tif")
+    values = np.zeros((H, W), np.uint8)
+    values[4, 4] = 9
+    write_raster(tmp_path / "nine.tif", values)
+    with pytest.raises(
+        AnnotationError,
+        match=rf"pre-label {tmp_path / 'nine.tif'} has values \[9\] outside the class values 0..7 .*regen",
+    ):
+        _merge(tmp_path / "ann", on_missing="prelabel", prelabel_path=tmp_path / "nine.tif")
+    _write_png_patches(tmp_path / "whole", "img", _labels())
+    with pytest.raises(ValueError, match=r"validity of image img is \(30, 24\), expected \(30, 25\)"):
+        _merge(tmp_path / "whole", valid=np.ones((H, W - 1), bool))
+
+
+def test_read_export_names_every_missing_or_invalid_patch(tmp_path):
+    labels = _labels()
+    _write_png_patches(tmp_path, "img", labels)
+    patches, found, source = read_export(tmp_path, "img", WINDOWS, format="index")
+    assert source == str(tmp_path / "img") and found == {patch_id("img", w) for w in WINDOWS}
+    for window in WINDOWS:
+        np.testing.assert_array_equal(patches[patch_id("img", window)], crop(labels, window))
+    gone = tmp_path / "img" / f"{patch_id('img', WINDOWS[2])}.png"
+    gone.unlink()
+    invalid = tmp_path / "img" / f"{patch_id('img', WINDOWS[7])}.png"
+    invalid.write_bytes(_png_bytes(np.full((12, 12), 8, np.uint8)))
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS, format="index")
+    message = str(error.value)
+    assert f"  {gone}: missing (expected at this path)" in message
+    assert f"  {invalid}: values [8] outside the class values 0..7" in message
+    assert message.rstrip().endswith("Re-export these patches.")
