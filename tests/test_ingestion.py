@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import rasterio
 
+from urur.config import IngestionParams, RuntimeParams
 from urur.ingestion import (
     MANIFEST_COLUMNS,
     IngestionError,
@@ -21,8 +22,10 @@ from urur.ingestion import (
     stretch_sample,
     to_uint8,
     validate_raw_scene,
+    validate_scene_table,
 )
 from urur.io.raster import RasterReadError, raster_info, read_raster, write_raster
+from urur.pipelines.ingestion.nodes import ingest
 from urur.tiling import Window
 
 # A rotated/sheared transform so that the offset rule is checked in full, not only for north-up.
@@ -500,3 +503,35 @@ def test_stretch_and_split_factor_errors_say_what_is_wrong(tmp_path):
     write_raster(tmp_path / "s.tif", noise((4, 4, 3), seed=28))
     with pytest.raises(ValueError, match=r"split_factor must be a positive integer, got 0"):
         validate_raw_scene(tmp_path / "s.tif", split_factor=0)
+
+
+def test_the_ingestion_node_stretches_16_bit_between_the_2_and_98_percentiles(tmp_path, monkeypatch):
+    """What the Kedro node (not only the library default) does with 16-bit scenes."""
+    monkeypatch.setenv("URUR_STAGING_DIR", str(tmp_path / "staging"))
+    raw = tmp_path / "raw"
+    array = noise((64, 64, 3), np.uint16, seed=23) // 16 + 9000
+    write_raster(raw / "s.tif", array)
+    write_table(raw / "scenes.csv", [scene_row("s", "s.tif")])
+    images_dir, manifest = ingest(raw, IngestionParams(), RuntimeParams(workers=1))
+    expected = _reference_stretch(array, np.ones((64, 64), bool), 2, 98)
+    np.testing.assert_array_equal(_stitch(manifest, images_dir, (64, 64, 3)), expected)
+
+
+def test_remaining_ingestion_errors_say_what_is_wrong(raw_dir, tmp_path):
+    table = pd.read_csv(raw_dir / "scenes.csv", dtype=str)
+    with pytest.raises(
+        IngestionError, match=rf"raw folder {tmp_path / 'nowhere'} does not exist; put the raw"
+    ):
+        validate_scene_table(table, tmp_path / "nowhere")
+    bitmap = pd.concat([table, pd.DataFrame([scene_row("d", "d.bmp")])], ignore_index=True)
+    with pytest.raises(
+        IngestionError, match=r"the scene table lists files of unsupported types: d\.bmp; convert"
+    ):
+        validate_scene_table(bitmap, raw_dir)
+    with pytest.raises(
+        FileNotFoundError, match=rf"scene table {raw_dir / 'other.csv'} does not exist; create"
+    ):
+        load_scene_table(raw_dir / "other.csv")
+    image = noise((4, 4, 3), np.uint16, seed=29)
+    with pytest.raises(ValueError, match=r"^no valid pixels to compute a stretch from$"):
+        stretch_limits(image, valid=np.zeros((4, 4), bool))
