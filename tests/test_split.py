@@ -107,8 +107,10 @@ def test_bad_manifests_are_refused():
     twice.loc[1, "image_id"] = twice.loc[0, "image_id"]
     with pytest.raises(ValueError, match=r"unique; repeated: \['0-0'\]"):
         split_images(twice)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"^the image manifest is empty: there are no images to split$"):
         split_images(pd.DataFrame({"image_id": [], "scene_id": [], "city": []}))
+    with pytest.raises(ValueError, match=r"^the image manifest has no image_id column$"):
+        split_images(_manifest([2, 2], ["x", "y"]).rename(columns={"image_id": "id"}))
 
 
 @pytest.mark.parametrize(

@@ -200,3 +200,27 @@ def test_regions_per_image_below_one_is_refused(masks):
     masks_dir, manifest = masks
     with pytest.raises(ValueError, match=r"regions_per_image must be at least 1 .*got 0"):
         dataset_statistics(masks_dir, manifest, regions_per_image=0, workers=1)
+
+
+def test_bad_arguments_and_masks_are_refused_by_message(masks):
+    masks_dir, manifest = masks
+    with pytest.raises(ValueError, match=r"expected a 2-D label array, got shape \(3, 3, 1\)"):
+        count_instances(REGION_A[..., None], 3)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"need region_size >= 1 and num_regions >= 0, got 0, 2"):
+        sample_regions(REGION_A, 0, 2, rng)
+    with pytest.raises(ValueError, match=r"need region_size >= 1 and num_regions >= 0, got 2, -1"):
+        sample_regions(REGION_A, 2, -1, rng)
+    assert sample_regions(REGION_A, 2, 0, rng) == []  # zero regions is allowed
+    for empty in (manifest.iloc[:0], manifest.drop(columns="image_id")):
+        with pytest.raises(
+            ValueError, match="the image manifest must list at least one image in an image_id"
+        ):
+            dataset_statistics(masks_dir, empty, workers=1)
+    with pytest.raises(ValueError, match=r"^2 class names for 8 classes; give one name per class$"):
+        dataset_statistics(masks_dir, manifest, class_names=["x", "y"], workers=1)
+    write_raster(mask_path(masks_dir, "b"), np.zeros((6, 8, 3), np.uint8))
+    with pytest.raises(
+        ValueError, match=rf"mask {mask_path(masks_dir, 'b')} has 3 bands; masks are one band of class values"
+    ):
+        dataset_statistics(masks_dir, manifest, workers=1)

@@ -326,6 +326,10 @@ def test_bad_truth_is_rejected(small_scene):
         simulate_annotations(small_scene.labels.astype(np.int32), "img", [], seed=0)
     with pytest.raises(ValueError, match="reaches outside"):
         simulate_annotations(small_scene.labels, "img", [Window(200, 0, 100, 100)], seed=0)
+    eight = small_scene.labels.copy()
+    eight[3, 4] = len(URUR_CLASSES)
+    with pytest.raises(ValueError, match=r"truth of img has value 8; URUR classes are 0\.\.7"):
+        simulate_annotations(eight, "img", [], seed=0)
 
 
 def _read_png(data: bytes | Path) -> np.ndarray:
@@ -453,6 +457,8 @@ def test_annotate_images_explains_bad_manifests(tmp_path, generated):
     manifest = _manifest(table)
     with pytest.raises(ValueError, match="lacks columns"):
         annotate_images(root / "truth", manifest.drop(columns="row_off"), tmp_path / "a")
+    with pytest.raises(ValueError, match=r"format must be one of \(.*'cvat'.*\), got 'png'"):
+        annotate_images(root / "truth", manifest, tmp_path / "a", format="png")
     with pytest.raises(FileNotFoundError, match="no truth raster"):
         annotate_images(root / "truth", manifest.assign(scene_id="nowhere"), tmp_path / "a")
     with pytest.raises(ValueError, match="does not fit"):

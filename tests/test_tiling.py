@@ -198,6 +198,8 @@ def test_merge_patches_rejects_bad_input():
         merge_patches(patches, windows, 19, 20)
     with pytest.raises(ValueError, match="3 patches for 4 windows"):
         merge_patches(patches[:3], windows, 20, 20)
+    with pytest.raises(ValueError, match=r"^no patches to merge$"):
+        merge_patches([], [], 20, 20)
 
 
 def test_tile_image_writes_every_patch_and_its_manifest(tmp_path):
