@@ -33,6 +33,16 @@ SCENES = 4
 SCENE_SIZE = 2048
 WARMUP_STEPS = 3
 TIMED_STEPS = 12
+NAME = "bench_data_loading"
+RESULT_KEYS = (
+    "settings",
+    "wait_share",
+    "wait_share_target",
+    "mean_wait_s",
+    "max_wait_s",
+    "median_step_s",
+    "batch_in_one_process_s",
+)
 
 
 def _store(root: Path) -> list[str]:
@@ -89,7 +99,6 @@ def main() -> None:
         "max_wait_s": round(max(waits), 4),
         "median_step_s": round(statistics.median(steps), 3),
         "batch_in_one_process_s": round(batch_alone_s, 3),
-        "torch_threads": torch.get_num_threads(),
     }
     verdict = "below" if share < 0.05 else "ABOVE"
     markdown = f"""# Data loading: share of the training step spent waiting for data
@@ -109,7 +118,7 @@ workers, {SCENES} synthetic {SCENE_SIZE}² scenes in the raster store; {TIMED_ST
 A batch costs one process about {batch_alone_s / statistics.median(steps):.0%} of a step: the workers
 prepare the next batches while the model trains (they share the same cores, so their work
 shows up as a slightly slower step rather than as waiting)."""
-    write_results("bench_data_loading", results, markdown)
+    write_results(NAME, results, markdown, RESULT_KEYS)
     print(markdown)
 
 

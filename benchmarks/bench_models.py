@@ -2,60 +2,74 @@
 
 The paper's protocol (REFERENCE.md, "FPS protocol"): untrained models, one random full-resolution
 image (batch 1), eval mode, no gradients, warm-up iterations, then timed iterations each bracketed
-by device synchronisation; FPS = iterations / total time. Paradigms:
+by device synchronisation. Entries:
 
-- ``wsdnet``, ``isdnet``: the whole ``--size`` x ``--size`` image at once;
+- ``wsdnet``, ``isdnet``: the whole ``--size`` x ``--size`` image at once, as shipped: both run
+  their Laplacian + STDC shallow branch up to 1/8 in exact horizontal strips in eval mode
+  (``urur.models.laplacian.laplacian_stdc``, 2560-row strips);
+- ``wsdnet_no_strips``, ``isdnet_no_strips``: the same models with ``strip_rows=None`` (the
+  architectures alone, without that engineering choice);
 - ``deeplabv3plus_global``: the image shrunk 4x (bilinear), logits brought back to full size;
 - ``deeplabv3plus_local``: ``--window``-pixel sliding windows (``urur.evaluation.slide_inference``).
 
-Timing and memory go through ``urur.evaluation.evaluate.measure_speed_memory`` (the protocol the
-evaluation pipeline reports too). Each paradigm runs in its own subprocess, so the CPU peak RSS
-(VmHWM of that process, reset before the warm-up) is its own, on the same input (seed 0, then
-``randn``). On a GPU (``--device cuda``) the peak is ``torch.cuda.max_memory_allocated``, and
-``--bf16`` / ``--channels-last`` switch on bf16 autocast and the channels-last layout. GFLOPs
-come from ``torch.utils.flop_counter`` on a ``--flops-size`` input, scaled by the area each
-paradigm processes. Parameters are counted twice: all of them, and those of the modules that
-actually run at inference (training-only heads excluded).
+Memory: every entry in its own fresh subprocess (``--memory-forwards`` forwards; on the CPU the
+peak RSS, VmHWM reset before the first forward, model weights and interpreter included; on a GPU
+``torch.cuda.max_memory_allocated``), through ``urur.evaluation.evaluate.measure_speed_memory``,
+the protocol the evaluation pipeline reports. Time: all entries in one process, ``--warmup``
+untimed rounds then ``--rounds`` timed rounds, every entry once per round in turn (A B C ... A B
+C ...), so each ratio compares runs that saw the same machine load; each ratio is reported as
+min / median / max of its per-round values. GFLOPs come from ``torch.utils.flop_counter`` on a
+``--flops-size`` input, scaled by the area each entry processes. Parameters are counted twice:
+all of them, and those of the modules that run at inference (training-only heads excluded).
 
 Run: ``.venv/bin/python benchmarks/bench_models.py`` (defaults: 5120 px, width 1, float32, CPU,
-1 warm-up + 2 timed iterations); results go to ``benchmarks/results/bench_models.{json,md}``.
+1 warm-up + 3 timed rounds); results go to ``benchmarks/results/bench_models.{json,md}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
+from common import summary, write_results
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from urur.evaluation.evaluate import measure_speed_memory, peak_rss_mb
+from urur.evaluation.evaluate import describe_device, measure_speed_memory
 from urur.evaluation.inference import slide_inference, whole_inference
-from urur.io.atomic import atomic_path
 from urur.models import build_model
 from urur.tiling import patch_grid
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 NAME = "bench_models"
+RESULT_KEYS = ("settings", "entries", "memory_ratios", "fps_ratios", "targets")
 GLOBAL_DOWNSAMPLE = 4
-# paradigm -> (registered model, how the image is fed to it)
-PARADIGMS: dict[str, tuple[str, str]] = {
-    "wsdnet": ("wsdnet", "whole"),
-    "isdnet": ("isdnet", "whole"),
-    "deeplabv3plus_global": ("deeplabv3plus", "global"),
-    "deeplabv3plus_local": ("deeplabv3plus", "local"),
+# entry -> (registered model, how the image is fed to it, shallow branch in strips; None: has none)
+ENTRIES: dict[str, tuple[str, str, bool | None]] = {
+    "wsdnet": ("wsdnet", "whole", True),
+    "isdnet": ("isdnet", "whole", True),
+    "wsdnet_no_strips": ("wsdnet", "whole", False),
+    "isdnet_no_strips": ("isdnet", "whole", False),
+    "deeplabv3plus_global": ("deeplabv3plus", "global", None),
+    "deeplabv3plus_local": ("deeplabv3plus", "local", None),
+}
+# ratio name -> (WSDNet entry, other entry)
+COMPARISONS = {
+    "wsdnet_over_isdnet_as_shipped": ("wsdnet", "isdnet"),
+    "wsdnet_over_isdnet_architecture_only": ("wsdnet_no_strips", "isdnet_no_strips"),
+    "wsdnet_over_deeplabv3plus_local": ("wsdnet", "deeplabv3plus_local"),
+    "wsdnet_over_deeplabv3plus_global": ("wsdnet", "deeplabv3plus_global"),
 }
 TARGETS = {
-    "wsdnet_over_isdnet_fps": 1.15,
+    "wsdnet_over_isdnet_as_shipped_fps": 1.15,
     "wsdnet_over_deeplabv3plus_local_fps": 3.5,
     "wsdnet_peak_memory_mb": 3 * 1024,
 }
@@ -64,8 +78,9 @@ TARGETS = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=5120, help="side of the square input image")
-    parser.add_argument("--iters", type=int, default=2, help="timed iterations")
-    parser.add_argument("--warmup", type=int, default=1, help="warm-up iterations")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (every entry once per round)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument("--memory-forwards", type=int, default=1, help="forwards per memory process")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory layout")
@@ -75,17 +90,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overlap", type=int, default=120, help="overlap of neighbouring windows (local)")
     parser.add_argument("--flops-size", type=int, default=512, help="input side for FLOP counting")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--paradigms", nargs="+", default=list(PARADIGMS), choices=list(PARADIGMS))
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--worker", choices=list(PARADIGMS), help=argparse.SUPPRESS)
+    parser.add_argument("--entries", nargs="+", default=list(ENTRIES), choices=list(ENTRIES))
+    parser.add_argument("--memory-of", choices=list(ENTRIES), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
+def build(entry: str, args: argparse.Namespace, device: torch.device) -> nn.Module:
+    """The entry's untrained model (seed 0) in eval mode; ``strip_rows=None`` where strips are off."""
+    name, _, strips = ENTRIES[entry]
+    torch.manual_seed(0)
+    model = build_model(name, args.num_classes, width=args.width).eval().to(device)
+    if strips is False:
+        owners = [module for module in model.modules() if hasattr(module, "strip_rows")]
+        if not owners:
+            raise RuntimeError(f"{entry}: {name} has no strip_rows to switch off")
+        for owner in owners:
+            owner.strip_rows = None
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    return model.to(memory_format=memory_format)
+
+
 def predictor(
-    paradigm: str, model: nn.Module, args: argparse.Namespace
+    entry: str, model: nn.Module, args: argparse.Namespace
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The function one benchmark iteration calls on the full-size image."""
-    feed = PARADIGMS[paradigm][1]
+    feed = ENTRIES[entry][1]
     if feed == "local":
         return lambda image: slide_inference(
             model, image, args.num_classes, window=args.window, overlap=args.overlap
@@ -94,9 +123,9 @@ def predictor(
     return lambda image: whole_inference(model, image, downsample=downsample)
 
 
-def processed_area(paradigm: str, args: argparse.Namespace) -> int:
+def processed_area(entry: str, args: argparse.Namespace) -> int:
     """Pixels the model itself sees per image (for scaling FLOPs)."""
-    feed = PARADIGMS[paradigm][1]
+    feed = ENTRIES[entry][1]
     if feed == "local":
         return sum(w.height * w.width for w in patch_grid(args.size, args.size, args.window, args.overlap))
     side = round(args.size / GLOBAL_DOWNSAMPLE) if feed == "global" else args.size
@@ -117,147 +146,184 @@ def inference_parameters(model: nn.Module, image: torch.Tensor) -> int:
     return sum(p.numel() for p in model.parameters() if id(p) in used)
 
 
-def gflops(paradigm: str, model: nn.Module, args: argparse.Namespace, device: torch.device) -> float:
+def gflops(entry: str, model: nn.Module, args: argparse.Namespace, device: torch.device) -> float:
     image = torch.randn(1, 3, args.flops_size, args.flops_size, device=device)
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         model(image)
-    return counter.get_total_flops() * processed_area(paradigm, args) / args.flops_size**2 / 1e9
+    return counter.get_total_flops() * processed_area(entry, args) / args.flops_size**2 / 1e9
 
 
-def run_worker(args: argparse.Namespace) -> dict[str, object]:
-    """Measure one paradigm in this process; returns its row of the results."""
-    paradigm = args.worker
+def memory_worker(args: argparse.Namespace) -> dict[str, object]:
+    """Peak memory of ``args.memory_of`` over ``--memory-forwards`` forwards, in this fresh process."""
     device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rss_before_model = peak_rss_mb()
-    torch.manual_seed(0)
-    model = build_model(PARADIGMS[paradigm][0], args.num_classes, width=args.width).eval().to(device)
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    small = torch.randn(1, 3, min(args.size, 256), min(args.size, 256), device=device)
-    row: dict[str, object] = {
-        "paradigm": paradigm,
-        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-        "inference_params_m": inference_parameters(model.to(memory_format=memory_format), small) / 1e6,
-        "gflops": gflops(paradigm, model, args, device),
-        "rss_before_model_mb": rss_before_model,
-    }
-    del small
-    row.update(
-        measure_speed_memory(
-            model,
-            args.size,
-            args.size,
-            device,
-            warmup=args.warmup,
-            runs=args.iters,
-            predict=predictor(paradigm, model, args),
-            bf16=args.bf16,
-            channels_last=args.channels_last,
-        )
+    model = build(args.memory_of, args, device)
+    measured = measure_speed_memory(
+        model,
+        args.size,
+        args.size,
+        device,
+        warmup=0,
+        runs=args.memory_forwards,
+        predict=predictor(args.memory_of, model, args),
+        bf16=args.bf16,
+        channels_last=args.channels_last,
     )
-    print(f"  {paradigm}: {row['seconds_each']} s per timed iteration", file=sys.stderr)
-    return row
+    return {key: measured[key] for key in ("peak_memory_mb", "memory_kind", "seconds_each")}
 
 
-def measure_in_subprocess(paradigm: str, argv: list[str]) -> dict[str, object]:
-    command = [sys.executable, str(Path(__file__).resolve()), *argv, "--worker", paradigm]
-    print(f"{paradigm}: {shlex.join(command)}", file=sys.stderr)
+def peak_memory(entry: str, argv: list[str]) -> dict[str, object]:
+    """:func:`memory_worker` for ``entry`` in a fresh subprocess."""
+    command = [sys.executable, str(Path(__file__).resolve()), *argv, "--memory-of", entry]
+    print(f"memory of {entry}: {shlex.join(command)}", file=sys.stderr)
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def ratios(rows: dict[str, dict[str, object]]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    if "wsdnet" not in rows:
-        return out
-    wsdnet = rows["wsdnet"]
-    for other in ("isdnet", "deeplabv3plus_local", "deeplabv3plus_global"):
-        if other in rows:
-            out[f"wsdnet_over_{other}_fps"] = wsdnet["fps"] / rows[other]["fps"]
-            out[f"wsdnet_over_{other}_peak_memory"] = wsdnet["peak_memory_mb"] / rows[other]["peak_memory_mb"]
-    return out
+def interleaved_seconds(
+    entries: list[str], args: argparse.Namespace, device: torch.device
+) -> tuple[dict[str, list[float]], dict[str, dict[str, float]]]:
+    """Seconds per image of every entry, round by round in turn; and each model's size and GFLOPs."""
+    generator = torch.Generator().manual_seed(0)
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    image = torch.randn(1, 3, args.size, args.size, generator=generator).to(
+        device, memory_format=memory_format
+    )
+    small = torch.randn(1, 3, 256, 256, device=device).to(memory_format=memory_format)
+    models, calls, sizes = {}, {}, {}
+    for entry in entries:
+        models[entry] = build(entry, args, device)
+        calls[entry] = predictor(entry, models[entry], args)
+        sizes[entry] = {
+            "params_m": sum(p.numel() for p in models[entry].parameters()) / 1e6,
+            "inference_params_m": inference_parameters(models[entry], small) / 1e6,
+            "gflops": gflops(entry, models[entry], args, device),
+        }
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else nullcontext()
+    seconds: dict[str, list[float]] = {entry: [] for entry in entries}
+    with torch.inference_mode(), autocast:
+        for round_index in range(args.warmup + args.rounds):
+            for entry in entries:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                start = time.perf_counter()
+                logits = calls[entry](image)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                elapsed = time.perf_counter() - start
+                del logits
+                if round_index >= args.warmup:
+                    seconds[entry].append(elapsed)
+                print(f"round {round_index + 1}: {entry} {elapsed:.2f} s", file=sys.stderr)
+    return seconds, sizes
 
 
-def target_checks(rows: dict[str, dict[str, object]], found: dict[str, float]) -> dict[str, bool]:
+def ratios(entries: dict[str, dict[str, object]], seconds: dict[str, list[float]]) -> tuple[dict, dict]:
+    """WSDNet / other: peak memory (one figure per fresh process) and FPS (per round: other's
+    seconds / WSDNet's seconds of the same round), min / median / max over rounds."""
+    memory, fps = {}, {}
+    for name, (wsdnet, other) in COMPARISONS.items():
+        if wsdnet in entries and other in entries:
+            memory[name] = entries[wsdnet]["peak_memory_mb"] / entries[other]["peak_memory_mb"]
+            per_round = [o / w for w, o in zip(seconds[wsdnet], seconds[other], strict=True)]
+            fps[name] = {**summary(per_round), "each_round": per_round}
+    return memory, fps
+
+
+def target_checks(entries: dict[str, dict[str, object]], memory: dict, fps: dict) -> dict[str, bool]:
     checks = {}
-    for key in ("wsdnet_over_isdnet_fps", "wsdnet_over_deeplabv3plus_local_fps"):
-        if key in found:
-            checks[f"{key} >= {TARGETS[key]}"] = found[key] >= TARGETS[key]
-    if "wsdnet_over_isdnet_peak_memory" in found:
-        checks["wsdnet peak memory < isdnet's"] = found["wsdnet_over_isdnet_peak_memory"] < 1
-    if "wsdnet" in rows:
-        checks[f"wsdnet peak memory <= {TARGETS['wsdnet_peak_memory_mb']} MB"] = (
-            rows["wsdnet"]["peak_memory_mb"] <= TARGETS["wsdnet_peak_memory_mb"]
-        )
+    for name in ("wsdnet_over_isdnet_as_shipped", "wsdnet_over_deeplabv3plus_local"):
+        if name in fps:
+            target = TARGETS[f"{name}_fps"]
+            checks[f"{name} FPS >= {target} (median of rounds)"] = fps[name]["median"] >= target
+            checks[f"{name} FPS >= {target} (every round)"] = fps[name]["min"] >= target
+    for name in ("wsdnet_over_isdnet_as_shipped", "wsdnet_over_isdnet_architecture_only"):
+        if name in memory:
+            checks[f"{name}: WSDNet peak memory < ISDNet's"] = memory[name] < 1
+    if "wsdnet" in entries:
+        limit = TARGETS["wsdnet_peak_memory_mb"]
+        checks[f"wsdnet peak memory as shipped <= {limit} MB"] = entries["wsdnet"]["peak_memory_mb"] <= limit
     return checks
 
 
-def machine_info(args: argparse.Namespace) -> dict[str, object]:
-    info: dict[str, object] = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_end": os.getloadavg(),
-    }
-    if args.device.startswith("cuda") and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
+def _spread(values: dict[str, float], digits: int = 2) -> str:
+    return " / ".join(f"{values[key]:.{digits}f}" for key in ("min", "median", "max"))
 
 
 def markdown(results: dict[str, object]) -> str:
-    settings = results["settings"]
+    s = results["settings"]
     lines = [
         "# Model inference benchmark",
         "",
-        f"{settings['size']}x{settings['size']} input, batch 1, eval mode, width {settings['width']}, "
-        f"{settings['dtype']} on {settings['device']} ({settings['threads']} threads), {settings['warmup']} "
-        f"warm-up + {settings['iters']} timed iterations, each paradigm in its own process.",
+        f"{s['size']}x{s['size']} input, batch 1, eval mode, width {s['width']}, {s['dtype']} on "
+        f"{s['device']}. Peak memory: each entry in its own fresh process ({s['memory_forwards']} "
+        f"forward(s)). Time: every entry once per round in one process, interleaved, {s['warmup']} "
+        f"warm-up + {s['rounds']} timed rounds; seconds and ratios are min / median / max over rounds.",
+        "As shipped, WSDNet and ISDNet both run their shallow branch up to 1/8 in 2560-row strips in "
+        "eval mode; `_no_strips` entries are the same models with `strip_rows=None` (architecture only).",
         "",
-        "| paradigm | s / image | FPS | peak memory (MB) | params (M, all / inference) | GFLOPs |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| entry | s / image (min / median / max) | peak memory MB | params M (all / inference) | GFLOPs |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for row in results["rows"].values():
+    for name, row in results["entries"].items():
         lines.append(
-            f"| {row['paradigm']} | {row['seconds_per_image']:.2f} | {row['fps']:.4f} | "
-            f"{row['peak_memory_mb']:.0f} | {row['params_m']:.2f} / {row['inference_params_m']:.2f} | "
-            f"{row['gflops']:.0f} |"
+            f"| {name} | {_spread(row['seconds'])} | {row['peak_memory_mb']:.0f} | "
+            f"{row['params_m']:.2f} / {row['inference_params_m']:.2f} | {row['gflops']:.0f} |"
         )
-    lines += ["", "Ratios (WSDNet / other):", ""]
-    lines += [f"- {key}: {value:.2f}" for key, value in results["ratios"].items()]
+    lines += [
+        "",
+        "| WSDNet / other | entries | peak memory ratio | FPS ratio (min / median / max of rounds) |",
+        "|---|---|---:|---:|",
+    ]
+    for name, value in results["memory_ratios"].items():
+        wsdnet, other = COMPARISONS[name]
+        lines.append(
+            f"| {name} | {wsdnet} / {other} | {value:.2f} | {_spread(results['fps_ratios'][name])} |"
+        )
     lines += ["", "Targets:", ""]
     lines += [f"- {key}: {'met' if ok else 'MISSED'}" for key, ok in results["targets"].items()]
-    lines += ["", f"Notes: {results['notes']}", "", f"Command: `{results['command']}`", "", "Machine:", ""]
-    lines += [f"- {key}: {value}" for key, value in results["machine"].items()]
+    lines += [
+        "",
+        "Untrained models, random N(0,1) input. GFLOPs are FlopCounterMode counts at "
+        f"{s['flops_size']}² scaled by the processed area.",
+    ]
     return "\n".join(lines)
-
-
-def write_results(results: dict[str, object], results_dir: Path) -> None:
-    for suffix, text in ((".json", json.dumps(results, indent=2) + "\n"), (".md", markdown(results) + "\n")):
-        with atomic_path(results_dir / f"{NAME}{suffix}") as tmp:
-            tmp.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    if args.worker:
-        print(json.dumps(run_worker(args)))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_of:
+        print(json.dumps(memory_worker(args)))
         return
-    rows = {paradigm: measure_in_subprocess(paradigm, argv) for paradigm in args.paradigms}
-    found = ratios(rows)
+    device = torch.device(args.device)
+    memory = {entry: peak_memory(entry, argv) for entry in args.entries}
+    seconds, sizes = interleaved_seconds(args.entries, args, device)
+    entries = {
+        entry: {
+            "model": ENTRIES[entry][0],
+            "feed": ENTRIES[entry][1],
+            "strips": ENTRIES[entry][2],
+            **sizes[entry],
+            "seconds": summary(seconds[entry]),
+            "seconds_each": seconds[entry],
+            "fps_median": 1 / statistics.median(seconds[entry]),
+            "peak_memory_mb": memory[entry]["peak_memory_mb"],
+            "memory_kind": memory[entry]["memory_kind"],
+            "memory_process_seconds_each": memory[entry]["seconds_each"],
+        }
+        for entry in args.entries
+    }
+    memory_ratios, fps_ratios = ratios(entries, seconds)
     results = {
-        "command": ".venv/bin/python " + shlex.join(["benchmarks/bench_models.py", *argv]),
         "settings": {
             "size": args.size,
-            "iters": args.iters,
+            "rounds": args.rounds,
             "warmup": args.warmup,
-            "device": args.device,
+            "memory_forwards": args.memory_forwards,
+            "device": describe_device(device),
             "dtype": "bf16 autocast" if args.bf16 else "float32",
             "channels_last": args.channels_last,
             "width": args.width,
@@ -266,21 +332,15 @@ def main(argv: list[str] | None = None) -> None:
             "overlap": args.overlap,
             "global_downsample": GLOBAL_DOWNSAMPLE,
             "flops_size": args.flops_size,
-            "threads": args.threads or torch.get_num_threads(),
+            "threads": torch.get_num_threads(),
         },
-        "machine": machine_info(args),
-        "rows": rows,
-        "ratios": found,
-        "targets": target_checks(rows, found),
-        "notes": (
-            "Untrained models, random N(0,1) input. Paradigms run one after another, not at once; on "
-            "a 2-core CPU repeated runs differ by up to ~10% (the load average says whether the "
-            "cores were shared). "
-            "GFLOPs are FlopCounterMode counts at flops_size^2 scaled by the processed area."
-        ),
+        "entries": entries,
+        "memory_ratios": memory_ratios,
+        "fps_ratios": fps_ratios,
+        "targets": target_checks(entries, memory_ratios, fps_ratios),
     }
-    write_results(results, args.results_dir)
-    print(markdown(results))
+    full = write_results(NAME, results, markdown, RESULT_KEYS)
+    print(markdown(full))
 
 
 if __name__ == "__main__":

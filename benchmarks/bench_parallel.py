@@ -29,6 +29,8 @@ from urur.tiling import tile_images
 SCENES = dict(num_cities=2, scenes_per_city=2, scene_size=4096, seed=0)
 GRID = dict(patch_size=1000, overlap=120)
 ROUNDS = 2
+NAME = "bench_parallel"
+RESULT_KEYS = ("dataset", "rows")
 
 
 def timed_run(stage: Callable[[Path, int], object], scratch: Path, workers: int, times: list[float]) -> None:
@@ -78,7 +80,7 @@ def main() -> None:
         f"{ROUNDS} alternating runs per setting.\n\n"
         "| stage | 1 worker s | 2 workers s | speed-up |\n|---|---|---|---|\n" + table_md
     )
-    write_results("bench_parallel", {"dataset": {**SCENES, **GRID}, "rows": rows}, markdown)
+    write_results(NAME, {"dataset": {**SCENES, **GRID}, "rows": rows}, markdown, RESULT_KEYS)
 
 
 if __name__ == "__main__":

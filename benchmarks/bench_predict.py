@@ -13,7 +13,6 @@
 - bf16: the same forward under CPU bf16 autocast, its time and the share of pixels whose label
   equals float32's.
 
-The cores are shared with other work: the load average is recorded before and after.
 Run: ``.venv/bin/python benchmarks/bench_predict.py`` (results in ``benchmarks/results``).
 """
 
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch._inductor.config as inductor_config
-from common import peak_rss_mb, write_results
+from common import peak_rss_mb, summary, write_results
 from torch.utils.flop_counter import FlopCounterMode
 
 from urur.classes import URUR_CLASSES
@@ -45,6 +43,8 @@ NAME = "bench_predict"
 META = {"num_classes": 8, "class_names": list(URUR_CLASSES), "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 RSS_LIMIT_MB = 4096
 SLIDE = {"tile": 1000, "overlap": 120}  # the local paradigm's windows (bench_models.py)
+# write_input_seconds and memory are null with --skip-memory.
+RESULT_KEYS = ("write_input_seconds", "memory", "throughput", "cpu")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -94,10 +94,6 @@ def memory_worker(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -113,11 +109,7 @@ def forward_flops(model: torch.nn.Module, size: int) -> float:
 
 
 def main(args: argparse.Namespace) -> None:
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    results: dict[str, object] = {
-        "load_average_before": load_before,
-        "torch_threads": torch.get_num_threads(),
-    }
+    results: dict[str, object] = {"write_input_seconds": None, "memory": None}
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as tmp:
         tmp = Path(tmp)
         if not args.skip_memory:
@@ -159,8 +151,7 @@ def main(args: argparse.Namespace) -> None:
             seconds["deeplabv3plus"]
         ) / (statistics.median(seconds["wsdnet"]))
     results["cpu"] = cpu_efficiency(models["wsdnet"], args)
-    results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    write_results(NAME, results, markdown(results, args))
+    write_results(NAME, results, markdown(results, args), RESULT_KEYS)
 
 
 def cpu_efficiency(model: torch.nn.Module, args: argparse.Namespace) -> dict[str, object]:
@@ -245,7 +236,6 @@ def markdown(results: dict[str, object], args: argparse.Namespace) -> str:
         f"{100 * c['compiled_label_agreement']:.3f} % of pixels",
         f"  - bf16 autocast eager: equivalent GFLOP/s {_fmt(g['bf16'])} = {100 * f['bf16']:.0f} %, labels "
         f"equal to fp32 on {100 * c['bf16_label_agreement']:.2f} % of pixels (untrained weights)",
-        f"- load average before {results['load_average_before']}, after {results['load_average_after']}",
     ]
     return "\n".join(lines)
 

@@ -33,6 +33,18 @@ IMAGE_SIZE = 5120
 CROP_SIZE = 1024
 WINDOW_READS = 40
 PNG_DECODES = 5
+NAME = "bench_raster_store"
+RESULT_KEYS = (
+    "image",
+    "crop",
+    "layouts",
+    "chosen_layout",
+    "store_window_read_ms",
+    "png_full_decode_ms",
+    "speedup_vs_fastest_png_decode",
+    "size_mb",
+    "write_s",
+)
 LAYOUTS = [(compression, block) for compression in ("none", "lzw", "deflate", "zstd") for block in (256, 512)]
 
 
@@ -103,8 +115,8 @@ def main() -> None:
                     "read_s": [],
                 }
             )
-        # Round-robin over the layouts, window by window, so CPU contention from other users
-        # hits every layout alike.
+        # Round-robin over the layouts, window by window, so a change in machine load hits
+        # every layout alike.
         for window in windows:
             for layout in layouts:
                 start = time.perf_counter()
@@ -125,7 +137,7 @@ def main() -> None:
         png_write_s = time.perf_counter() - start
         assert np.array_equal(read_raster(store, windows[0]), image[windows[0].slices])
 
-        # Interleave the contenders so CPU contention from other users hits them alike.
+        # Interleave the contenders so a change in machine load hits them alike.
         store_reads, pillow_decodes, gdal_decodes, gdal_fast_decodes = [], [], [], []
         for index in range(PNG_DECODES):
             for window in windows[index::PNG_DECODES]:
@@ -186,7 +198,7 @@ horizontal predictor.
 Store size is {store_mb / png_mb:.2f}x the PNG's
 (write: store {store_write_s:.2f} s, PNG {png_write_s:.2f} s).
 """
-    write_results("bench_raster_store", results, markdown)
+    write_results(NAME, results, markdown, RESULT_KEYS)
     print(markdown)
 
 

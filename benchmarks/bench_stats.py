@@ -31,6 +31,8 @@ FULL_SIZE = 5120
 IMAGES = 4
 IMAGE_SIZE = 2560
 REPEATS = 3
+NAME = "bench_stats"
+RESULT_KEYS = ("timings", "instances_in_5120_mask")
 
 
 def main() -> None:
@@ -74,7 +76,7 @@ Medians of {REPEATS} runs. The 5120² synthetic mask has {instances} instances (
 
 One worker. Speed-ups on both cores: `bench_parallel`.
 """
-    write_results("bench_stats", results, markdown)
+    write_results(NAME, results, markdown, RESULT_KEYS)
     print(markdown)
 
 

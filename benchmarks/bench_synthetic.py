@@ -22,6 +22,9 @@ from pathlib import Path
 
 from common import peak_rss_mb, write_results
 
+NAME = "bench_synthetic"
+RESULT_KEYS = ("rows",)
+
 
 def run_child(size: int) -> None:
     """Generate, write and annotate one scene of ``size``² in this process; print JSON."""
@@ -90,11 +93,9 @@ def main() -> None:
     markdown = (
         "# Synthetic scenes and simulated annotators\n\n"
         "One scene per size, each in a fresh process (peak RSS = VmHWM of that process, Python and "
-        "numpy included). Single process; the machine is shared, so times are indicative.\n\n"
-        + header
-        + "\n".join(lines)
+        "numpy included).\n\n" + header + "\n".join(lines)
     )
-    write_results("bench_synthetic", {"rows": rows}, markdown)
+    write_results(NAME, {"rows": rows}, markdown, RESULT_KEYS)
     print(markdown)
 
 

@@ -32,6 +32,16 @@ IMAGE_SIZE = 5120
 REPEATS = 5
 FILE_REPEATS = 3
 BUDGET_S = 0.5
+NAME = "bench_tiling"
+RESULT_KEYS = (
+    "image_size",
+    "patches",
+    "timings",
+    "merge_vs_paste_ratio",
+    "within_budget",
+    "round_trip_exact",
+    "pinned_to_one_core",
+)
 
 
 def synthetic_labels(size: int, seed: int, num_classes: int = 8) -> np.ndarray:
@@ -128,7 +138,7 @@ Pinned to one core; medians of {REPEATS} runs ({FILE_REPEATS} for file work).
 - merge_patches (deepest-interior rule) / paste-in-order baseline: {ratio:.2f}x.
 - Tiling then merging reproduces the label map exactly: {merged_equals_labels}.
 """
-    write_results("bench_tiling", results, markdown)
+    write_results(NAME, results, markdown, RESULT_KEYS)
     print(markdown)
 
 

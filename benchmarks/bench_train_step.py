@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from common import write_results
+from common import summary, write_results
 from torch import nn
 
 from urur.evaluation.evaluate import describe_device, peak_rss_mb, reset_peak_rss
@@ -48,6 +47,7 @@ FULL, NO_AUX = "wsdnet", "wsdnet[aux_loss=none]"
 CONFIGS: dict[str, tuple[str, dict[str, object]]] = {name: (name, {}) for name in MODEL_NAMES}
 CONFIGS[NO_AUX] = ("wsdnet", {"aux_loss": "none"})
 PARTS = ("aux head", "SR head", "WSL")
+RESULT_KEYS = ("settings", "models", "wsdnet_parts", "sr_head_and_wsl_share")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -151,10 +151,6 @@ def peak_memory(label: str, argv: list[str]) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def summary(times: list[float]) -> dict[str, float]:
-    return {"min": min(times), "median": statistics.median(times), "max": max(times)}
-
-
 def markdown(results: dict[str, object]) -> str:
     s = results["settings"]
     lines = [
@@ -192,8 +188,6 @@ def markdown(results: dict[str, object]) -> str:
         f"SR head + WSL share of a WSDNet training step: **{100 * share['from_step_difference']:.1f} %** "
         f"(1 - {NO_AUX} step / {FULL} step, median over rounds); from the parts measured alone: "
         f"{100 * share['from_parts']:.1f} %. Target: at most 30 %.",
-        "",
-        f"Load average before / after: {results['load_average_before']} / {results['load_average_after']}.",
     ]
     return "\n".join(lines)
 
@@ -207,7 +201,6 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(memory_worker(args)))
         return
     device = torch.device(args.device)
-    load_before = [round(x, 2) for x in os.getloadavg()]
     image, target = batch(args, device)
     models = {label: build(label, args, device) for label in CONFIGS}
     entries = {label: model_step(model, image, target) for label, model in models.items()}
@@ -269,11 +262,9 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "target_at_most": 0.30,
         },
-        "load_average_before": load_before,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
     text = markdown(results)
-    write_results(NAME, results, text)
+    write_results(NAME, results, text, RESULT_KEYS)
     print(text)
 
 
