@@ -48,7 +48,7 @@ def test_eval_logits_in_strips_equal_the_whole_image(name: str) -> None:
         strips = model(image)
     assert calls[0] == 1 + 5  # the stem ran once per strip: the strips were used
     assert strips.shape == (1, NUM_CLASSES, 300, 40)
-    torch.testing.assert_close(strips, whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(strips, whole, atol=1e-6, rtol=0)  # a 0-row halo is off by 1e-4
 
 
 @pytest.mark.parametrize("name", ["isdnet", "wsdnet"])
