@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from collections import deque
 
 import numpy as np
@@ -11,8 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from urur.config import DatasetStatsParams, RuntimeParams
 from urur.io.layout import mask_path
 from urur.io.raster import write_raster
+from urur.io.stamp import write_stamp
+from urur.pipelines.dataset_stats.nodes import compute_dataset_stats
 from urur.stats import context_richness, count_instances, dataset_statistics, sample_regions
 
 # Two 3x3 regions small enough to count by hand.
@@ -224,3 +228,57 @@ def test_bad_arguments_and_masks_are_refused_by_message(masks):
         ValueError, match=rf"mask {mask_path(masks_dir, 'b')} has 3 bands; masks are one band of class values"
     ):
         dataset_statistics(masks_dir, manifest, workers=1)
+
+
+def reference_context_richness(
+    masks: dict[str, np.ndarray],
+    *,
+    region_size: int,
+    regions_per_image: int,
+    min_instance_pixels: int,
+    q: float,
+    seed: int,
+    num_classes: int = 8,
+) -> float:
+    """Eq. (1) over sampled regions, without urur.stats: each image's square regions at positions
+    drawn from ``default_rng([seed, crc32(image_id)])`` (rows, then columns), p_c from the labelled
+    pixels (values below ``num_classes``), O_c from the flood fill above; regions with no labelled
+    pixel are left out."""
+    fractions, instances = [], []
+    for image_id, mask in masks.items():
+        rng = np.random.default_rng([seed, zlib.crc32(image_id.encode())])
+        side_r, side_c = min(region_size, mask.shape[0]), min(region_size, mask.shape[1])
+        rows = rng.integers(0, mask.shape[0] - side_r + 1, regions_per_image)
+        cols = rng.integers(0, mask.shape[1] - side_c + 1, regions_per_image)
+        for r, c in zip(rows, cols, strict=True):
+            region = mask[r : r + side_r, c : c + side_c]
+            labelled = region[region < num_classes]
+            if labelled.size:
+                fractions.append(np.bincount(labelled, minlength=num_classes) / labelled.size)
+                instances.append(_flood_fill_counts(region, num_classes, min_instance_pixels))
+    p, objects = np.mean(fractions, axis=0), np.mean(instances, axis=0)
+    return -sum(objects[c] ** (1 / q) * p[c] * math.log(p[c]) for c in range(num_classes) if p[c] > 0)
+
+
+def test_context_richness_of_sampled_regions_matches_an_independent_computation(tmp_path):
+    rng = np.random.default_rng(12)
+    masks = {}
+    for k, shape in enumerate([(40, 50), (33, 20), (40, 50)]):
+        # Blocky labels (4x4 cells), so instances span several pixels; some 255 (unlabelled).
+        cells = rng.integers(0, 9, (shape[0] // 4 + 1, shape[1] // 4 + 1)).astype(np.uint8)
+        mask = np.kron(cells, np.ones((4, 4), np.uint8))[: shape[0], : shape[1]]
+        mask[mask == 8] = 255
+        masks[f"img{k}"] = mask
+        write_raster(mask_path(tmp_path, f"img{k}"), mask, nodata=255)
+    manifest = pd.DataFrame({"image_id": list(masks), "checksum": ["c0", "c1", "c2"]})
+    options = {"region_size": 24, "regions_per_image": 3, "min_instance_pixels": 5, "q": 1.5, "seed": 9}
+    summary, _ = dataset_statistics(tmp_path, manifest, workers=1, **options)
+    expected = reference_context_richness(masks, **options)
+    assert summary["context_richness"] == pytest.approx(expected, rel=1e-12)
+    assert expected != pytest.approx(reference_context_richness(masks, **{**options, "seed": 10}))
+    # The Kedro node passes every parameter through (none equals its default here).
+    write_stamp(tmp_path, manifest)
+    stats, _ = compute_dataset_stats(
+        tmp_path, manifest, DatasetStatsParams(**options), RuntimeParams(workers=1)
+    )
+    assert stats["context_richness"] == pytest.approx(expected, rel=1e-12)
