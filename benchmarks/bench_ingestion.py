@@ -7,8 +7,8 @@ RSS (VmHWM) belongs to one run only. Two scenarios:
 - the paper's case: 10240² 8-bit RGB scenes cut into four 5120² images;
 - 16-bit RGBN (4-band) 4096² scenes, which add the scene-wide percentile stretch.
 
-The 4N scenes of a scenario are copies of N distinct generated scenes (generation is slower
-than ingestion; copying does not help ingestion: every file is read and written in full).
+The 4N scenes of a scenario are all distinct (seeds 0 to 4N - 1): ingestion refuses scenes that
+hold the same pixels under different ids, so copies of N scenes cannot stand in for them.
 Run: ``.venv/bin/python benchmarks/bench_ingestion.py``; results go to
 ``benchmarks/results/bench_ingestion.{json,md}``.
 """
@@ -84,17 +84,14 @@ def ingest_in_subprocess(raw_dir: Path, scenes: int, workers: int, tmp: Path) ->
 
 
 def make_scenes(raw_dir: Path, tmp: Path, size: int, dtype: type, bands: int) -> None:
-    """N distinct scenes, copied to 4N files, and scene tables listing the first N and all 4N."""
+    """4N distinct scenes and scene tables listing the first N and all 4N."""
     raw_dir.mkdir(parents=True)
     files = []
     for index in range(4 * N_SCENES):
         path = raw_dir / f"scene_{index:02d}.tif"
-        if index < N_SCENES:
-            image = synthetic_scene(size, seed=index, dtype=dtype, bands=bands)
-            write_raster(path, image, crs="EPSG:32650", transform=TRANSFORM)
-            del image
-        else:
-            shutil.copyfile(raw_dir / files[index % N_SCENES], path)
+        image = synthetic_scene(size, seed=index, dtype=dtype, bands=bands)
+        write_raster(path, image, crs="EPSG:32650", transform=TRANSFORM)
+        del image
         files.append(path.name)
     rows = [
         {
