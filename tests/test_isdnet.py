@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tests.test_backbones import official_stdc_state
+from tests.test_losses import hand_cross_entropy, numpy_sd_loss
+from tests.test_wavelets import _scipy_residuals as scipy_residuals
 from urur.models.backbones import PretrainedWeightsError, ResNet, STDCNet
 from urur.models.isdnet import ISDNet, RelationAwareFusion
 
@@ -170,3 +174,42 @@ def test_pretrained_deep_resnet_and_shallow_stdc(tmp_path) -> None:
         ISDNet(NUM_CLASSES, width=0.25, pretrained_backbone=tmp_path / "resnet18_v1c.pth")
     with pytest.raises(ValueError, match=r"keys must be 'deep' .* and/or 'shallow' .*got 'stdc'"):
         ISDNet(NUM_CLASSES, width=0.125, pretrained_backbone={"stdc": tmp_path / "stdc813.tar"})
+
+
+def test_losses_follow_their_definitions_by_value() -> None:
+    """Each loss from the captured head outputs, recomputed by hand on a 50x77 input (padded to
+    64x96, so every auxiliary map must be resized to 64x96 and cropped from the top left)."""
+    model = tiny_isdnet().train()
+    captured: dict[str, torch.Tensor] = {}
+    for name in ("deep_classifier", "aux_head", "fuse16_head", "fuse8_head", "aspp"):
+        getattr(model, name).register_forward_hook(
+            lambda _m, _i, out, name=name: captured.update({name: out})
+        )
+    model.sr_head.register_forward_hook(
+        lambda _m, _i, out: captured.update(sr_features=out[0], sr_image=out[1])
+    )
+    image, target = batch(size=(50, 77))
+    logits, losses = model(image, target)
+    padded = (64, 96)
+    assert losses["loss_seg"].item() == pytest.approx(hand_cross_entropy(logits, target), rel=1e-5)
+    expected = {
+        "loss_deep": 1.0 * hand_cross_entropy(captured["deep_classifier"], target, padded),
+        "loss_aux": 0.4 * hand_cross_entropy(captured["aux_head"], target, padded),
+        "loss_fuse": hand_cross_entropy(captured["fuse16_head"], target, padded)
+        + hand_cross_entropy(captured["fuse8_head"], target, padded),
+    }
+    for key, value in expected.items():
+        assert losses[key].item() == pytest.approx(value, rel=1e-5), key
+    # L_sr: 0.1 x MSE between the SR image (resized to the padded input) and the sum of the two
+    # Laplacian levels of the zero-padded input, the pyramid computed with scipy.
+    padded_image = F.pad(image, (0, 96 - 77, 0, 64 - 50)).double().numpy()
+    sr_target = np.empty(padded_image.shape)
+    for n, c in np.ndindex(*padded_image.shape[:2]):
+        level0, level1 = scipy_residuals(padded_image[n, c], 2)
+        upsampled = F.interpolate(torch.from_numpy(level1)[None, None], size=padded, mode="bilinear")
+        sr_target[n, c] = level0 + upsampled[0, 0].numpy()
+    sr_image = F.interpolate(captured["sr_image"].detach().double(), size=padded, mode="bilinear")
+    expected_sr = 0.1 * np.mean((sr_image.numpy() - sr_target) ** 2)
+    assert losses["loss_sr"].item() == pytest.approx(expected_sr, rel=1e-4)
+    expected_sd = numpy_sd_loss(captured["aspp"].detach().numpy(), captured["sr_features"].detach().numpy())
+    assert losses["loss_sd"].item() == pytest.approx(expected_sd, rel=1e-4)

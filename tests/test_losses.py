@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import pywt
@@ -113,14 +115,18 @@ def test_sr_loss_is_a_tenth_of_mse() -> None:
     assert sr_loss(pred, target).item() == pytest.approx(0.1 * 4.0)
 
 
-def _numpy_sd_loss(deep: np.ndarray, sr_half_res: np.ndarray) -> float:
-    """ISDNet's feature_affinity_loss in numpy, for an SR map at twice the deep map's size.
+def numpy_sd_loss(deep: np.ndarray, sr: np.ndarray) -> float:
+    """ISDNet's feature_affinity_loss in numpy, for an SR map ``f`` times the deep map's size (f even).
 
-    Bilinear (align_corners=False) halving samples exactly between pixel pairs, i.e. it is the
-    2x2 block mean, so the resize needs no interpolation code here.
+    Bilinear (align_corners=False) shrinking by an even factor ``f`` samples exactly between the
+    pixels ``f i + f/2 - 1`` and ``f i + f/2`` of each axis, i.e. it is the mean of those 2x2
+    pixels (for ``f = 2`` the 2x2 block mean), so the resize needs no interpolation code here.
     """
-    n, c, h, w = sr_half_res.shape
-    sr = sr_half_res.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+    h, w = deep.shape[-2:]
+    f = sr.shape[-1] // w
+    assert f % 2 == 0 and sr.shape[-2:] == (f * h, f * w)
+    rows, cols = f * np.arange(h) + f // 2 - 1, f * np.arange(w) + f // 2 - 1
+    sr = sum(sr[:, :, rows + dr][:, :, :, cols + dc] for dr in (0, 1) for dc in (0, 1)) / 4
 
     def similarity(feature: np.ndarray) -> np.ndarray:
         flat = feature.reshape(feature.shape[0], feature.shape[1], -1).astype(np.float64)
@@ -130,13 +136,32 @@ def _numpy_sd_loss(deep: np.ndarray, sr_half_res: np.ndarray) -> float:
     return float(np.abs(similarity(deep) - similarity(sr)).mean())
 
 
+def hand_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, padded_size: tuple[int, int] | None = None
+) -> float:
+    """Mean -log softmax of the target class over the pixels that are not 255, in float64.
+
+    With ``padded_size``, ``logits`` belong to a zero-padded input (any scale of it): they are
+    resized bilinearly to the padded size and cropped to the target's size from the top left.
+    """
+    x = logits.detach().double()
+    if padded_size is not None:
+        x = F.interpolate(x, size=padded_size, mode="bilinear", align_corners=False)
+        x = x[..., : target.shape[-2], : target.shape[-1]]
+    assert x.shape[-2:] == target.shape[-2:]
+    log_probs = x - torch.logsumexp(x, dim=1, keepdim=True)
+    keep = target != IGNORE_INDEX
+    picked = log_probs.permute(0, 2, 3, 1)[keep].gather(1, target[keep].long()[:, None])
+    return -picked.mean().item()
+
+
 def test_sd_loss_matches_the_official_definition_in_numpy() -> None:
     generator = torch.Generator().manual_seed(0)
     # 20x20 deep positions: more than a 16x16 pooled grid would keep; channel counts differ.
     deep = torch.randn(2, 6, 20, 20, generator=generator).requires_grad_(True)
     sr = torch.randn(2, 4, 40, 40, generator=generator).requires_grad_(True)
     loss = sd_loss(deep, sr)
-    assert loss.item() == pytest.approx(_numpy_sd_loss(deep.detach().numpy(), sr.detach().numpy()), rel=1e-5)
+    assert loss.item() == pytest.approx(numpy_sd_loss(deep.detach().numpy(), sr.detach().numpy()), rel=1e-5)
     loss.backward()
     assert sr.grad is None  # the SR side is detached
     assert deep.grad is not None and deep.grad.abs().sum() > 0
@@ -152,3 +177,22 @@ def test_sd_loss_by_hand_normalises_channels_over_positions() -> None:
     assert sd_loss(torch.cat([deep, 5 * deep], 1), torch.cat([deep, deep], 1)).item() == pytest.approx(
         0.0, abs=1e-6
     )
+
+
+def test_sd_loss_against_a_deep_map_sixteen_times_smaller() -> None:
+    """ISDNet's case: the SR features are at 1/2 of the image, the deep map at 1/32."""
+    generator = torch.Generator().manual_seed(4)
+    deep = torch.randn(2, 5, 2, 3, generator=generator)
+    sr = torch.randn(2, 3, 32, 48, generator=generator)
+    assert sd_loss(deep, sr).item() == pytest.approx(numpy_sd_loss(deep.numpy(), sr.numpy()), rel=1e-5)
+
+
+def test_hand_cross_entropy_by_hand() -> None:
+    # Two pixels, two classes: logits (0, ln 3) -> p = (1/4, 3/4). Targets 1 and 0: -(ln 3/4 + ln 1/4) / 2.
+    logits = torch.tensor([[[[0.0, 0.0]], [[math.log(3), math.log(3)]]]])
+    target = torch.tensor([[[1, 0]]])
+    expected = -(math.log(0.75) + math.log(0.25)) / 2
+    assert hand_cross_entropy(logits, target) == pytest.approx(expected)
+    assert segmentation_loss(logits, target).item() == pytest.approx(expected, rel=1e-6)
+    target[0, 0, 1] = IGNORE_INDEX  # only the first pixel counts
+    assert hand_cross_entropy(logits, target) == pytest.approx(-math.log(0.75))
