@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from tests.test_backbones import official_stdc_state
-from tests.test_losses import pywt_wsl
-from urur.losses import segmentation_loss
+from tests.test_losses import hand_cross_entropy, numpy_sd_loss, pywt_wsl
 from urur.models.backbones import ResNet, STDCNet
 from urur.models.heads import WaveletSuperResolutionHead
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
@@ -84,20 +84,37 @@ def test_training_loss_keys(aux_loss: str, keys: set[str]) -> None:
     assert (model.sr_head is None) == (aux_loss == "none")
 
 
-def test_losses_follow_their_definitions() -> None:
-    """loss_aux = 0.1 x CE of the aux head; loss_wsl = WSL(SR reconstruction, input); loss_seg = CE."""
-    model = _model().train()
+@pytest.mark.parametrize("aux_loss", AUX_LOSSES)
+def test_losses_follow_their_definitions(aux_loss: str) -> None:
+    """By value on a 65x97 input (padded to 96x128): loss_seg = CE of the logits; loss_aux =
+    0.1 x CE of the aux head resized to the padded input and cropped top-left; loss_wsl = WSL
+    (PyWavelets) between the SR reconstruction and the zero-padded input; loss_sr = 0.1 x MSE of
+    the same pair; loss_sd = L_sd (numpy) between the deep 1/8 features and the SR features."""
+    model = _model(aux_loss=aux_loss).train()
     captured: dict[str, torch.Tensor] = {}
     model.aux_head.register_forward_hook(lambda _m, _i, out: captured.update(aux=out))
-    model.sr_head.register_forward_hook(lambda _m, _i, out: captured.update(rec=out[1]))
-    image, target = _batch(64, 96)  # multiples of 32: no padding, the SR target is the image itself
+    model.deep.register_forward_hook(lambda _m, _i, out: captured.update(deep=out))
+    if model.sr_head is not None:
+        model.sr_head.register_forward_hook(lambda _m, _i, out: captured.update(features=out[0], rec=out[1]))
+    image, target = _batch(65, 97)
     logits, losses = model(image, target)
-    aux = F.interpolate(captured["aux"], size=(64, 96), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(losses["loss_aux"], 0.1 * segmentation_loss(aux, target))
-    expected_wsl = pywt_wsl(captured["rec"].detach().double().numpy(), image.double().numpy(), 3, 1.0, 0.8)
-    assert losses["loss_wsl"].item() == pytest.approx(expected_wsl, rel=1e-5)
-    torch.testing.assert_close(losses["loss_seg"], segmentation_loss(logits, target))
-    assert captured["rec"].shape == image.shape
+    assert losses["loss_seg"].item() == pytest.approx(hand_cross_entropy(logits, target), rel=1e-5)
+    expected_aux = 0.1 * hand_cross_entropy(captured["aux"], target, (96, 128))
+    assert losses["loss_aux"].item() == pytest.approx(expected_aux, rel=1e-5)
+    padded = F.pad(image, (0, 128 - 97, 0, 96 - 65)).double().numpy()
+    if aux_loss == "none":
+        assert set(losses) == {"loss_seg", "loss_aux"}
+        return
+    rec = captured["rec"].detach().double().numpy()
+    assert rec.shape == padded.shape
+    if aux_loss == "wsl":
+        expected_wsl = pywt_wsl(rec, padded, 3, 1.0, 0.8)
+        assert losses["loss_wsl"].item() == pytest.approx(expected_wsl, rel=1e-5)
+    else:
+        assert losses["loss_sr"].item() == pytest.approx(0.1 * np.mean((rec - padded) ** 2), rel=1e-5)
+        deep, features = captured["deep"].detach().numpy(), captured["features"].detach().numpy()
+        assert features.shape[-2:] == (24, 32) and deep.shape[-2:] == (12, 16)
+        assert losses["loss_sd"].item() == pytest.approx(numpy_sd_loss(deep, features), rel=1e-4)
 
 
 # The adaptive sampler's offset predictor ends in a zero-initialised conv (training starts from
