@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from tests.test_backbones import official_stdc_state
+from tests.test_losses import hand_cross_entropy
+from urur.classes import IGNORE_INDEX
 from urur.models.backbones import PretrainedWeightsError, STDCNet, resnet18
 from urur.models.baselines import DeepLabV3Plus, STDCSeg
 
@@ -102,3 +104,25 @@ def test_stdc_loads_an_official_stdc_checkpoint(tmp_path) -> None:
     )
     with pytest.raises(PretrainedWeightsError, match=r"stdc813\.tar do not fit STDCNet"):
         STDCSeg(NUM_CLASSES, width=0.25, pretrained_backbone=tmp_path / "stdc813.tar")
+
+
+@pytest.mark.parametrize(
+    ("model_cls", "aux_heads", "aux_weight"),
+    [(DeepLabV3Plus, ("aux_head",), 0.4), (STDCSeg, ("aux16_head", "aux8_head"), 1.0)],
+)
+def test_losses_by_value(model_cls: type, aux_heads: tuple[str, ...], aux_weight: float) -> None:
+    """loss_seg = CE of the logits; loss_aux = weight x sum of the CE of each auxiliary head's map,
+    resized to the padded 64x96 input and cropped top-left to 45x70 (hand cross entropy)."""
+    torch.manual_seed(0)
+    model = model_cls(NUM_CLASSES, width=0.125).train()
+    captured: dict[str, torch.Tensor] = {}
+    for name in aux_heads:
+        getattr(model, name).register_forward_hook(
+            lambda _m, _i, out, name=name: captured.update({name: out})
+        )
+    image, target = batch(size=(45, 70))
+    target[0, :5] = IGNORE_INDEX
+    logits, losses = model(image, target)
+    assert losses["loss_seg"].item() == pytest.approx(hand_cross_entropy(logits, target), rel=1e-5)
+    expected = aux_weight * sum(hand_cross_entropy(captured[name], target, (64, 96)) for name in aux_heads)
+    assert losses["loss_aux"].item() == pytest.approx(expected, rel=1e-5)
