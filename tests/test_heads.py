@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from urur.models.heads import (
     ASPP,
@@ -94,3 +96,114 @@ def test_wavelet_super_resolution_head_ends_in_an_inverse_packet_transform(
 def test_wavelet_super_resolution_head_rejects_bad_scale() -> None:
     with pytest.raises(ValueError, match=r"power of two >= 2\*\*levels = 8, got 4"):
         WaveletSuperResolutionHead(16, scale=4, levels=3)
+
+
+# Value checks: each head against a functional re-statement of its documented layout (F.conv2d
+# with the padding and dilation the design names, BatchNorm in eval written out), in eval mode
+# with BatchNorm statistics that are not the identity.
+
+
+def randomize_batchnorm(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm running statistics and an affine map far from the identity; eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for bn in (m for m in module.modules() if isinstance(m, nn.BatchNorm2d)):
+            n = bn.num_features
+            bn.running_mean.copy_(0.3 * torch.randn(n, generator=generator))
+            bn.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+            bn.weight.copy_(0.5 + torch.rand(n, generator=generator))
+            bn.bias.copy_(0.3 * torch.randn(n, generator=generator))
+    return module.eval()
+
+
+def batchnorm(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """Eval-mode BatchNorm by its formula."""
+    shape = (-1, 1, 1)
+    scale = bn.weight.view(shape) / torch.sqrt(bn.running_var.view(shape) + bn.eps)
+    return (x - bn.running_mean.view(shape)) * scale + bn.bias.view(shape)
+
+
+def conv_bn_relu(
+    x: torch.Tensor, block: nn.Module, padding: int = 0, dilation: int = 1, stride: int = 1
+) -> torch.Tensor:
+    """Conv (block[0]'s weights; padding, dilation and stride given here) -> BN -> ReLU."""
+    return torch.relu(batchnorm(F.conv2d(x, block[0].weight, None, stride, padding, dilation), block[1]))
+
+
+def nearest_up(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return x.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+
+
+def aspp_reference(aspp: ASPP, x: torch.Tensor, dilations: tuple[int, ...]) -> torch.Tensor:
+    """Image pooling (mean, 1x1 CBR, broadcast), a 1x1 CBR for dilation 1 and dilated 3x3 CBRs
+    (padding = dilation) for the others, concatenated in that order, then a 3x3 CBR."""
+    pooled = conv_bn_relu(x.mean(dim=(2, 3), keepdim=True), aspp.image_pool[1]).expand(-1, -1, *x.shape[-2:])
+    branches = [
+        conv_bn_relu(x, branch) if d == 1 else conv_bn_relu(x, branch, padding=d, dilation=d)
+        for branch, d in zip(aspp.branches, dilations, strict=True)
+    ]
+    return conv_bn_relu(torch.cat([pooled, *branches], dim=1), aspp.bottleneck, padding=1)
+
+
+def test_aspp_by_value() -> None:
+    torch.manual_seed(1)
+    aspp = randomize_batchnorm(ASPP(6, 8, dilations=(1, 2, 3)))
+    x = torch.randn(2, 6, 9, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(aspp(x), aspp_reference(aspp, x, (1, 2, 3)), atol=1e-5, rtol=1e-5)
+
+
+def test_deeplabv3plus_head_by_value() -> None:
+    """ASPP on the high map, bilinearly resized to the low map; low map through a 1x1 CBR;
+    concatenated (context first), two 3x3 CBRs; classify = 1x1 conv with bias."""
+    torch.manual_seed(2)
+    head = randomize_batchnorm(DeepLabV3PlusHead(6, 4, 8, low_level_out=5, dilations=(1, 2), num_classes=3))
+    high, low = torch.randn(2, 6, 4, 5), torch.randn(2, 4, 13, 17)
+    with torch.no_grad():
+        context = F.interpolate(
+            aspp_reference(head.aspp, high, (1, 2)), size=(13, 17), mode="bilinear", align_corners=False
+        )
+        fused = torch.cat([context, conv_bn_relu(low, head.low_level)], dim=1)
+        expected = conv_bn_relu(conv_bn_relu(fused, head.fuse[0], padding=1), head.fuse[1], padding=1)
+        features = head(high, low)
+        torch.testing.assert_close(features, expected, atol=1e-5, rtol=1e-5)
+        classifier = head.classifier[-1]
+        logits = F.conv2d(expected, classifier.weight, classifier.bias)
+        torch.testing.assert_close(head.classify(features), logits, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("num_convs", [1, 2])
+def test_fcn_and_seg_heads_by_value(num_convs: int) -> None:
+    torch.manual_seed(3)
+    fcn = randomize_batchnorm(FCNHead(6, 4, 3, num_convs=num_convs))
+    seg = randomize_batchnorm(SegHead(6, 4, 3, dropout=0.1), seed=1)
+    x = torch.randn(2, 6, 7, 9)
+    with torch.no_grad():
+        hidden = x
+        for k in range(num_convs):
+            hidden = conv_bn_relu(hidden, fcn[k], padding=1)
+        torch.testing.assert_close(
+            fcn(x), F.conv2d(hidden, fcn[-1].weight, fcn[-1].bias), atol=1e-5, rtol=1e-5
+        )
+        hidden = conv_bn_relu(x, seg[-2], padding=1)
+        torch.testing.assert_close(
+            seg(x), F.conv2d(hidden, seg[-1].weight, seg[-1].bias), atol=1e-5, rtol=1e-5
+        )
+
+
+def test_super_resolution_head_by_value() -> None:
+    """Scale 16: nearest x4, x2, x2, each followed by a 3x3 CBR (widths half, half, channels); then
+    a 3x3 CBR to half and a 1x1 conv with bias."""
+    torch.manual_seed(4)
+    head = randomize_batchnorm(SuperResolutionHead(8, out_channels=3, scale=16, channels=6))
+    x = torch.randn(2, 8, 2, 3)
+    with torch.no_grad():
+        features = x
+        for stage, factor in zip(head.stages, (4, 2, 2), strict=True):
+            features = conv_bn_relu(nearest_up(features, factor), stage[1], padding=1)
+        assert features.shape == (2, 6, 32, 48)
+        out = conv_bn_relu(features, head.output[0], padding=1)
+        image = F.conv2d(out, head.output[1].weight, head.output[1].bias)
+        got_features, got_image = head(x, return_features=True)
+        torch.testing.assert_close(got_features, features, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(got_image, image, atol=1e-5, rtol=1e-5)
