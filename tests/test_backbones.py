@@ -7,7 +7,9 @@ import re
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from tests.test_heads import batchnorm, conv_bn_relu, randomize_batchnorm
 from urur.models import build_model
 from urur.models.backbones import (
     CatBottleneck,
@@ -342,3 +344,63 @@ def test_pretrained_shapes_that_do_not_fit_name_file_and_keys(tmp_path) -> None:
     missing = tmp_path / "absent.pth"
     with pytest.raises(PretrainedWeightsError, match=r"absent\.pth does not exist"):
         STDCNet(width=0.125).load_pretrained(missing)
+
+
+def basic_block_reference(
+    x: torch.Tensor, block: torch.nn.Module, stride: int, dilation: int
+) -> torch.Tensor:
+    """relu(BN(3x3 conv, dilation d, padding d, stride s) -> ReLU -> BN(3x3 conv)) + shortcut), the
+    shortcut being BN(1x1 conv, stride s) when the block changes size or width, else x."""
+    out = conv_bn_relu(x, (block.conv1, block.bn1), padding=dilation, dilation=dilation, stride=stride)
+    out = batchnorm(F.conv2d(out, block.conv2.weight, None, 1, 1), block.bn2)
+    identity = x
+    if block.downsample is not None:
+        identity = batchnorm(F.conv2d(x, block.downsample[0].weight, None, stride), block.downsample[1])
+    return torch.relu(out + identity)
+
+
+def test_resnet_by_value() -> None:
+    """The torchvision stem (7x7/2 conv, BN, ReLU, 3x3/2 max pool) and the blocks of each stage, with
+    ISDNet's strides (1, 2, 1, 1) and contracted dilations (1, 1, 2, 4): layer3 = 1 then 2,
+    layer4 = 2 then 4."""
+    torch.manual_seed(6)
+    net = randomize_batchnorm(
+        resnet18(width=0.125, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), contract_dilation=True)
+    )
+    x = torch.randn(1, 3, 45, 38)
+    layout = {
+        "layer1": [(1, 1), (1, 1)],
+        "layer2": [(2, 1), (1, 1)],
+        "layer3": [(1, 1), (1, 2)],
+        "layer4": [(1, 2), (1, 4)],
+    }
+    with torch.no_grad():
+        h = conv_bn_relu(x, (net.conv1, net.bn1), padding=3, stride=2)
+        h = F.max_pool2d(h, 3, 2, 1)
+        expected = []
+        for name, blocks in layout.items():
+            for block, (stride, dilation) in zip(getattr(net, name), blocks, strict=True):
+                h = basic_block_reference(h, block, stride, dilation)
+            expected.append(h)
+        for got, want in zip(net(x), expected, strict=True):
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_cat_bottleneck_by_value(stride: int) -> None:
+    """STDC's module: a 1x1 CBR, then 3x3 CBRs in series (after a depthwise 3x3/2 conv + BN for
+    stride 2), every output concatenated, the first through a 3x3/2 average pool for stride 2."""
+    torch.manual_seed(7)
+    block = randomize_batchnorm(CatBottleneck(8, 16, block_num=4, stride=stride))
+    x = torch.randn(2, 8, 11, 14)
+    with torch.no_grad():
+        first = conv_bn_relu(x, block.convs[0])
+        out, outputs = first, [first]
+        if stride == 2:
+            conv, bn = block.downsample
+            out = batchnorm(F.conv2d(first, conv.weight, None, 2, 1, groups=first.shape[1]), bn)
+            outputs = [F.avg_pool2d(first, 3, 2, 1)]
+        for conv in block.convs[1:]:
+            out = conv_bn_relu(out, conv, padding=1)
+            outputs.append(out)
+        torch.testing.assert_close(block(x), torch.cat(outputs, dim=1), atol=1e-5, rtol=1e-5)
