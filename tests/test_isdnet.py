@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.test_backbones import official_stdc_state
+from tests.test_heads import batchnorm, conv_bn_relu, randomize_batchnorm
 from tests.test_losses import hand_cross_entropy, numpy_sd_loss
 from tests.test_wavelets import _scipy_residuals as scipy_residuals
 from urur.models.backbones import PretrainedWeightsError, ResNet, STDCNet
@@ -213,3 +214,40 @@ def test_losses_follow_their_definitions_by_value() -> None:
     assert losses["loss_sr"].item() == pytest.approx(expected_sr, rel=1e-4)
     expected_sd = numpy_sd_loss(captured["aspp"].detach().numpy(), captured["sr_features"].detach().numpy())
     assert losses["loss_sd"].item() == pytest.approx(expected_sd, rel=1e-4)
+
+
+def test_relation_aware_fusion_by_value() -> None:
+    """RAF restated: channel descriptors (3x3 CBR, spatial mean, 1x1 conv, BN) of both sides; their
+    groups x groups affinity (24 channels: 8 groups of 3); MLP corrections scaled by the gates;
+    sigmoid reweighting; the context upsampled bilinearly and convolved (3x3 CBR), added to the
+    shallow map, then a 3x3 conv + BN."""
+    torch.manual_seed(8)
+    fusion = randomize_batchnorm(RelationAwareFusion(shallow_channels=16, channels=24))
+    with torch.no_grad():
+        fusion.shallow_gate.fill_(0.7)
+        fusion.context_gate.fill_(-0.4)
+    shallow, context = torch.randn(2, 16, 10, 12), torch.randn(2, 24, 3, 4)
+
+    def descriptor(x: torch.Tensor, attention: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        feature = conv_bn_relu(x, attention.conv, padding=1)
+        pooled = F.conv2d(feature.mean(dim=(2, 3), keepdim=True), attention.descriptor[0].weight)
+        return feature, batchnorm(pooled, attention.descriptor[1])[..., 0, 0]
+
+    def mlp(a: torch.Tensor, layers: torch.nn.Module) -> torch.Tensor:
+        hidden = torch.relu(a @ layers[0].weight.T + layers[0].bias)
+        return torch.relu(hidden @ layers[2].weight.T + layers[2].bias)
+
+    with torch.no_grad():
+        s_feature, s_att = descriptor(shallow, fusion.shallow_attention)
+        c_feature, c_att = descriptor(context, fusion.context_attention)
+        affinity = torch.einsum("nik,njk->nij", s_att.view(2, 8, 3), c_att.view(2, 8, 3)).reshape(2, 64)
+        s_weight = torch.sigmoid(s_att + 0.7 * mlp(affinity, fusion.shallow_mlp))
+        c_weight = torch.sigmoid(c_att + -0.4 * mlp(affinity, fusion.context_mlp))
+        reweighted = c_feature * c_weight[..., None, None]
+        upsampled = F.interpolate(reweighted, size=(10, 12), mode="bilinear", align_corners=False)
+        expected_context = conv_bn_relu(upsampled, fusion.context_head, padding=1)
+        summed = s_feature * s_weight[..., None, None] + expected_context
+        expected_fused = batchnorm(F.conv2d(summed, fusion.smooth[0].weight, None, 1, 1), fusion.smooth[1])
+        got_context, got_fused = fusion(shallow, context)
+    torch.testing.assert_close(got_context, expected_context, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got_fused, expected_fused, atol=1e-5, rtol=1e-5)

@@ -225,3 +225,16 @@ def test_pretrained_weights_load_except_the_wavelet_facing_first_conv(tmp_path, 
     assert re.search(
         r"ResNet .*: loaded \d+ of \d+ tensors from .*resnet18_v1c\.pth \(0 adapted, 1 skipped", caplog.text
     )
+
+
+def test_adaptive_downsample_samples_at_the_predicted_offsets() -> None:
+    """A constant offset of (+1, +2) pixels (x, y) for every sample point: each output cell then
+    holds the pixels one column right and two rows down of its block, zero beyond the image."""
+    sampler = AdaptiveDownsample(3, factor=4, hidden=8).eval()
+    with torch.no_grad():
+        sampler.offsets[-1].bias.view(16, 2).copy_(torch.tensor([1.0, 2.0]))  # (x, y) per point
+    image = torch.randn(2, 3, 16, 24)
+    shifted = torch.zeros_like(image)
+    shifted[..., :-2, :-1] = image[..., 2:, 1:]
+    with torch.no_grad():
+        torch.testing.assert_close(sampler(image), F.pixel_unshuffle(shifted, 4), atol=1e-5, rtol=0)
