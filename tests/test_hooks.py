@@ -83,6 +83,6 @@ def test_torchrun_ranks_other_than_zero_leave_the_lock_to_rank_zero(tmp_path: Pa
     monkeypatch.delenv("RANK")
     third = RunSafetyHook()  # rank 1 released nothing: rank 0 still holds the lock
     third.after_context_created(SimpleNamespace(project_path=tmp_path))
-    with pytest.raises(RunLockedError):
+    with pytest.raises(RunLockedError, match=rf"another run is using {tmp_path / 'data'}: .*Wait for it"):
         third.before_pipeline_run(catalog={})
     rank0.after_pipeline_run()

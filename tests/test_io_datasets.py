@@ -38,27 +38,25 @@ def test_failed_stage_leaves_previous_output_and_no_staging(tmp_path: Path) -> N
     target = tmp_path / "masks"
     target.mkdir()
     (target / "keep.png").write_text("old")
-    with pytest.raises(RuntimeError), atomic_directory(target) as staging:
+    with pytest.raises(RuntimeError, match=r"^node failed$"), atomic_directory(target) as staging:
         (staging / "half.png").write_text("partial")
         raise RuntimeError("node failed")
     assert [p.name for p in tmp_path.iterdir()] == ["masks"]
     assert (target / "keep.png").read_text() == "old"
-    with pytest.raises(RuntimeError), staging_directories("x", "y") as dirs:
+    with pytest.raises(RuntimeError, match=r"^node failed$"), staging_directories("x", "y") as dirs:
         raise RuntimeError("node failed")
     assert not any(d.exists() for d in dirs)
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "table.csv"
-    with pytest.raises(ValueError), atomic_path(target) as tmp:
+    with pytest.raises(ValueError, match=r"^boom$"), atomic_path(target) as tmp:
         tmp.write_text("partial")
         raise ValueError("boom")
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    ("dataset", "suffix"), [(CSVDataset, ".csv"), (ParquetDataset, ".parquet")]
-)
+@pytest.mark.parametrize(("dataset", "suffix"), [(CSVDataset, ".csv"), (ParquetDataset, ".parquet")])
 def test_table_datasets_round_trip(tmp_path: Path, dataset: type, suffix: str) -> None:
     df = pd.DataFrame({"image_id": ["a", "b"], "height": [5120, 1024]})
     ds = dataset(filepath=str(tmp_path / f"t{suffix}"), save_args={"index": False})
@@ -71,7 +69,7 @@ def test_failed_table_save_keeps_the_previous_file_and_leaves_no_partial(tmp_pat
     ds = ParquetDataset(filepath=str(tmp_path / "manifest.parquet"))
     ds.save(pd.DataFrame({"a": [1]}))
     before = (tmp_path / "manifest.parquet").read_bytes()
-    with pytest.raises(DatasetError):
+    with pytest.raises(DatasetError, match=r"Failed while saving data to dataset .*ParquetDataset"):
         ds.save(pd.DataFrame({"a": [object()]}))  # pyarrow cannot write it: fails mid-save
     assert (tmp_path / "manifest.parquet").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.parquet"]

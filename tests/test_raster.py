@@ -155,7 +155,7 @@ def test_unsupported_suffix_and_bad_arrays_are_rejected(tmp_path, rgb_image):
 def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path, rgb_image):
     write_raster(tmp_path / "image.tif", rgb_image)
     before = (tmp_path / "image.tif").read_bytes()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"image\.tif: convert the boolean"):
         write_raster(tmp_path / "image.tif", np.zeros((4, 4), bool))
     assert (tmp_path / "image.tif").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image.tif"]
