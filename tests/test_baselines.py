@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tests.test_backbones import official_stdc_state
+from tests.test_heads import batchnorm, conv_bn_relu, randomize_batchnorm
 from tests.test_losses import hand_cross_entropy
 from urur.classes import IGNORE_INDEX
 from urur.models.backbones import PretrainedWeightsError, STDCNet, resnet18
@@ -126,3 +128,40 @@ def test_losses_by_value(model_cls: type, aux_heads: tuple[str, ...], aux_weight
     assert losses["loss_seg"].item() == pytest.approx(hand_cross_entropy(logits, target), rel=1e-5)
     expected = aux_weight * sum(hand_cross_entropy(captured[name], target, (64, 96)) for name in aux_heads)
     assert losses["loss_aux"].item() == pytest.approx(expected, rel=1e-5)
+
+
+def _sigmoid_gate(feature: torch.Tensor, conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> torch.Tensor:
+    """sigmoid(BN(1x1 conv(spatial mean))): the ARM's channel gate."""
+    return torch.sigmoid(batchnorm(F.conv2d(feature.mean(dim=(2, 3), keepdim=True), conv.weight), bn))
+
+
+def test_stdc_decoder_by_value() -> None:
+    """STDC's context path restated: global context (1x1 CBR of the 1/32 mean) added to the refined
+    1/32 map (ARM: 3x3 CBR x sigmoid gate), resized to 1/16, 3x3 CBR; plus the refined 1/16 map,
+    resized to 1/8, 3x3 CBR; FFM (1x1 CBR of [spatial 1/8, context], plus itself times an SE gate);
+    3x3 CBR + 1x1 conv head; bilinear to the padded 64x64 input, cropped to 40x50."""
+    torch.manual_seed(3)
+    model = randomize_batchnorm(STDCSeg(NUM_CLASSES, width=0.125))
+    image = torch.randn(1, 3, 40, 50)
+
+    def refine(x: torch.Tensor, arm: torch.nn.Module) -> torch.Tensor:
+        feature = conv_bn_relu(x, arm.conv, padding=1)
+        return feature * _sigmoid_gate(feature, arm.attention[0], arm.attention[1])
+
+    def up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+    with torch.no_grad():
+        feat8, feat16, feat32 = model.backbone(F.pad(image, (0, 14, 0, 24)))
+        global_context = conv_bn_relu(feat32.mean(dim=(2, 3), keepdim=True), model.global_context)
+        context16 = conv_bn_relu(up(refine(feat32, model.refine32) + global_context, feat16), model.head32, 1)
+        context8 = conv_bn_relu(up(refine(feat16, model.refine16) + context16, feat8), model.head16, 1)
+        ffm = model.fusion
+        fused = conv_bn_relu(torch.cat([feat8, context8], dim=1), ffm.conv)
+        se = ffm.attention
+        hidden = torch.relu(F.conv2d(fused.mean(dim=(2, 3), keepdim=True), se[0].weight, se[0].bias))
+        fused = fused + fused * torch.sigmoid(F.conv2d(hidden, se[2].weight, se[2].bias))
+        head = model.head
+        logits = F.conv2d(conv_bn_relu(fused, head[0], padding=1), head[1].weight, head[1].bias)
+        expected = F.interpolate(logits, size=(64, 64), mode="bilinear", align_corners=False)[..., :40, :50]
+        torch.testing.assert_close(model(image), expected, atol=1e-4, rtol=1e-4)

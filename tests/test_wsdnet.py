@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.test_backbones import official_stdc_state
+from tests.test_heads import conv_bn_relu, randomize_batchnorm
 from tests.test_losses import hand_cross_entropy, numpy_sd_loss, pywt_wsl
 from urur.models.backbones import ResNet, STDCNet
 from urur.models.heads import WaveletSuperResolutionHead
@@ -238,3 +239,17 @@ def test_adaptive_downsample_samples_at_the_predicted_offsets() -> None:
     shifted[..., :-2, :-1] = image[..., 2:, 1:]
     with torch.no_grad():
         torch.testing.assert_close(sampler(image), F.pixel_unshuffle(shifted, 4), atol=1e-5, rtol=0)
+
+
+def test_eval_logits_are_the_head_of_the_summed_branches() -> None:
+    """Fusion by addition (no RAF): head(deep + shallow) at 1/8 of the zero-padded 64x64 input,
+    the head being a 3x3 CBR and a 1x1 conv, resized bilinearly and cropped to 40x50."""
+    model = randomize_batchnorm(_model())
+    image = torch.randn(1, 3, 40, 50)
+    padded = F.pad(image, (0, 14, 0, 24))
+    with torch.no_grad():
+        fused = model.deep(padded) + model.shallow(padded)
+        head = model.head
+        logits = F.conv2d(conv_bn_relu(fused, head[-2], padding=1), head[-1].weight, head[-1].bias)
+        expected = F.interpolate(logits, size=(64, 64), mode="bilinear", align_corners=False)[..., :40, :50]
+        torch.testing.assert_close(model(image), expected, atol=1e-4, rtol=1e-4)
