@@ -539,3 +539,17 @@ def test_read_export_names_every_missing_or_invalid_patch(tmp_path):
     assert f"  {gone}: missing (expected at this path)" in message
     assert f"  {invalid}: values [8] outside the class values 0..7" in message
     assert message.rstrip().endswith("Re-export these patches.")
+
+
+def test_reading_an_entry_stops_past_the_size_limit_even_without_the_header_check(tmp_path, monkeypatch):
+    """Second line of defence: were the header check bypassed, the read itself stops at the limit."""
+    monkeypatch.setattr(urur.annotation, "_check_entry", lambda info, zip_path: None)
+    monkeypatch.setattr(urur.annotation, "MAX_ENTRY_BYTES", 1000)
+    with zipfile.ZipFile(tmp_path / "img.zip", "w") as archive:
+        archive.writestr("labelmap.txt", "background:0,0,0::\n")
+        archive.writestr("SegmentationClass/img_r00000_c00000.png", bytes(1001))
+    with pytest.raises(
+        AnnotationError,
+        match=r"img\.zip: entry 'SegmentationClass/img_r00000_c00000\.png' holds more than 1000 bytes",
+    ):
+        _merge(tmp_path)
