@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import pywt
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -207,3 +209,28 @@ def test_super_resolution_head_by_value() -> None:
         got_features, got_image = head(x, return_features=True)
         torch.testing.assert_close(got_features, features, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(got_image, image, atol=1e-5, rtol=1e-5)
+
+
+def test_wavelet_super_resolution_head_by_value() -> None:
+    """Scale 8, 2 IWT levels: one (nearest x2, 3x3 CBR) stage, a 3x3 CBR to half, a 1x1 conv to
+    3 x 16 haar packet coefficients, whose 2-level inverse is checked against PyWavelets' forward
+    transform of the output (each 4x4 block's coefficients)."""
+    torch.manual_seed(5)
+    head = randomize_batchnorm(WaveletSuperResolutionHead(8, out_channels=3, scale=8, channels=6, levels=2))
+    x = torch.randn(1, 8, 2, 3)
+    with torch.no_grad():
+        features = conv_bn_relu(nearest_up(x, 2), head.stages[0][1], padding=1)
+        hidden = conv_bn_relu(features, head.output[0], padding=1)
+        coefficients = F.conv2d(hidden, head.output[1].weight, head.output[1].bias)
+        got_features, image = head(x, return_features=True)
+    torch.testing.assert_close(got_features, features, atol=1e-5, rtol=1e-5)
+    assert image.shape == (1, 3, 16, 24) and coefficients.shape == (1, 48, 4, 6)
+    # The image's 2-level haar packet transform by PyWavelets gives back the coefficients, in the
+    # channel layout of urur.models.wavelets: channel b2 * 4C + b1 * C + c is node (b1, b2) of c.
+    names = "ahvd"
+    for c in range(3):
+        packet = pywt.WaveletPacket2D(image[0, c].double().numpy(), "haar", mode="periodization", maxlevel=2)
+        for b1 in range(4):
+            for b2 in range(4):
+                expected = packet[names[b1] + names[b2]].data
+                np.testing.assert_allclose(coefficients[0, b2 * 12 + b1 * 3 + c].numpy(), expected, atol=1e-4)
