@@ -20,12 +20,14 @@ from urur.io.raster import read_raster, write_raster
 from urur.pipelines.prelabel import create_pipeline
 from urur.prelabel import (
     PrelabelError,
+    ReviewParams,
     check_drafts,
     choose_round_one,
     correct_patch,
     count_changes,
     draft_images,
     effort_summary,
+    noticed_errors,
     patch_scores,
     roc_auc,
     simulate_corrections,
@@ -146,6 +148,40 @@ def test_correction_changes_exactly_the_wrong_pixels_the_annotator_fixes():
         assert np.array_equal(fixed[patch_id("x", w)], truth[w.slices])
 
 
+def test_reviewers_fix_thick_large_errors_and_overlook_slivers_and_specks():
+    wrong = np.zeros((12, 12), bool)
+    wrong[0, :] = True  # a boundary drawn 1 px off: 12 px long, 1 px thick
+    wrong[5:9, 5:9] = True  # a 4x4 wrong region, 16 px
+    wrong[6, 9:12] = True  # a 1 px tail leaving it
+    wrong[2:5, 0:3] = True  # a 3x3 speck, 9 px
+    fixed = noticed_errors(wrong, min_width=3, min_area=10)
+    expected = np.zeros_like(wrong)
+    expected[5:9, 5:9] = True
+    expected[6, 9] = True  # the tail's pixel on the region's rim goes with it, the rest stays
+    assert np.array_equal(fixed, expected)
+    # Without the width rule the 12 px sliver is large enough; the 9 px speck never is.
+    by_area = noticed_errors(wrong, min_width=1, min_area=10)
+    assert by_area[0].all() and by_area[5:9, 5:9].all() and not by_area[2:5, 0:3].any()
+    assert np.array_equal(noticed_errors(wrong), wrong)
+
+
+def test_a_draft_off_by_a_boundary_pixel_is_accepted_unchanged():
+    truth = np.zeros((40, 40), np.uint8)
+    truth[:, 20:] = 3
+    draft = truth.copy()
+    draft[:, 20] = 0  # the boundary one pixel off
+    draft[30:36, 2:8] = 5  # a 6x6 wrong region: 36 px
+    annotated = truth.copy()
+    review = ReviewParams(min_error_width=3, min_error_area=30)
+    corrected = correct_patch(draft, truth, annotated, review)
+    assert np.count_nonzero(corrected != draft) == 36
+    assert (corrected[:, 20] == 0).all()  # the sliver stays as drafted
+    draft[30:36, 2:8] = 0
+    assert np.array_equal(correct_patch(draft, truth, annotated, review), draft)
+    # Fixing every wrong pixel (the strictest reviewer) changes the 40 px column.
+    assert np.count_nonzero(correct_patch(draft, truth, annotated) != draft) == 40
+
+
 @pytest.fixture(scope="module")
 def chain(world, tmp_path_factory):
     """The prelabel pipeline in two slices around the final merge, as the chain runs it."""
@@ -247,5 +283,10 @@ def test_effort_summary_of_a_hand_made_table():
     assert summary["patches_unchanged_share"] == 0.4
     assert summary["pixels_changed_share"] == 0.2 and summary["effort_saved_pct"] == pytest.approx(80.0)
     assert summary["ranking_roc_auc"] == 1.0  # every changed patch scores above every unchanged one
+    # Above the median share (0.1): p3 and p4. p3 (0.9) outscores all three others, p4 (0.3) two of them.
+    assert summary["ranking_roc_auc_above_median"] == pytest.approx(5 / 6)
+    # Spearman = Pearson of the ranks: scores rank 1 4 2 5 3, changed shares 1.5 3 1.5 5 4 (ties averaged).
+    ranks_correlation = np.corrcoef([1, 4, 2, 5, 3], [1.5, 3, 1.5, 5, 4])[0, 1]
+    assert summary["ranking_spearman"] == pytest.approx(ranks_correlation)
     assert summary["top_patches_correction_share"] == 0.5  # top 20 % = p3 alone, 50 of 100 changed pixels
     assert summary["prelabel_IoU_others"] == 0.5 and summary["prelabel_IoU_building"] is None

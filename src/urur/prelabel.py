@@ -30,7 +30,8 @@ import pandas as pd
 import rasterio
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import rankdata
+from scipy import ndimage
+from scipy.stats import rankdata, spearmanr
 
 from urur.annotation import AnnotationError, read_export
 from urur.annotation_export import write_annotation_export
@@ -76,6 +77,21 @@ class RoundOneParams(BaseModel):
     images: tuple[str, ...] | None = None  # explicit image ids instead of the scene draw
 
 
+class ReviewParams(BaseModel):
+    """What the simulated round-two annotators overlook when they review a draft.
+
+    A person checking a draft redraws the regions that are visibly wrong, not every pixel: a
+    disagreement thinner than ``min_error_width`` px (a boundary drawn a pixel off) or covering
+    fewer than ``min_error_area`` px stays, as it would in their own from-scratch masks (the
+    defaults match :class:`urur.synthetic.annotators.AnnotatorHabits`: 1 px boundary shifts,
+    confused objects up to 400 px). ``1`` and ``1`` fix every wrong pixel.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_error_width: int = Field(3, ge=1)
+    min_error_area: int = Field(400, ge=1)
+
+
 class PrelabelParams(BaseModel):
     """The ``prelabel`` section of ``conf/<env>/parameters_prelabel.yml``."""
 
@@ -88,6 +104,7 @@ class PrelabelParams(BaseModel):
     margin: float = Field(0.2, gt=0.0, le=1.0)  # top-2 softmax margin below which a pixel is unsure
     score: str = Field("entropy", pattern="^(entropy|low_margin)$")  # what ranks the patches
     correction_seed: int = 2
+    review: ReviewParams = Field(default_factory=ReviewParams)
     top_share: float = Field(0.2, gt=0.0, le=1.0)  # the "top 20 %" of patches by score
 
 
@@ -269,10 +286,27 @@ def check_drafts(drafts_dir: str | Path) -> dict:
     return listing
 
 
-def correct_patch(draft: np.ndarray, truth: np.ndarray, annotated: np.ndarray) -> np.ndarray:
-    """An annotator's correction: where the draft disagrees with the truth they draw their own
-    label (``annotated``: the truth with their usual mistakes); elsewhere the draft stays."""
-    return np.where(draft != truth, annotated, draft)
+def noticed_errors(wrong: np.ndarray, min_width: int = 1, min_area: int = 1) -> np.ndarray:
+    """The part of a disagreement map (bool) a reviewer notices: regions at least ``min_width`` px
+    thick (a binary opening removes thinner slivers) and ``min_area`` px large (8-connected),
+    with the wrong pixels on their rim."""
+    core = ndimage.binary_opening(wrong, np.ones((min_width, min_width), bool)) if min_width > 1 else wrong
+    regions, _ = ndimage.label(core, np.ones((3, 3), bool))
+    large = np.bincount(regions.ravel()) >= min_area
+    large[0] = False
+    seen = large[regions]
+    return wrong & ndimage.binary_dilation(seen, np.ones((3, 3), bool)) if min_width > 1 else seen
+
+
+def correct_patch(
+    draft: np.ndarray, truth: np.ndarray, annotated: np.ndarray, review: ReviewParams | None = None
+) -> np.ndarray:
+    """An annotator's correction: where they notice the draft disagrees with the truth
+    (:func:`noticed_errors`) they draw their own label (``annotated``: the truth with their usual
+    mistakes); elsewhere the draft stays."""
+    review = review or ReviewParams(min_error_width=1, min_error_area=1)
+    fix = noticed_errors(draft != truth, review.min_error_width, review.min_error_area)
+    return np.where(fix, annotated, draft)
 
 
 def simulate_corrections(
@@ -283,12 +317,13 @@ def simulate_corrections(
     overlap: int,
     seed: int,
     habits: AnnotatorHabits | None = None,
+    review: ReviewParams | None = None,
 ) -> dict[str, np.ndarray]:
     """Corrected draft of every patch of one image (annotators' mistakes seeded per patch)."""
     windows = patch_grid(*truth.shape, patch_size, overlap)
     annotated = simulate_annotations(truth, image_id, windows, seed, habits=habits)
     return {
-        pid: correct_patch(drafts[pid], crop(truth, window), annotated[pid])
+        pid: correct_patch(drafts[pid], crop(truth, window), annotated[pid], review)
         for window, pid in ((w, patch_id(image_id, w)) for w in windows)
     }
 
@@ -300,6 +335,7 @@ def correct_images(
     out_dir: str | Path,
     *,
     seed: int,
+    review: ReviewParams | None = None,
     export_format: str = "cvat",
 ) -> pd.DataFrame:
     """Round two on synthetic data: correct every drafted image, export as ``export_format``.
@@ -318,7 +354,7 @@ def correct_images(
         windows = patch_grid(*truth.shape, listing["patch_size"], listing["overlap"])
         drafts, _, _ = read_export(Path(drafts_dir) / "index", image_id, windows, format="index")
         corrected = simulate_corrections(
-            truth, image_id, drafts, listing["patch_size"], listing["overlap"], seed
+            truth, image_id, drafts, listing["patch_size"], listing["overlap"], seed, review=review
         )
         write_annotation_export(out_dir, image_id, corrected, export_format)
         rows += [
@@ -404,8 +440,11 @@ def effort_summary(
 
     ``effort_saved_pct`` = 100 x (1 - changed pixels / patch pixels), the from-scratch baseline
     labelling every pixel (100 %). The ranking works if changed patches score high: ROC AUC of
-    ``score`` for "patch changed", and the share of changed pixels in the ``top_share`` of
-    patches by score.
+    ``score`` for "patch changed" (undefined, None, when every patch or none was changed), ROC
+    AUC for "patch needed more correction than the median patch" (defined as long as the
+    patches differ; it judges the ordering when weak drafts leave no patch untouched), Spearman's
+    rank correlation of score and changed share, and the share of changed pixels in the
+    ``top_share`` of patches by score.
     """
     table = changes.merge(ranking[["patch_id", "score"]], on="patch_id", how="left", validate="one_to_one")
     if table["score"].isna().any():
@@ -414,6 +453,8 @@ def effort_summary(
             f"patches {missing} have corrections but no uncertainty score; rerun the prelabel stage"
         )
     changed = table["changed_pixels"].to_numpy()
+    changed_share = changed / table["pixels"].to_numpy()
+    scores = table["score"].to_numpy()
     pixels = int(table["pixels"].sum())
     top = table.sort_values("score", ascending=False, kind="stable").head(math.ceil(top_share * len(table)))
     summary = {
@@ -422,7 +463,11 @@ def effort_summary(
         "pixels_changed_share": float(changed.sum() / pixels),
         "scratch_pixels_share": 1.0,
         "effort_saved_pct": float(100 * (1 - changed.sum() / pixels)),
-        "ranking_roc_auc": roc_auc(table["score"].to_numpy(), changed > 0),
+        "ranking_roc_auc": roc_auc(scores, changed > 0),
+        "ranking_roc_auc_above_median": roc_auc(scores, changed_share > np.median(changed_share)),
+        "ranking_spearman": float(spearmanr(scores, changed_share).statistic)
+        if len(np.unique(scores)) > 1 and len(np.unique(changed_share)) > 1
+        else float("nan"),  # undefined for a constant column
         "top_patches_correction_share": float(top["changed_pixels"].sum() / changed.sum())
         if changed.sum()
         else float("nan"),

@@ -102,7 +102,7 @@ def correct_drafts(
                 elif source.is_dir():
                     shutil.copytree(source, out_dir / source.name)
         changes = prelabel.correct_images(
-            truth_dir, image_manifest, drafts_dir, out_dir, seed=p.correction_seed
+            truth_dir, image_manifest, drafts_dir, out_dir, seed=p.correction_seed, review=p.review
         )
     log.info(
         "Simulated corrections changed %d of %d pixels",
@@ -123,9 +123,12 @@ def report(
     )
     summary = prelabel.effort_summary(changes, ranking, quality, p.top_share)
     log.info(
-        "Pre-labels saved %.1f %% of the effort; ranking ROC AUC %s",
+        "Pre-labels saved %.1f %% of the effort; %.0f %% of patches accepted unchanged; ranking ROC AUC %s "
+        "(changed or not), %s (above the median correction)",
         summary["effort_saved_pct"],
-        summary["ranking_roc_auc"],  # None where no patch was corrected (undefined)
+        100 * summary["patches_unchanged_share"],
+        summary["ranking_roc_auc"],  # None where every patch or none was corrected (undefined)
+        summary["ranking_roc_auc_above_median"],
     )
     return summary, changes.merge(ranking, on=["image_id", "patch_id"], how="left")
 
