@@ -100,6 +100,11 @@ def test_kedro_viz_build_writes_a_static_site(project: Path, monkeypatch) -> Non
     assert {"reporting", "train_urur", "__default__"} <= registered
     default = json.loads((project / "build" / "api" / "pipelines" / "__default__").read_text())
     assert {"draw_report_figures", "write_report"} <= {n["name"] for n in default["nodes"]}
+    # Data-layer bands need an acyclic layer order (kedro-viz drops them all otherwise): pre-labelling's
+    # model and drafts sit in their own "annotation" layer between the images and the masks.
+    layers = default["layers"]
+    chain = ["raw", "intermediate", "annotation", "primary", "models", "model_output", "reporting"]
+    assert [layer for layer in layers if layer in chain] == chain, layers
 
 
 def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
