@@ -1,6 +1,7 @@
 """Metrics against a confusion matrix and scores computed by hand."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -52,3 +53,42 @@ def test_values_outside_the_class_table_are_refused():
         confusion_matrix(np.zeros((2, 2)), np.zeros((2, 3)), 4)
     with pytest.raises(ValueError, match="square"):
         segmentation_metrics(np.zeros((2, 3)))
+
+
+def test_one_class_is_a_valid_class_table():
+    np.testing.assert_array_equal(confusion_matrix(np.zeros((2, 3)), np.zeros((2, 3)), num_classes=1), [[6]])
+    with pytest.raises(ValueError, match="num_classes must be positive, got 0"):
+        confusion_matrix(np.zeros(2), np.zeros(2), num_classes=0)
+
+
+def test_predicted_values_outside_the_classes_are_refused_by_name():
+    # num_classes itself is the first value outside 0..num_classes-1.
+    with pytest.raises(ValueError, match=r"^prediction holds values \[3\] outside the class values 0..2"):
+        confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
+    # At most ten offending values are listed.
+    with pytest.raises(ValueError, match=r"^target holds values \[3, 4, 5, 6, 7, 8, 9, 10, 11, 12\] outside"):
+        confusion_matrix(np.zeros(12), np.arange(3, 15), 3)
+
+
+def test_excluded_classes_keep_their_scores_but_leave_the_means():
+    # class 0: IoU 1/3, F1 1/2; class 1: IoU 2/3, F1 4/5; class 2: IoU 0, F1 0 (see above).
+    confusion = np.array([[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+    m = segmentation_metrics(confusion, exclude=[2])
+    assert m["IoU"] == pytest.approx([1 / 3, 2 / 3, 0.0])
+    assert m["mIoU"] == pytest.approx((1 / 3 + 2 / 3) / 2)
+    assert m["mF1"] == pytest.approx((0.5 + 0.8) / 2)
+    assert m["aAcc"] == pytest.approx(3 / 5)
+
+
+def test_empty_and_single_pixel_confusions_without_numpy_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice" or 0/0 warnings leak to the user
+        empty = segmentation_metrics(np.zeros((3, 3), dtype=np.int64))
+        assert all(math.isnan(empty[key]) for key in ("mIoU", "mF1", "aAcc"))
+        assert all(math.isnan(v) for v in empty["IoU"] + empty["F1"])
+        one = segmentation_metrics(np.array([[0, 0], [0, 1]]))  # one pixel, class 1 right
+        assert one["aAcc"] == 1.0 and one["mIoU"] == 1.0 and one["mF1"] == 1.0
+        assert math.isnan(one["IoU"][0])
+        everything_excluded = segmentation_metrics(np.array([[2, 1], [0, 1]]), exclude=[0, 1])
+        assert math.isnan(everything_excluded["mIoU"]) and math.isnan(everything_excluded["mF1"])
+        assert everything_excluded["aAcc"] == pytest.approx(3 / 4)
