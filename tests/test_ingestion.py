@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -535,3 +536,75 @@ def test_remaining_ingestion_errors_say_what_is_wrong(raw_dir, tmp_path):
     image = noise((4, 4, 3), np.uint16, seed=29)
     with pytest.raises(ValueError, match=r"^no valid pixels to compute a stretch from$"):
         stretch_limits(image, valid=np.zeros((4, 4), bool))
+
+
+def test_stretch_defaults_are_the_2_and_98_percentiles_and_0_100_are_allowed():
+    image = noise((16, 12, 3), np.uint16, seed=9)
+    pixels = image.reshape(-1, 3)
+    np.testing.assert_allclose(stretch_limits(image), np.percentile(pixels, [2, 98], axis=0).T)
+    np.testing.assert_allclose(stretch_limits(image, 0, 100), np.stack([pixels.min(0), pixels.max(0)], 1))
+    low, high = np.percentile(pixels, [2, 98], axis=0)
+    expected = np.clip(np.round((image - low) * 255 / (high - low)), 0, 255).astype(np.uint8)
+    got = to_uint8(image)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected)
+    # The valid mask selects pixels even when every pixel is valid (a full boolean mask).
+    np.testing.assert_allclose(
+        stretch_limits(image, 2, 98, valid=np.ones(image.shape[:2], bool)), stretch_limits(image)
+    )
+    for low_pct, high_pct in ((-1, 50), (50, 100.5), (50, 50)):
+        with pytest.raises(ValueError, match=r"need 0 <= low_pct < high_pct <= 100"):
+            stretch_limits(image, low_pct, high_pct)
+
+
+def test_ingestion_logs_what_it_read_and_wrote(raw_dir, tmp_path, caplog):
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO, logger="urur.ingestion"):
+        manifest = ingest_scenes(pd.read_csv(raw_dir / "scenes.csv", dtype=str), raw_dir, out, workers=1)
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"ingested {raw_dir / 'a.tif'} -> 4 images in {out}" in messages
+    assert f"ingested 3 scenes from {raw_dir} into {len(manifest)} images in {out}" in messages
+    # Sorted by image id, with a fresh 0..n-1 index.
+    assert list(manifest["image_id"]) == sorted(manifest["image_id"])
+    assert list(manifest.index) == list(range(len(manifest)))
+
+
+def test_long_problem_lists_are_cut_at_ten(raw_dir):
+    rows = [scene_row("a", "a.tif")] + [scene_row(f"z{k:02d}", f"gone/z{k:02d}.tif") for k in range(12)]
+    write_table(raw_dir / "missing.csv", rows)
+    names = ", ".join(f"gone/z{k:02d}.tif" for k in range(10))
+    with pytest.raises(IngestionError, match=rf"raw: {names} and 2 more; add them or remove their rows$"):
+        load_scene_table(raw_dir / "missing.csv")
+    write_table(raw_dir / "ten.csv", rows[:11])
+    with pytest.raises(IngestionError, match=rf"raw: {names}; add them or remove their rows$"):
+        load_scene_table(raw_dir / "ten.csv")
+
+
+def test_duplicate_pixel_check_skips_all_fill_cuts_and_names_the_source():
+    from urur.ingestion import check_duplicate_pixels
+
+    manifest = pd.DataFrame(
+        {
+            "image_id": ["a_0", "b_0", "c_0", "d_0"],
+            "scene_id": ["a", "b", "c", "d"],
+            "checksum": ["empty", "empty", "same", "same"],
+            "fill_pixels": [16, 16, 15, 0],
+            "height": [4, 4, 4, 4],
+            "width": [4, 4, 4, 4],
+        }
+    )
+    # a and b are entirely fill (equal without being a leak); c has one valid pixel, so it counts.
+    with pytest.raises(
+        IngestionError,
+        match=r"^the image manifest hold the same pixels under different scene ids: "
+        r"c_0 \(scene c\) = d_0 \(scene d\)\. The same scene is listed twice \(under another name or as a "
+        r"copy\): keep one row per scene\.$",
+    ):
+        check_duplicate_pixels(manifest)
+    check_duplicate_pixels(manifest.iloc[:3])  # the two all-fill cuts alone are fine
+    # Without a scene_id column every image is its own scene; groups are reported in checksum order.
+    no_scenes = pd.DataFrame({"image_id": ["x", "y", "p", "q"], "checksum": ["9", "9", "1", "1"]})
+    with pytest.raises(
+        IngestionError, match=r"^the images hold .*: p \(scene p\) = q \(scene q\), x \(scene x\)"
+    ):
+        check_duplicate_pixels(no_scenes, source="the images")
