@@ -553,3 +553,95 @@ def test_reading_an_entry_stops_past_the_size_limit_even_without_the_header_chec
         match=r"img\.zip: entry 'SegmentationClass/img_r00000_c00000\.png' holds more than 1000 bytes",
     ):
         _merge(tmp_path)
+
+
+def test_merge_annotations_takes_prelabels_from_the_folder_tif_first(tmp_path):
+    """``prelabels_dir/<image_id>.tif`` or else ``.png`` fills the missing patches of each image."""
+    labels = np.ones((H, W), np.uint8)
+    ids = ["tif_only", "png_only", "both"]
+    for image_id in ids:
+        _write_png_patches(tmp_path / "ann", image_id, labels)
+        (tmp_path / "ann" / image_id / f"{patch_id(image_id, WINDOWS[0])}.png").unlink()
+    from_tif, from_png = _labels(seed=7), _labels(seed=8)
+    write_raster(mask_path(tmp_path / "pre", "tif_only"), from_tif)
+    write_raster(tmp_path / "pre" / "png_only.png", from_png)
+    write_raster(mask_path(tmp_path / "pre", "both"), from_tif)
+    write_raster(tmp_path / "pre" / "both.png", from_png)
+    # Image fill read from the raster store by the layout's name (no path column): a fill row.
+    valid = np.ones((H, W), bool)
+    valid[-2:] = False
+    for image_id in ids:
+        write_raster(image_path(tmp_path / "images", image_id), np.zeros((H, W, 3), np.uint8), valid=valid)
+    manifest = pd.DataFrame({"image_id": ids, "height": [H] * 3, "width": [W] * 3})
+    qa = merge_annotations(
+        manifest,
+        tmp_path / "ann",
+        tmp_path / "masks",
+        patch_size=SIZE,
+        overlap=OVERLAP,
+        prelabels_dir=str(tmp_path / "pre"),
+        on_missing="prelabel",
+        images_dir=str(tmp_path / "images"),
+        workers=1,
+    )
+    assert list(qa["patches_from_prelabel"]) == [1, 1, 1]
+    for image_id, prelabel in (("tif_only", from_tif), ("png_only", from_png), ("both", from_tif)):
+        patches = [crop(prelabel, w) if k == 0 else crop(labels, w) for k, w in enumerate(WINDOWS)]
+        expected = _reference_merge(patches, WINDOWS, H, W)
+        expected[-2:] = 255
+        np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", image_id)), expected)
+
+
+def test_merge_annotations_defaults_are_the_paper_grid_and_eight_classes(tmp_path):
+    # A 1000 x 1880 image is two 1000-pixel patches wide (columns 0 and 880): the paper's 120-pixel overlap.
+    height, width = 1000, 1880
+    windows = patch_grid(height, width)
+    assert [(w.row, w.col) for w in windows] == [(0, 0), (0, 880)]
+    labels = np.zeros((height, width), np.uint8)
+    labels[:, 940:] = 7  # class 7 exists with 8 classes
+    (tmp_path / "ann" / "big").mkdir(parents=True)
+    for window in windows:
+        (tmp_path / "ann" / "big" / f"{patch_id('big', window)}.png").write_bytes(
+            _png_bytes(crop(labels, window))
+        )
+    manifest = pd.DataFrame({"image_id": ["big"], "height": [height], "width": [width]})
+    qa = merge_annotations(manifest, tmp_path / "ann", tmp_path / "masks", workers=1)
+    assert qa.loc[0, "patches_found"] == 2 and qa.loc[0, "overlap_pixels"] == 1000 * 120
+    np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "big")), labels)
+    mask, _ = merge_image_annotations("big", height, width, tmp_path / "ann")
+    np.testing.assert_array_equal(mask, labels)
+    labels[0, 0] = 8  # not a class of the default table
+    (tmp_path / "ann" / "big" / f"{patch_id('big', windows[0])}.png").write_bytes(
+        _png_bytes(crop(labels, windows[0]))
+    )
+    with pytest.raises(AnnotationError, match=r"values \[8\] outside the class values 0..7"):
+        merge_annotations(manifest, tmp_path / "ann", tmp_path / "masks2", workers=1)
+
+
+def test_a_single_patch_has_no_overlap_to_agree_on(tmp_path):
+    labels = _labels(9)[:SIZE, :SIZE]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / f"{patch_id('one', patch_grid(SIZE, SIZE, SIZE, OVERLAP)[0])}.png").write_bytes(
+        _png_bytes(labels)
+    )
+    mask, qa = merge_image_annotations("one", SIZE, SIZE, tmp_path, patch_size=SIZE, overlap=OVERLAP)
+    np.testing.assert_array_equal(mask, labels)
+    assert qa["overlap_pixels"] == 0
+    assert np.isnan(qa["overlap_agreement"]) and np.isnan(qa["min_pair_agreement"])
+    assert (qa["worst_pair_a"], qa["worst_pair_b"]) == ("", "")
+
+
+def test_worst_pair_is_the_first_of_equally_bad_pairs(tmp_path):
+    # Every patch is constant and differs from all its neighbours: every pair agrees nowhere
+    # (0.0), so the first pair in row-major order, patches 0 and 1, is reported.
+    (tmp_path / "img").mkdir()
+    for k, window in enumerate(WINDOWS):
+        (tmp_path / "img" / f"{patch_id('img', window)}.png").write_bytes(
+            _png_bytes(np.full((window.height, window.width), k, np.uint8))
+        )
+    _, qa = _merge(tmp_path, num_classes=len(WINDOWS))
+    assert qa["min_pair_agreement"] == 0.0 and qa["overlap_agreement"] == 0.0
+    assert (qa["worst_pair_a"], qa["worst_pair_b"]) == (
+        patch_id("img", WINDOWS[0]),
+        patch_id("img", WINDOWS[1]),
+    )
