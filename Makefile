@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONWARNINGS := ignore::UserWarning:pytorch_wavelets.dtcwt.coeffs
 
-.PHONY: install run test lint bench viz repro clean
+.PHONY: install run test lint bench viz repro clean mutation
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ lint: install
 test: lint
 	$(VENV)/bin/pytest -q
 
+# Mutation score of the core modules against their fast tests (docs/testing.md); slow, not in CI.
+mutation: install
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,mutation]"
+	rm -rf mutants  # a fresh measurement: mutmut keeps old verdicts otherwise
+	OMP_NUM_THREADS=1 nice -n 10 $(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results --all true | sed -E 's/^ *urur\.([a-z_.]*)\.x.*: (.*)$$/\1 \2/' | sort | uniq -c
+
 bench: install
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
@@ -41,4 +48,4 @@ viz: install
 	$(VENV)/bin/kedro viz build
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .pytest_cache .ruff_cache mutants
