@@ -196,3 +196,34 @@ def test_hand_cross_entropy_by_hand() -> None:
     assert segmentation_loss(logits, target).item() == pytest.approx(expected, rel=1e-6)
     target[0, 0, 1] = IGNORE_INDEX  # only the first pixel counts
     assert hand_cross_entropy(logits, target) == pytest.approx(-math.log(0.75))
+
+
+def test_wsl_with_db2_matches_pywavelets_and_keeps_no_buffer() -> None:
+    rng = np.random.default_rng(5)
+    rec, img = rng.normal(size=(1, 2, 16, 16)), rng.normal(size=(1, 2, 16, 16))
+    loss = WaveletSmoothLoss(levels=2, wave="db2")
+    value = loss(torch.from_numpy(rec).float(), torch.from_numpy(img).float())
+    # The same packet recursion as pywt_wsl, with db2 filters.
+    parents, total = [rec - img], 0.0
+    for _ in range(2):
+        children = []
+        for parent in parents:
+            approx, highs = pywt.dwt2(parent, "db2", mode="periodization", axes=(-2, -1))
+            total += 1.0 * np.mean(approx**2) + 0.8 * sum(np.mean(np.abs(h)) for h in highs)
+            children += [approx, *highs]
+        parents = children
+    assert value.item() == pytest.approx(total, rel=1e-5)
+    assert not [key for key in WaveletSmoothLoss().state_dict() if "haar" in key]
+
+
+def test_haar_wsl_keeps_float64() -> None:
+    rng = np.random.default_rng(6)
+    rec, img = rng.normal(size=(2, 1, 8, 8)), rng.normal(size=(2, 1, 8, 8))
+    value = WaveletSmoothLoss()(torch.from_numpy(rec), torch.from_numpy(img))
+    assert value.dtype == torch.float64
+    # The haar matrix is built in float32 (pytorch_wavelets' filters): float32 accuracy.
+    assert value.item() == pytest.approx(pywt_wsl(rec, img, 3, 1.0, 0.8), rel=1e-6)
+    with pytest.raises(
+        ValueError, match=r"^reconstruction \(2, 1, 8, 8\) and image \(2, 1, 8, 4\) must have the same shape$"
+    ):
+        WaveletSmoothLoss()(torch.from_numpy(rec), torch.from_numpy(img[..., :4]))

@@ -245,3 +245,31 @@ def test_patches_of_a_georeferenced_image_carry_world_files_for_gis(tmp_path):
             assert patch.crs.to_epsg() == 32650
     suffixes = sorted({p.name.split(".", 1)[1] for p in (tmp_path / "patches" / "img").iterdir()})
     assert suffixes == ["pgw", "png", "png.aux.xml"]
+
+
+def test_a_band_spanning_the_whole_axis_owns_it():
+    """An interval covering the whole axis is infinitely deep: no image border is a patch edge."""
+    short_first = [Window(0, 0, 5, 4), Window(0, 0, 10, 4)]  # rows 0..4, then the whole height
+    short_last = [Window(0, 0, 10, 4), Window(5, 0, 5, 4)]  # the whole height, then rows 5..9
+    for windows in (short_first, short_last):
+        whole = next(k for k, w in enumerate(windows) if w.height == 10)
+        patches = [np.full((w.height, w.width), k + 1, np.uint8) for k, w in enumerate(windows)]
+        np.testing.assert_array_equal(merge_patches(patches, windows, 10, 4), np.full((10, 4), whole + 1))
+
+
+def test_zero_sides_and_windows_off_the_grid_are_refused():
+    for height, width in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match=rf"^image size must be positive, got {height}x{width}$"):
+            patch_grid(height, width, 4, 1)
+    windows = [Window(0, 0, 4, 4), Window(2, 2, 4, 4)]  # two row bands x two column bands, only two cells
+    with pytest.raises(
+        ValueError,
+        match=r"^the windows do not form a grid \(every row band crossed with every column band, once\); "
+        r"merge patches made by patch_grid$",
+    ):
+        merge_patches([np.zeros((4, 4), np.uint8)] * 2, windows, 6, 6)
+
+
+def test_an_empty_manifest_tiles_to_an_empty_patch_manifest(tmp_path):
+    table = tile_images(pd.DataFrame({"image_id": [], "path": []}), tmp_path, tmp_path / "out", workers=1)
+    assert table.empty and list(table.columns) == list(PATCH_MANIFEST_COLUMNS)

@@ -143,3 +143,39 @@ def test_apply_in_strips_equals_the_whole_computation() -> None:
 def test_apply_in_strips_rejects_misaligned_strips() -> None:
     with pytest.raises(ValueError, match="multiples of 32"):
         apply_in_strips(lambda x: x, torch.zeros(1, 1, 64, 8), 1, rows=48)
+
+
+def test_defaults_are_one_haar_level_and_no_buffer_is_saved() -> None:
+    forward, inverse = WaveletPacket2D(), InverseWaveletPacket2D()
+    assert forward(torch.zeros(1, 3, 8, 8)).shape == (1, 12, 4, 4)
+    assert inverse(torch.zeros(1, 12, 4, 4)).shape == (1, 3, 8, 8)
+    assert forward.extra_repr() == "levels=1, wave='haar'"
+    assert InverseWaveletPacket2D(2, "db2").extra_repr() == "levels=2, wave='db2'"
+    # The haar matrices are rebuilt on construction: checkpoints do not carry them.
+    for module in (WaveletPacket2D(2), InverseWaveletPacket2D(2)):
+        assert not [key for key in module.state_dict() if key.startswith("haar")]
+
+
+def test_float64_inputs_stay_float64_and_match_pywt() -> None:
+    image = np.random.default_rng(3).normal(size=(1, 8, 8))
+    ours = WaveletPacket2D(1)(torch.from_numpy(image)[None])
+    assert ours.dtype == torch.float64
+    approx, (horizontal, vertical, diagonal) = pywt.dwt2(image, "haar", mode="periodization", axes=(-2, -1))
+    # The haar matrix is built in float32 (pytorch_wavelets' filters): float32 accuracy.
+    np.testing.assert_allclose(
+        ours[0].numpy(), np.concatenate([approx, horizontal, vertical, diagonal]), rtol=1e-6, atol=1e-6
+    )
+    back = InverseWaveletPacket2D(1)(ours)
+    assert back.dtype == torch.float64
+    np.testing.assert_allclose(back[0].numpy(), image, atol=1e-6)
+
+
+def test_either_indivisible_side_and_zero_levels_are_refused() -> None:
+    with pytest.raises(WaveletSizeError, match=r"^input of size 8x6 cannot go through 2 wavelet levels"):
+        WaveletPacket2D(2)(torch.zeros(1, 1, 8, 6))
+    with pytest.raises(WaveletSizeError, match=r"^input of size 6x8 cannot go through 2 wavelet levels"):
+        next(WaveletPacket2D(2).iter_levels(torch.zeros(1, 1, 6, 8)))
+    with pytest.raises(WaveletSizeError, match=r"^input of size 8x6 "):
+        next(WaveletPacket2D(2).iter_levels(torch.zeros(1, 1, 8, 6)))
+    with pytest.raises(ValueError, match=r"^levels must be >= 1, got 0$"):
+        WaveletPacket2D(0)
