@@ -282,3 +282,76 @@ def test_context_richness_of_sampled_regions_matches_an_independent_computation(
         tmp_path, manifest, DatasetStatsParams(**options), RuntimeParams(workers=1)
     )
     assert stats["context_richness"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_dataset_statistics_defaults_are_the_documented_values(tmp_path):
+    """Defaults: 1000-pixel regions, 4 per image, seed 0; each of them changes R on this mask."""
+    rng = np.random.default_rng(21)
+    cells = rng.integers(0, 8, (1050 // 50, 1100 // 50)).astype(np.uint8)
+    mask = np.kron(cells, np.ones((50, 50), np.uint8))  # 1050 x 1100: regions of 1000 move around
+    write_raster(mask_path(tmp_path, "big"), mask, nodata=255)
+    manifest = pd.DataFrame({"image_id": ["big"]})
+    summary, per_class = dataset_statistics(tmp_path, manifest, workers=1)
+    defaults = {"region_size": 1000, "regions_per_image": 4, "seed": 0}
+    assert summary == dataset_statistics(tmp_path, manifest, workers=1, **defaults)[0]
+    for key, other in (("region_size", 999), ("regions_per_image", 5), ("seed", 1)):
+        changed, _ = dataset_statistics(tmp_path, manifest, workers=1, **{**defaults, key: other})
+        assert changed["context_richness"] != summary["context_richness"], key
+    assert summary["regions_sampled"] == 4
+    assert summary["pixels_millions"] == mask.size / 1e6
+    assert list(per_class.columns) == [
+        "class_value",
+        "class_name",
+        "pixels",
+        "pixel_fraction",
+        "instances",
+        "images_with_class",
+        "region_p",
+        "region_instances",
+    ]
+    assert list(per_class["class_value"]) == list(range(8))
+    assert list(per_class["pixels"]) == np.bincount(mask.ravel(), minlength=8).tolist()
+    assert per_class["instances"].sum() == summary["instances"] > 8
+
+
+def test_count_instances_are_int64_and_one_labelled_pixel_is_all_of_its_region(tmp_path):
+    labels = np.array([[0, 0, 1], [2, 0, 1]], np.uint8)
+    counts = count_instances(labels, 3)
+    assert counts.dtype == np.int64 and list(counts) == [1, 1, 1]
+    # One labelled pixel: p = (1, 0, ...), so R = -O^(1/q) * 1 * ln 1 = 0 whatever O is.
+    lone = np.full((3, 3), 255, np.uint8)
+    lone[1, 1] = 2
+    assert context_richness([lone], 3) == 0.0
+    write_raster(mask_path(tmp_path, "lone"), lone, nodata=255)
+    summary, per_class = dataset_statistics(
+        tmp_path, pd.DataFrame({"image_id": ["lone"]}), num_classes=3, region_size=3, workers=1
+    )
+    assert summary["pixels"] == 1 and list(per_class["pixel_fraction"]) == [0.0, 0.0, 1.0]
+    assert list(per_class["region_p"]) == [0.0, 0.0, 1.0]
+
+
+def test_context_richness_default_q_is_2_and_one_pixel_regions_are_allowed():
+    # Class 0 in two instances (4 pixels), class 1 in one (2 pixels): p = (2/3, 1/3), O = (2, 1),
+    # R = -(2^(1/2) * 2/3 * ln(2/3) + 1/3 * ln(1/3)) with q = 2.
+    region = np.array([[0, 1, 0], [0, 1, 0]], np.uint8)
+    expected = -(math.sqrt(2) * 2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))
+    assert context_richness([region], 2) == pytest.approx(expected, rel=1e-12)
+    regions = sample_regions(region, 1, 3, np.random.default_rng(0))
+    assert [r.shape for r in regions] == [(1, 1)] * 3
+    with pytest.raises(
+        ValueError, match=r"^context richness needs at least one region with labelled pixels$"
+    ):
+        context_richness([np.full((2, 2), 255, np.uint8)], 2)
+
+
+def test_dataset_statistics_messages_in_full(masks):
+    masks_dir, manifest = masks
+    with pytest.raises(
+        ValueError, match=r"^the image manifest must list at least one image in an image_id column$"
+    ):
+        dataset_statistics(masks_dir, manifest.iloc[:0])
+    write_raster(mask_path(masks_dir, "empty"), np.full((6, 8), 255, np.uint8), nodata=255)
+    with pytest.raises(
+        ValueError, match=r"has a labelled pixel \(all 255\); check the annotations and the images' nodata$"
+    ):
+        dataset_statistics(masks_dir, pd.DataFrame({"image_id": ["empty"]}), workers=1)
