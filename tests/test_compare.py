@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from kedro.framework.session import KedroSession
 
 from urur.config import ConfigError
@@ -102,6 +104,12 @@ def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project
     # The ablations' baseline is Table 4's WSDNet: the same checkpoints, not a second training.
     table4_runs = pd.read_parquet(reporting / "table4_runs.parquet")
     assert runs["checkpoint"].iloc[:2].tolist() == table4_runs["checkpoint"].iloc[:2].tolist()
+    # The last run's record for `dvc exp show`; no experiment saved where the project is no git repo.
+    table6_runs = pd.read_parquet(reporting / "table6_runs.parquet")
+    record = json.loads((reporting / "run/metrics.json").read_text())
+    assert record["test"]["mIoU"] == pytest.approx(table6_runs["mIoU"].iloc[-1])
+    assert yaml.safe_load((reporting / "run/params.yaml").read_text())["compare"]["row"] == "none"
+    assert table6_runs["experiment"].isna().all()
     assert sorted(p.name for p in (project / "data/07_model_output/compare/table4").iterdir()) == [
         "ISDNet",
         "WSDNet",

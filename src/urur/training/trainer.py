@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import torch
@@ -46,6 +45,7 @@ from urur.training.checkpoint import (
 )
 from urur.training.config import TrainingParams
 from urur.training.data import CropDataset, build_augmentation, build_loader
+from urur.training.experiments import open_live
 
 logger = logging.getLogger(__name__)
 
@@ -487,18 +487,12 @@ def _open_live(live_dir: str | Path | None, params: TrainingParams, start: int, 
     its own; a resumed run continues the curves from its checkpoint's iteration."""
     if live_dir is None:
         return None
-    import dvclive.live
-    from dvclive import Live
-
     live_dir = Path(live_dir)
     if resumed:
         _truncate_live_history(live_dir, start)
     elif live_dir.exists():
         shutil.rmtree(live_dir)
-    # Files only: DVCLive's repository integration (experiments, `dvc init` of a bare git repo)
-    # is not used, and it fails in a git repository without commits ("Empty git repo").
-    with mock.patch.object(dvclive.live, "get_dvc_repo", return_value=None):
-        live = Live(dir=str(live_dir), resume=resumed, save_dvc_exp=False, dvcyaml=False)
+    live = open_live(live_dir, resume=resumed)
     live.log_params(params.model_dump(mode="json"))
     return live
 

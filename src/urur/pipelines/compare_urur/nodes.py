@@ -26,8 +26,11 @@ from urur.reporting.comparison import (
 from urur.reporting.report import machine
 from urur.training import TrainingParams
 from urur.training.config import TrainingRunParams
+from urur.training.experiments import save_experiment
 
 log = logging.getLogger(__name__)
+# What `dvc exp show` lists per comparison run, beside the training's own curves and val metrics.
+EXPERIMENT_METRICS = ("test/mIoU", "test/mF1", "test/aAcc", "fps", "peak_memory_mb")
 
 
 def plan(compare: CompareParams, training: TrainingParams) -> tuple[dict, ...]:
@@ -61,8 +64,9 @@ def compare_table(
     compare: CompareParams,
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame, Path]:
     """Train and evaluate every row of the plan's table once per seed with the training and evaluation
-    stages' own functions, all on one machine in this process; returns the mean ± std table, its
-    DVC metrics, one row per run, and seed 0's test predictions of ``compare.keep_predictions``' rows."""
+    stages' own functions, all on one machine in this process, each run saved as a DVC experiment
+    (``dvc exp show``); returns the mean ± std table, its DVC metrics, one row per run, and seed 0's
+    test predictions of ``compare.keep_predictions``' rows."""
     table = table_plan["table"]
     records = []
     with staging_directories(f"compare-{table}") as (predictions_dir,):
@@ -86,12 +90,21 @@ def compare_table(
                     shutil.move(predictions, predictions_dir / row.name)
                 else:
                     shutil.rmtree(predictions, ignore_errors=True)
+                experiment = save_experiment(
+                    f"{table}-{_slug(row.name)}-seed{seed}",
+                    run.live_dir,
+                    compare.experiment_record,
+                    compare.experiment_dvcyaml,
+                    params={"compare": {"table": table, "row": row.name, "paradigm": row.mode}},
+                    metrics={k: metrics.get(k) for k in EXPERIMENT_METRICS},
+                )
                 records.append({
                     "row": row.name, "model": row.model, "mode": row.mode, "seed": seed,
                     "mIoU": metrics["test/mIoU"], "mF1": metrics["test/mF1"], "aAcc": metrics["test/aAcc"],
                     "fps": metrics.get("fps"), "peak_memory_mb": metrics.get("peak_memory_mb"),
                     "speed_input": metrics.get("speed_input"), "speed_device": metrics.get("speed_device"),
                     "checkpoint": summary["best_checkpoint"] or summary["last_checkpoint"],
+                    "experiment": experiment,
                 })  # fmt: skip
     runs = pd.DataFrame(records)
     measured_on = f"{machine()}; timed on {runs['speed_device'].iloc[0]} at {runs['speed_input'].iloc[0]}"
