@@ -15,7 +15,7 @@ from kedro.framework.session import KedroSession
 
 from urur.config import ConfigError
 from urur.pipelines.compare_urur.nodes import plan
-from urur.reporting.comparison import CompareParams, metrics_json, summarise
+from urur.reporting.comparison import CompareParams, metrics_json, paper_orderings, summarise
 from urur.training import TrainingParams
 
 TABLE4 = [{"name": "WSDNet", "model": "wsdnet"}, {"name": "ISDNet", "model": "isdnet"}]
@@ -85,6 +85,49 @@ def test_cells_are_mean_and_sample_std_over_seeds_with_the_papers_numbers_beside
 
 
 @pytest.mark.slow
+def _summary(table: str, per_seed: dict[str, list[float]]) -> pd.DataFrame:
+    runs = pd.DataFrame(
+        [
+            {"row": row, "model": "m", "mode": "whole", "seed": seed, "mIoU": value, "mF1": 0.5, "aAcc": 0.5}
+            | {"fps": 1.0, "peak_memory_mb": 1.0}
+            for row, values in per_seed.items()
+            for seed, value in enumerate(values)
+        ]
+    )
+    return summarise(runs, table, "this machine", ["a", "b"])
+
+
+def test_paper_orderings_judge_each_pair_by_the_seeds_spread() -> None:
+    # Table 5 by hand: dwt 0.50 ± 0.01, adaptive 0.46 ± 0.01, cnn 0.47 ± 0.03, bilinear 0.30 ± 0.0.
+    table5 = _summary(
+        "table5",
+        {
+            "dwt": [0.49, 0.50, 0.51],
+            "adaptive": [0.45, 0.46, 0.47],
+            "cnn": [0.44, 0.47, 0.50],
+            "bilinear": [0.3] * 3,
+        },
+    )
+    orderings = paper_orderings(table5, "table5").set_index("paper's ordering")
+    assert orderings["measured Δ mIoU (pp)"].tolist() == [4.0, -1.0, 17.0]
+    assert orderings["seeds' spread (pp)"].tolist() == [2.0, 4.0, 3.0]
+    assert orderings["paper Δ mIoU (pp)"].tolist() == [0.9, 0.2, 0.7]  # 46.9-46.0, 46.0-45.8, 45.8-45.1
+    assert orderings["verdict"].tolist() == [
+        "agrees, beyond the seeds' spread",
+        "reversed, within the seeds' spread",
+        "agrees, beyond the seeds' spread",
+    ]
+    # Table 4: only the pairs whose both rows ran; one seed has no spread to judge by.
+    table4 = _summary("table4", {"STDC": [0.2], "DeepLabV3+ (local)": [0.3], "ISDNet": [0.25]})
+    one_seed = paper_orderings(table4, "table4")
+    assert one_seed["paper's ordering"].tolist() == ["ISDNet > STDC", "STDC > DeepLabV3+ (local)"]
+    assert one_seed["verdict"].tolist() == [
+        "agrees (one seed: no spread to judge by)",
+        "reversed (one seed: no spread to judge by)",
+    ]
+    assert one_seed["paper Δ mIoU (pp)"].tolist() == [3.8, 8.9]  # 45.8-42.0, 42.0-33.1
+
+
 def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project: Path) -> None:
     cwd = Path.cwd()
     os.chdir(project)
@@ -116,3 +159,5 @@ def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project
     ]
     html = (project / "data/08_reporting/report.html").read_text()
     assert "Table 5: WSDNet" in html and "bilinear" in html and "not produced yet" not in html
+    # The paper's "A > B" judged where both rows ran: only WSDNet > ISDNet in this tiny run.
+    assert html.count("ordering in this run") == 1 and "WSDNet &gt; ISDNet" in html

@@ -23,6 +23,18 @@ PARAMETERS_FILE = "conf/base/parameters_compare.yml"
 TABLES = ("table4", "table5", "table6")
 NOT_IMPLEMENTED = {"GLNet": "no implementation here", "FCtL": "no implementation here"}
 METRICS = ("mIoU", "mF1", "aAcc", "fps", "peak_memory_mb")
+# The paper's claims as "better > worse" pairs on mIoU (its Tables 4-6, each pair adjacent in its
+# ranking); DeepLabV3+ is below STDC in whichever paradigm it runs.
+PAPER_ORDERINGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "table4": (
+        ("WSDNet", "ISDNet"),
+        ("ISDNet", "STDC"),
+        ("STDC", "DeepLabV3+ (global)"),
+        ("STDC", "DeepLabV3+ (local)"),
+    ),
+    "table5": (("dwt", "adaptive"), ("adaptive", "cnn"), ("cnn", "bilinear")),
+    "table6": (("wsl", "sr_sd"), ("sr_sd", "none")),
+}
 
 
 class _Section(BaseModel):
@@ -144,3 +156,34 @@ def metrics_json(summary: pd.DataFrame, seeds: int) -> dict:
             for r in measured.to_dict("records")
         },
     }
+
+
+def paper_orderings(summary: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Each of the paper's "A > B" (mIoU) that ``summary`` measured both rows of, beside this run's
+    difference of the means; "beyond the seeds' spread" where that difference is larger than the
+    two rows' standard deviations added, i.e. their mean ± std intervals do not overlap."""
+    measured = summary[summary["seeds"] > 0].set_index("row")
+    rows = []
+    for better, worse in PAPER_ORDERINGS[table]:
+        if better not in measured.index or worse not in measured.index:
+            continue
+        a, b = measured.loc[better], measured.loc[worse]
+        difference = 100 * (a["mIoU_mean"] - b["mIoU_mean"])
+        spread = 100 * (a["mIoU_std"] + b["mIoU_std"])
+        verdict = "agrees" if difference > 0 else "reversed"
+        if np.isnan(spread):
+            verdict += " (one seed: no spread to judge by)"
+        else:
+            verdict += ", within" if abs(difference) <= spread else ", beyond"
+            verdict += " the seeds' spread"
+        paper = (a["paper mIoU (%)"] or np.nan) - (b["paper mIoU (%)"] or np.nan)
+        rows.append(
+            {
+                "paper's ordering": f"{better} > {worse}",
+                "paper Δ mIoU (pp)": round(paper, 1),
+                "measured Δ mIoU (pp)": round(difference, 1),
+                "seeds' spread (pp)": round(spread, 1),
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 import yaml
 
+from urur.reporting.comparison import paper_orderings
 from urur.reporting.document import Image, Note, Section, Table
 from urur.reporting.paper import PAPER_HARDWARE, TABLE1_QUOTED
 
@@ -244,6 +245,10 @@ def _comparison_section(inputs: ReportInputs) -> Section:
             section.blocks.append(
                 Table(table.drop(columns=[*numeric, "class_names"], errors="ignore"), caption)
             )
+            orderings = paper_orderings(table, key)
+            if not orderings.empty:
+                title = f"{caption.split(':')[0]}: the paper's ordering in this run"
+                section.blocks.append(Table(orderings, title))
     section.blocks.append(
         Note(
             f"The paper's rows were measured on {PAPER_HARDWARE}; this project's on "
