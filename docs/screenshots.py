@@ -1,6 +1,9 @@
-"""Redraw the README's pictures from a project that has run: the report and kedro-viz's pipeline.
+"""Redraw the README's pictures from a project that has run: the report (its first screen and its
+Tables 4-6) and kedro-viz's pipeline.
 
-    .venv/bin/python docs/screenshots.py [PROJECT_ROOT]   # after `kedro run` and `kedro viz build` there
+    .venv/bin/python docs/screenshots.py [PROJECT_ROOT]
+
+after `kedro run`, `kedro run --pipeline=compare_urur` and `kedro viz build` there.
 
 Headless Chromium (the OS package) through Playwright, as the report's browser test drives it.
 """
@@ -25,6 +28,14 @@ def report(project: Path, out: Path) -> None:
         page.screenshot(path=out)
 
 
+def comparison(project: Path, out: Path) -> None:
+    """The report's Tables 4-6 section alone (far below the first screen), once compare_urur ran."""
+    with browser_page(1400, 1000) as (page, _):
+        page.goto((project / "data/08_reporting/report.html").as_uri())
+        heading = page.locator("h2", has_text="Comparison and ablations")
+        page.locator("section", has=heading).screenshot(path=out)
+
+
 def pipeline(project: Path, out: Path) -> None:
     """kedro-viz's static site fetches its JSON, which a file:// page may not: serve it on localhost."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(project / "build"))
@@ -47,4 +58,5 @@ def pipeline(project: Path, out: Path) -> None:
 if __name__ == "__main__":
     project = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
     report(project, ROOT / "docs/img/report.png")
+    comparison(project, ROOT / "docs/img/report_comparison.png")
     pipeline(project, ROOT / "docs/img/pipeline.png")

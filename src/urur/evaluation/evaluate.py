@@ -13,12 +13,16 @@ one image, its mask and its logits. ``mode`` picks the paradigm:
 :func:`measure_speed_memory` is ISDNet's FPS protocol (REFERENCE.md): random 1x3xHxW input,
 no gradients, warm-up runs, then timed runs each bracketed by device synchronisation;
 FPS = runs / total time. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU and the
-process's peak resident set (VmHWM, reset just before the warm-up) on the CPU.
+process's peak resident set (VmHWM, reset just before the warm-up, after the heap that earlier work
+freed is handed back to the OS) on the CPU.
 ``benchmarks/bench_models.py`` measures through it too, so both report the same quantity.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -163,6 +167,20 @@ def evaluate_images(
     return EvaluationResult(confusion=confusion, per_image=per_image, metrics=segmentation_metrics(confusion))
 
 
+def release_freed_heap() -> bool:
+    """Hand the heap that earlier work freed back to the OS (glibc keeps it mapped, so it stays in
+    the resident set): a peak RSS measured next then counts what that measurement needs, not what
+    the process held before, e.g. the models of earlier runs in a comparison. False where the C
+    library is not glibc (no ``malloc_trim``)."""
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(0)
+    return True
+
+
 def reset_peak_rss() -> bool:
     """Reset this process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0); False if impossible."""
     try:
@@ -223,10 +241,13 @@ def measure_speed_memory(
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         memory_kind = "torch.cuda.max_memory_allocated"
-    elif reset_peak_rss():
-        memory_kind = "peak RSS of the process during the runs (VmHWM, reset before warm-up)"
     else:
-        memory_kind = "peak RSS of the process over its lifetime (ru_maxrss)"
+        trimmed = release_freed_heap()
+        if reset_peak_rss():
+            memory_kind = "peak RSS of the process during the runs (VmHWM, reset before warm-up"
+            memory_kind += ", freed heap returned first)" if trimmed else ")"
+        else:
+            memory_kind = "peak RSS of the process over its lifetime (ru_maxrss)"
     times = []
     with torch.inference_mode(), autocast:
         for iteration in range(warmup + runs):
