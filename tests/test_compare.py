@@ -147,6 +147,9 @@ def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project
     # The ablations' baseline is Table 4's WSDNet: the same checkpoints, not a second training.
     table4_runs = pd.read_parquet(reporting / "table4_runs.parquet")
     assert runs["checkpoint"].iloc[:2].tolist() == table4_runs["checkpoint"].iloc[:2].tolist()
+    # ... and its DVCLive curves: one log per training (4 in Table 4, 2 new in each ablation).
+    logs = sorted((project / "data/06_models/compare/live").iterdir())
+    assert len(logs) == 8 and all((log / "plots/metrics/train/loss.tsv").is_file() for log in logs)
     # The last run's record for `dvc exp show`; no experiment saved where the project is no git repo.
     table6_runs = pd.read_parquet(reporting / "table6_runs.parquet")
     record = json.loads((reporting / "run/metrics.json").read_text())

@@ -1,12 +1,12 @@
 """DVCLive logs as files, and a finished run saved as a DVC experiment so that ``dvc exp show``
 lists the comparison's runs side by side (params, metrics) and ``dvc plots diff`` overlays their
-curves.
+curves (``--targets`` one of the record's TSV files).
 
 Why not DVCLive's own ``save_dvc_exp``: it saves the experiment after ``dvc commit`` of *every*
 stage of the project, which fails ("output ... does not exist") wherever one stage's outputs are
 absent, e.g. the default run's outputs before a comparison, or a comparison's before it ends. Here
 the experiment is saved with ``targets`` set to a dvc.yaml without stages (``compare/runs/dvc.yaml``:
-only the record's metrics, params and plots), so nothing is committed to the DVC cache; the
+only the record's metrics and params), so nothing is committed to the DVC cache; the
 workspace, the index and the user's files stay as they were.
 """
 

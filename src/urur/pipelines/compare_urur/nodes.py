@@ -12,7 +12,7 @@ from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
 from urur.io.atomic import staging_directories
 from urur.pipelines.evaluation.nodes import evaluate
-from urur.pipelines.training.nodes import train
+from urur.pipelines.training.nodes import split_ids, train
 from urur.reporting.comparison import (
     PARAMETERS_FILE,
     TABLES,
@@ -25,6 +25,7 @@ from urur.reporting.comparison import (
 )
 from urur.reporting.report import machine
 from urur.training import TrainingParams
+from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
 from urur.training.experiments import save_experiment
 
@@ -68,6 +69,7 @@ def compare_table(
     (``dvc exp show``); returns the mean ± std table, its DVC metrics, one row per run, and seed 0's
     test predictions of ``compare.keep_predictions``' rows."""
     table = table_plan["table"]
+    train_ids = split_ids(dataset_split, "train")
     records = []
     with staging_directories(f"compare-{table}") as (predictions_dir,):
         for row in map(CompareRow.model_validate, table_plan["rows"]):
@@ -79,7 +81,9 @@ def compare_table(
                 row_evaluation = evaluation.model_copy(update={"mode": row.mode, "write_predictions": keep})
                 run = TrainingRunParams(
                     checkpoint_dir=f"{compare.run_dir}/checkpoints",
-                    live_dir=f"{compare.run_dir}/live/{table}/{_slug(row.name)}-seed{seed}",
+                    # Keyed like the checkpoints: a row that reuses another row's training (the
+                    # ablations' baseline) reuses its curves too, for its experiment's record.
+                    live_dir=f"{compare.run_dir}/live/{configuration_name(params, train_ids)}",
                 )
                 log.info("%s: %s (%s), seed %d", table, row.name, row.mode, seed)
                 summary = train(images_dir, masks_dir, dataset_split, params, row_evaluation, run)
