@@ -203,11 +203,11 @@ def test_freed_heap_goes_back_before_memory_is_measured() -> None:
     # from its top, so without malloc_trim the freed 295 MB would stay in the resident set and in
     # any peak measured next (the earlier models of a comparison did exactly this).
     blocks = [bytes(2000) for _ in range(150_000)]
-    kept = blocks[::64]
+    _kept = blocks[::64]  # alive to the end of the test
     del blocks
     before = _rss_mb()
     if not release_freed_heap():
         pytest.skip("not glibc: no malloc_trim")
-    assert before - _rss_mb() > 200 and len(kept) == 2344
+    assert before - _rss_mb() > 200
     result = measure_speed_memory(torch.nn.Conv2d(3, 2, 1), 64, 64, warmup=0, runs=1)
     assert "freed heap returned first" in result["memory_kind"]
