@@ -19,11 +19,20 @@ from PIL import Image
 from rasterio.transform import Affine
 
 from tests.kedro_project import make_project
-from urur.adapters import ReleaseLayoutError, list_deepglobe, list_inria, list_urur, urur_label_lut
-from urur.classes import DEEPGLOBE_PALETTE, URUR_CLASSES
+from urur.adapters import (
+    DeepGlobeParams,
+    ReleaseLayoutError,
+    list_deepglobe,
+    list_inria,
+    list_urur,
+    urur_label_lut,
+)
+from urur.classes import DEEPGLOBE_CLASSES, DEEPGLOBE_PALETTE, URUR_CLASSES
+from urur.config import RuntimeParams
 from urur.evaluation.metrics import segmentation_metrics
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster
+from urur.pipelines.adapt_deepglobe.nodes import adapt_deepglobe
 from urur.split import SPLITS
 
 SIDE = 64
@@ -221,3 +230,58 @@ def test_inria_env_keeps_georeferencing_and_binary_masks(tmp_path: Path, monkeyp
             assert info.crs == "EPSG:32614" and info.transform == pytest.approx(transform)
     per_class = pd.read_csv(data / "08_reporting/test_class_metrics.csv")
     assert per_class["class_name"].tolist() == ["background", "building"]
+
+
+def _adapt_deepglobe(root: Path, monkeypatch: pytest.MonkeyPatch, **params) -> tuple[Path, pd.DataFrame]:
+    """The adapt_deepglobe node on ``root``, staged under ``root``'s parent; (masks, manifest)."""
+    monkeypatch.setenv("URUR_STAGING_DIR", str(root.parent / "staging"))
+    _, masks, manifest, _ = adapt_deepglobe(root, DeepGlobeParams(**params), RuntimeParams(workers=1))
+    return masks, manifest
+
+
+def test_deepglobe_off_palette_pixels_become_unknown_and_are_counted(tmp_path, monkeypatch, caplog) -> None:
+    """A colour of no class after thresholding (a JPEG artefact at a class border) is unknown."""
+    root = tmp_path / "dg"
+    expected = write_deepglobe(root)
+    mask = np.array(Image.open(root / "102_mask.png"))
+    mask[5, 7] = (200, 90, 100)  # -> (255, 0, 0) at 128: red is no DeepGlobe class
+    Image.fromarray(mask).save(root / "102_mask.png")
+    with caplog.at_level("WARNING", logger="urur.adapters"):
+        masks, manifest = _adapt_deepglobe(root, monkeypatch)
+    labels = read_raster(mask_path(masks, "102"))
+    assert labels[5, 7] == DEEPGLOBE_CLASSES.index("unknown")
+    expected["102"][5, 7] = 0
+    for image_id, values in expected.items():
+        np.testing.assert_array_equal(read_raster(mask_path(masks, image_id)), values)
+    counts = dict(zip(manifest["image_id"], manifest["off_palette_pixels"], strict=True))
+    assert counts == {"100": 0, "101": 0, "102": 1, "103": 0, "104": 0, "105": 0}
+    warned = [r.getMessage() for r in caplog.records if "102_mask.png" in r.getMessage()]
+    assert len(warned) == 1 and "1 pixel" in warned[0] and "unknown" in warned[0], caplog.text
+
+
+def test_deepglobe_mask_above_the_off_palette_share_is_refused(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "dg"
+    write_deepglobe(root)
+    mask = np.array(Image.open(root / "103_mask.png"))
+    mask[:2] = (200, 90, 100)  # 2 of 64 rows: 3.1 % of the pixels
+    Image.fromarray(mask).save(root / "103_mask.png")
+    with pytest.raises(ReleaseLayoutError, match=r"103_mask\.png.*3\.1.?%.*max_off_palette_share = 0\.01"):
+        _adapt_deepglobe(root, monkeypatch)
+    _, manifest = _adapt_deepglobe(root, monkeypatch, max_off_palette_share=0.05)
+    assert manifest.set_index("image_id").loc["103", "off_palette_pixels"] == 2 * SIDE
+
+
+def test_deepglobe_train_image_without_mask_is_named_in_a_warning(tmp_path, monkeypatch, caplog) -> None:
+    root = tmp_path / "dg"
+    write_deepglobe(root / "train")
+    (root / "train/104_mask.png").unlink()
+    (root / "train/105_mask.png").unlink()
+    (root / "valid").mkdir()  # the release's valid/ folder: images only, by design
+    Image.fromarray(_rgb(9)).save(root / "valid/900_sat.jpg")
+    with caplog.at_level("WARNING", logger="urur.adapters"):
+        items = list_deepglobe(root)
+    assert sorted(i.image_id for i in items) == ["100", "101", "102", "103"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "2 images" in warnings[0] and "104_sat.jpg" in warnings[0] and "105_sat.jpg" in warnings[0]
+    assert "900" not in warnings[0]

@@ -15,7 +15,14 @@ Layouts (``../shared/REFERENCE.md``):
   order, value by value, and is remapped to the README's.
 - DeepGlobe land cover: ``<id>_sat.jpg`` and RGB ``<id>_mask.png`` anywhere under the folder.
   Mask channels are thresholded at 128 before the palette lookup, as the official loaders do
-  (the released PNGs carry a few off-palette values). The split is the release's lists
+  (the released PNGs carry a few off-palette values). A pixel whose thresholded colour is still
+  no class (red: JPEG artefacts at class borders) is ``unknown``, the class the release gives
+  what it cannot label and that its mIoU leaves out; each mask's count of them is logged and
+  recorded in the manifest (``off_palette_pixels``), and a mask with more than
+  ``max_off_palette_share`` of them is refused (it is not a land-cover mask, or damaged).
+  Images without a mask are left out: those of folders holding no masks (the release's
+  ``valid/`` and ``test/``) quietly, those beside masks or named in a split list (a train
+  image whose mask is missing) with a warning naming them. The split is the release's lists
   ``train.txt``, ``val.txt``/``crossvali.txt`` and ``test.txt`` (one id or file name per line)
   where they exist, else :func:`urur.split.split_images` with the given ratios.
 - Inria: ``train/images/<city><n>.tif`` and ``train/gt/<city><n>.tif`` (0 = background,
@@ -27,16 +34,24 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from urur.classes import DEEPGLOBE_PALETTE, IGNORE_INDEX, URUR_CLASSES, rgb_to_index
+from urur.classes import (
+    DEEPGLOBE_CLASSES,
+    DEEPGLOBE_PALETTE,
+    IGNORE_INDEX,
+    URUR_CLASSES,
+    example_colours,
+    rgb_to_index_or,
+)
 from urur.ingestion import MANIFEST_COLUMNS, SCENE_ID_PATTERN, pixel_checksum
 from urur.io.atomic import staging_directories
 from urur.io.layout import image_path, mask_path
@@ -45,9 +60,15 @@ from urur.io.stamp import write_stamp
 from urur.parallel import map_items
 from urur.split import SPLITS, split_images
 
+logger = logging.getLogger(__name__)
+
 URUR_LAYOUTS = ("{split}/image + {split}/label", "imgs/{split} + labels/{split}")
 DEEPGLOBE_SPLIT_LISTS = {"train": ("train.txt",), "val": ("val.txt", "crossvali.txt"), "test": ("test.txt",)}
 INRIA_NAME = re.compile(r"([A-Za-z-]+?)(\d+)")
+DEEPGLOBE_THRESHOLD = 128
+OFF_PALETTE_COLUMN = "off_palette_pixels"
+# A label reader: a label file -> its class values and per-file counts (manifest columns).
+LabelReader = Callable[[Path], tuple[np.ndarray, dict[str, int]]]
 
 
 def _params(name: str) -> ConfigDict:
@@ -62,11 +83,14 @@ class UrurReleaseParams(BaseModel):
 
 
 class DeepGlobeParams(BaseModel):
-    """Split ratios and seed where the download has no split lists (455/207/142 of 804 images)."""
+    """Split ratios and seed where the download has no split lists (455/207/142 of 804 images);
+    the share of a mask's pixels that may be of no class colour (labelled unknown) before the
+    mask is refused."""
 
     model_config = _params("deepglobe")
     ratios: tuple[float, float, float] = (0.566, 0.258, 0.176)
     seed: int = 0
+    max_off_palette_share: float = Field(0.01, ge=0, le=1)
 
 
 class InriaParams(BaseModel):
@@ -135,14 +159,20 @@ def list_urur(root: str | Path) -> list[ReleaseItem]:
 
 
 def list_deepglobe(root: str | Path) -> list[ReleaseItem]:
-    """Every ``<id>_sat.jpg`` with its ``<id>_mask.png``; the split from the release's lists."""
+    """Every ``<id>_sat.jpg`` with its ``<id>_mask.png``; the split from the release's lists.
+
+    An image without its mask is left out; a warning names those that should have one (beside
+    other masks, or in a split list), not the release's mask-less ``valid/`` and ``test/``.
+    """
     root = Path(root)
-    items = []
+    items, unpaired = [], []
     for image in sorted(root.rglob("*_sat.jpg")):
         image_id = image.name[: -len("_sat.jpg")]
         label = image.with_name(f"{image_id}_mask.png")
-        if label.is_file():  # the release's valid/ and test/ folders have no masks
+        if label.is_file():
             items.append(ReleaseItem(image_id, image, label, None))
+        else:
+            unpaired.append(image)
     if not items:
         raise ReleaseLayoutError(
             f"no DeepGlobe land-cover pairs <id>_sat.jpg + <id>_mask.png found: {_listing(root)}. "
@@ -154,6 +184,22 @@ def list_deepglobe(root: str | Path) -> list[ReleaseItem]:
             if (root / name).is_file():
                 for line in (root / name).read_text().split():
                     split_of[Path(line).name.split("_")[0].split(".")[0]] = split
+    mask_folders = {item.label.parent for item in items}
+    missing = [
+        image
+        for image in unpaired
+        if image.parent in mask_folders or image.name[: -len("_sat.jpg")] in split_of
+    ]
+    if missing:
+        names = ", ".join(str(image.relative_to(root)) for image in missing[:20])
+        logger.warning(
+            "%d images under %s have no <id>_mask.png and are left out of the dataset: %s%s. "
+            "Restore their masks from the release to use them.",
+            len(missing),
+            root,
+            names,
+            f" and {len(missing) - 20} more" if len(missing) > 20 else "",
+        )
     return [ReleaseItem(i.image_id, i.image, i.label, split_of.get(i.image_id)) for i in items]
 
 
@@ -195,7 +241,7 @@ def urur_label_lut(label_order: Sequence[str] | None) -> np.ndarray:
     return lut
 
 
-def urur_labels(path: Path, lut: np.ndarray) -> np.ndarray:
+def urur_labels(path: Path, lut: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
     """A URUR label map in the README's values; values outside the table are an error."""
     raw = read_raster(path, bands=[1])
     outside = (lut[raw] == IGNORE_INDEX) & (raw != IGNORE_INDEX)
@@ -205,19 +251,29 @@ def urur_labels(path: Path, lut: np.ndarray) -> np.ndarray:
             f"(0..{int((lut != IGNORE_INDEX).sum()) - 1}, 255 = ignore); "
             "set urur_release.label_order to the release's order"
         )
-    return lut[raw]
+    return lut[raw], {}
 
 
-def deepglobe_labels(path: Path) -> np.ndarray:
-    """A DeepGlobe RGB mask as class values (0 = unknown), channels thresholded at 128."""
-    rgb = np.where(read_raster(path, bands=[1, 2, 3]) >= 128, 255, 0).astype(np.uint8)
-    try:
-        return rgb_to_index(rgb, DEEPGLOBE_PALETTE)
-    except ValueError as error:
-        raise ReleaseLayoutError(f"{path}: {error}") from error
+def deepglobe_labels(path: Path, max_off_palette_share: float = 0.01) -> tuple[np.ndarray, dict[str, int]]:
+    """A DeepGlobe RGB mask as class values (0 = unknown), channels thresholded at 128, and its
+    count of pixels of no class colour (labelled unknown); more than ``max_off_palette_share``
+    of them is an error."""
+    raw = read_raster(path, bands=[1, 2, 3])
+    rgb = np.where(raw >= DEEPGLOBE_THRESHOLD, 255, 0).astype(np.uint8)
+    labels, outside = rgb_to_index_or(rgb, DEEPGLOBE_PALETTE, DEEPGLOBE_CLASSES.index("unknown"))
+    count = int(outside.sum())
+    if count > max_off_palette_share * outside.size:
+        raise ReleaseLayoutError(
+            f"{path}: {count / outside.size:.1%} of its pixels ({count}) have colours of no class "
+            f"even after thresholding at {DEEPGLOBE_THRESHOLD}, e.g. {example_colours(raw, outside)}; "
+            f"that is above deepglobe.max_off_palette_share = {max_off_palette_share} "
+            "(conf/base/parameters_deepglobe.yml). The file is damaged or not a land-cover mask: "
+            "replace it, or raise the share to label those pixels unknown."
+        )
+    return labels, {OFF_PALETTE_COLUMN: count}
 
 
-def inria_labels(path: Path) -> np.ndarray:
+def inria_labels(path: Path) -> tuple[np.ndarray, dict[str, int]]:
     """An Inria 0/255 building mask as 0/1."""
     raw = read_raster(path, bands=[1])
     bad = (raw != 0) & (raw != 255)
@@ -226,16 +282,19 @@ def inria_labels(path: Path) -> np.ndarray:
             f"{path} holds values {np.unique(raw[bad])[:10].tolist()}; Inria masks are 0 and 255 only: "
             "re-download the file"
         )
-    return (raw // 255).astype(np.uint8)
+    return (raw // 255).astype(np.uint8), {}
 
 
-def _adapt_item(item: ReleaseItem, images_dir: Path, masks_dir: Path, source: str, labels_of) -> dict:
-    """Write one image and its mask; return its manifest row (same columns as ingestion's)."""
+def _adapt_item(
+    item: ReleaseItem, images_dir: Path, masks_dir: Path, source: str, labels_of: LabelReader
+) -> dict:
+    """Write one image and its mask; return its manifest row (ingestion's columns, then the
+    label reader's counts)."""
     if not SCENE_ID_PATTERN.fullmatch(item.image_id):
         raise ReleaseLayoutError(f"{item.image}: its name is not a safe image id; rename it")
     info = raster_info(item.image)
     pixels = read_raster(item.image, bands=[1, 2, 3])
-    labels = labels_of(item.label)
+    labels, counts = labels_of(item.label)
     if labels.shape != pixels.shape[:2]:
         raise ReleaseLayoutError(
             f"label map {item.label} is {labels.shape[0]}x{labels.shape[1]} but image {item.image} is "
@@ -262,6 +321,7 @@ def _adapt_item(item: ReleaseItem, images_dir: Path, masks_dir: Path, source: st
         "crs": info.crs,
         "transform": json.dumps(list(info.transform)) if info.transform is not None else None,
         "split": item.split,
+        **counts,
     }
 
 
@@ -271,15 +331,16 @@ def adapt_release(
     masks_dir: str | Path,
     *,
     source: str,
-    labels_of,
+    labels_of: LabelReader,
     ratios: Sequence[float] = (0.7, 0.1, 0.2),
     seed: int = 0,
     workers: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write every item's image and mask; return the image manifest and the split table.
 
-    ``labels_of(path)`` reads one label file as class values. Items without a split (DeepGlobe
-    without its lists) are split by :func:`urur.split.split_images` with ``ratios`` and ``seed``.
+    ``labels_of(path)`` reads one label file as class values and per-file counts, which become
+    manifest columns after ingestion's. Items without a split (DeepGlobe without its lists) are
+    split by :func:`urur.split.split_images` with ``ratios`` and ``seed``.
     """
     adapt_one = functools.partial(
         _adapt_item,
@@ -290,7 +351,8 @@ def adapt_release(
     )
     rows = pd.DataFrame(map_items(adapt_one, list(items), workers=workers, desc=f"adapting {source}"))
     rows = rows.sort_values("image_id", ignore_index=True)
-    manifest = rows[list(MANIFEST_COLUMNS)]
+    counts = [c for c in rows.columns if c not in MANIFEST_COLUMNS and c != "split"]
+    manifest = rows[[*MANIFEST_COLUMNS, *counts]]
     if rows["split"].isna().all():
         table = split_images(manifest, ratios=ratios, seed=seed)
     elif rows["split"].isna().any():
@@ -308,3 +370,37 @@ def stage_release(items: Sequence[ReleaseItem], **kwargs) -> tuple[Path, Path, p
         write_stamp(images_dir, manifest)
         write_stamp(masks_dir, manifest)
     return images_dir, masks_dir, manifest, table
+
+
+def stage_deepglobe(
+    root: str | Path, params: DeepGlobeParams, workers: int | None = None
+) -> tuple[Path, Path, pd.DataFrame, pd.DataFrame]:
+    """:func:`stage_release` of the DeepGlobe release in ``root``; logs each mask's pixels of no
+    class colour (labelled unknown)."""
+    items = list_deepglobe(root)
+    staged = stage_release(
+        items,
+        source="deepglobe",
+        labels_of=functools.partial(deepglobe_labels, max_off_palette_share=params.max_off_palette_share),
+        ratios=params.ratios,
+        seed=params.seed,
+        workers=workers,
+    )
+    manifest = staged[2]
+    mask_of = {item.image_id: item.label for item in items}
+    relabelled = manifest[manifest[OFF_PALETTE_COLUMN] > 0]
+    for image_id, count, pixels in zip(
+        relabelled["image_id"],
+        relabelled[OFF_PALETTE_COLUMN],
+        relabelled["height"] * relabelled["width"],
+        strict=True,
+    ):
+        logger.warning(
+            "%s: %d pixel%s (%.3f %%) of no class colour after thresholding (JPEG artefacts at class "
+            "borders?) labelled unknown (limit: deepglobe.max_off_palette_share)",
+            mask_of[image_id],
+            count,
+            "" if count == 1 else "s",
+            100 * count / pixels,
+        )
+    return staged

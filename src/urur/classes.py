@@ -70,26 +70,40 @@ def _pack(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
-def rgb_to_index(mask_rgb: np.ndarray, palette: np.ndarray = URUR_PALETTE) -> np.ndarray:
-    """Map an (H, W, 3) colour mask to (H, W) uint8 class values.
-
-    Raises ``UnknownColourError`` listing the offending colours: silently mapping an unknown
-    colour to a class would corrupt the labels.
-    """
+def rgb_to_index_or(mask_rgb: np.ndarray, palette: np.ndarray, fill: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map an (H, W, 3) colour mask to (H, W) uint8 class values, colours outside the palette to
+    ``fill``; also returns where they were (boolean (H, W)), for callers that count or refuse them."""
     if mask_rgb.ndim != 3 or mask_rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB mask, got shape {mask_rgb.shape}")
     keys = _pack(np.asarray(palette))
     order = np.argsort(keys)
     packed = _pack(mask_rgb)
     pos = np.clip(np.searchsorted(keys[order], packed), 0, len(keys) - 1)
-    found = keys[order][pos] == packed
-    if not found.all():
-        bad = np.unique(packed[~found])[:5]
-        colours = [((int(k) >> 16) & 255, (int(k) >> 8) & 255, int(k) & 255) for k in bad]
+    outside = keys[order][pos] != packed
+    labels = order[pos].astype(np.uint8)
+    labels[outside] = fill
+    return labels, outside
+
+
+def example_colours(mask_rgb: np.ndarray, where: np.ndarray, count: int = 5) -> list[tuple[int, int, int]]:
+    """Up to ``count`` distinct colours of ``mask_rgb`` at ``where``, for error messages."""
+    bad = np.unique(_pack(mask_rgb[where]))[:count]
+    return [((int(k) >> 16) & 255, (int(k) >> 8) & 255, int(k) & 255) for k in bad]
+
+
+def rgb_to_index(mask_rgb: np.ndarray, palette: np.ndarray = URUR_PALETTE) -> np.ndarray:
+    """Map an (H, W, 3) colour mask to (H, W) uint8 class values.
+
+    Raises ``UnknownColourError`` listing the offending colours: silently mapping an unknown
+    colour to a class would corrupt the labels.
+    """
+    labels, outside = rgb_to_index_or(mask_rgb, palette, IGNORE_INDEX)
+    if outside.any():
         raise UnknownColourError(
-            f"{int((~found).sum())} pixels have colours outside the palette, e.g. {colours}"
+            f"{int(outside.sum())} pixels have colours outside the palette, "
+            f"e.g. {example_colours(mask_rgb, outside)}"
         )
-    return order[pos].astype(np.uint8)
+    return labels
 
 
 def index_to_rgb(labels: np.ndarray, palette: np.ndarray = URUR_PALETTE) -> np.ndarray:
