@@ -283,3 +283,65 @@ def test_bad_tiling_options_refused(tmp_path):
     write_raster(tmp_path / "a.tif", _image(40, 40))
     with pytest.raises(PredictionError, match=r"overlap <= tile / 2.*overlap=40"):
         predict_raster(Pointwise().eval(), META, tmp_path / "a.tif", tmp_path / "b.tif", tile=64, overlap=40)
+
+
+def test_outputs_naming_one_file_are_refused(tmp_path, checkpoint):
+    """``-o out.tif --confidence out.tif`` (or a link to it) would keep one output and lose the other."""
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(40, 40))
+    out = tmp_path / "out.tif"
+    (tmp_path / "link.tif").symlink_to(out)  # dangling until out.tif exists
+    runner = CliRunner()
+    base = ["predict", str(source), "-o", str(out), "--checkpoint", checkpoint, "--device", "cpu"]
+    for other in (out, tmp_path / "link.tif", tmp_path / "." / "out.tif"):
+        done = runner.invoke(main, [*base, "--tile", "64", "--overlap", "16", "--confidence", str(other)])
+        assert done.exit_code == 1, done.output
+        assert f"outputs {out} and {other} are the same file" in done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.tif", "scene.tif"]
+
+
+class PublishesFirst(Pointwise):
+    """Writes ``target`` during its first forward, as a second run finishing first would."""
+
+    def __init__(self, target) -> None:
+        super().__init__()
+        self.target = target
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.target.exists():
+            self.target.write_bytes(b"the other run's labels")
+        return super().forward(x)
+
+
+def test_an_output_another_run_wrote_meanwhile_is_kept_unless_overwrite(tmp_path):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(40, 40))
+    out = tmp_path / "labels.tif"
+    with pytest.raises(PredictionError, match=r"labels.tif appeared while .* kept.*pass --overwrite"):
+        predict_raster(PublishesFirst(out).eval(), META, source, out, tile=32, overlap=0, progress=False)
+    assert out.read_bytes() == b"the other run's labels"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.tif", "scene.tif"]
+    out.unlink()
+    predict_raster(PublishesFirst(out).eval(), META, source, out, tile=32, overlap=0, overwrite=True)
+    assert read_raster(out).shape == (40, 40)
+
+
+def test_temporaries_of_a_killed_prediction_are_removed_at_the_next_run(tmp_path, caplog):
+    import fcntl
+
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(40, 40))
+    stale = tmp_path / ".labels.k1ll3d_x.tmp.tif"  # atomic_path's name for labels.tif
+    live = tmp_path / ".labels.st1ll0n_.tmp.tif"  # a running prediction's: it holds the lock
+    kept = [
+        tmp_path / ".labels.notes.txt",
+        tmp_path / ".labels.tmp.tif",
+        tmp_path / ".other.k1ll3d_x.tmp.tif",
+    ]
+    for path in (stale, live, *kept):
+        path.write_bytes(b"x" * 100)
+    with live.open("rb") as holder, caplog.at_level("WARNING", logger="urur"):
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        predict_raster(Pointwise().eval(), META, source, tmp_path / "labels.tif", tile=32, overlap=0)
+    assert not stale.exists() and live.exists() and all(path.exists() for path in kept)
+    assert str(stale) in caplog.text and str(live) not in caplog.text

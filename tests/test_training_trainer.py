@@ -254,3 +254,18 @@ def test_configuration_name_separates_what_changes_the_computation() -> None:
     # ...anything that changes the weights, or another train split, gets its own.
     assert configuration_name(base.model_copy(update={"lr": 0.02}), ["a", "b"]) != name
     assert configuration_name(base, ["a", "c"]) != name
+
+
+def test_temporaries_of_a_killed_training_are_removed_at_the_next_run(
+    store: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    stale = [folder / ".iter_00000002.k1ll3d_x.tmp.pt", folder / ".best.a1b2c3d4.tmp.pt"]
+    kept = folder / ".notes.txt"
+    for path in (*stale, kept):
+        path.write_bytes(b"x" * 100)
+    with caplog.at_level("WARNING", logger="urur"):
+        fit(_params(iterations=2), IDS, *store, tmp_path / "run")
+    assert not any(path.exists() for path in stale) and kept.exists()
+    assert all(str(path) in caplog.text for path in stale)

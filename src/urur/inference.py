@@ -24,13 +24,14 @@ are labelled 255 (:data:`urur.classes.IGNORE_INDEX`), tagged as nodata.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from urur.ingestion import (
     stretch_sample,
     validate_raw_scene,
 )
+from urur.io.atomic import clean_temporaries
 from urur.io.raster import (
     DRIVERS_BY_SUFFIX,
     GEOTIFF_BLOCK_SIZE,
@@ -157,12 +159,20 @@ def blend_weights(height: int, width: int, overlap: int) -> torch.Tensor:
 
 
 def check_outputs(outputs: Sequence[Path], inputs: Sequence[Path], overwrite: bool) -> None:
-    """Refuse, before any work, outputs that exist (unless ``overwrite``), that are an input, or
-    whose folder cannot be created or written."""
+    """Refuse, before any work, outputs that exist (unless ``overwrite``), that are an input or
+    another output (after following links), or whose folder cannot be created or written."""
     resolved_inputs = {path.resolve() for path in inputs}
+    seen: dict[Path, Path] = {}
     for path in outputs:
-        if path.resolve() in resolved_inputs:
+        resolved = path.resolve()
+        if resolved in resolved_inputs:
             raise PredictionError(f"output {path} is the input; choose another output path")
+        if resolved in seen:
+            raise PredictionError(
+                f"outputs {seen[resolved]} and {path} are the same file ({resolved}): one would "
+                "overwrite the other; give each output its own path"
+            )
+        seen[resolved] = path
         if path.exists() and not overwrite:
             raise PredictionError(f"output {path} exists; pass --overwrite to replace it, or choose another")
         try:
@@ -225,6 +235,18 @@ def _finish_rows(
     return labels, confidence
 
 
+@contextmanager
+def _kept_if_exists() -> Iterator[None]:
+    """An output that another run published while this one predicted is kept: say so."""
+    try:
+        yield
+    except FileExistsError as error:
+        raise PredictionError(
+            f"output {error.filename} appeared while this run was predicting (another run wrote it?); "
+            "it is kept: pass --overwrite to replace it, or choose another output"
+        ) from error
+
+
 def predict_raster(
     model: nn.Module,
     meta: Mapping[str, object],
@@ -255,7 +277,9 @@ def predict_raster(
     every convolution; the same logits up to float rounding). ``compile``: ``torch.compile`` with
     inductor's freezing (batch norms folded, weights pre-packed, element-wise work fused): about
     1.4x faster on the CPU, after a compilation of a minute or two, worth it for large rasters.
-    Every output is written under a temporary name and renamed when complete.
+    Every output is written under a temporary name and renamed when complete; without
+    ``overwrite``, one that appeared meanwhile (another run's) is kept and this run fails.
+    Temporaries that killed predictions left beside the outputs are removed first.
     """
     source, output = Path(source), Path(output)
     extra = {"confidence": confidence, "preview": preview}
@@ -273,6 +297,9 @@ def predict_raster(
     if model.training:
         raise PredictionError("prediction needs the model in eval mode: call model.eval() first")
     check_outputs([output, *extra.values()], [source], overwrite)
+    for path in (output, *extra.values()):
+        for stale in clean_temporaries(path.parent, glob.escape(path.name)):
+            logger.warning("removed %s, the temporary output of an interrupted prediction", stale)
     info = _input_info(source, rgb_bands)
     fill_value = nodata if nodata is not None else (0.0 if zero_is_fill else None)
     limits = _stretch(source, info, rgb_bands, fill_value)
@@ -293,8 +320,9 @@ def predict_raster(
     if compile:
         network = torch.compile(network)
     started = time.perf_counter()
-    georef = {"crs": info.crs, "transform": info.transform}
-    with ExitStack() as stack:
+    # Without overwrite an output is published only if no other run did meanwhile.
+    georef = {"crs": info.crs, "transform": info.transform, "replace": overwrite}
+    with _kept_if_exists(), ExitStack() as stack:
         labels_out = stack.enter_context(
             raster_writer(
                 output, height, width, **georef, nodata=IGNORE_INDEX, colormap=mask_colour_table(palette)
@@ -356,7 +384,9 @@ def predict_raster(
             summed_weight[:carried] = summed_weight[done:].clone()
             summed_weight[carried:] = 0
         if "preview" in extra:
-            write_raster(extra["preview"], index_to_rgb(np.concatenate(preview_rows), palette))
+            write_raster(
+                extra["preview"], index_to_rgb(np.concatenate(preview_rows), palette), replace=overwrite
+            )
     seconds = time.perf_counter() - started
     logger.info(
         "predicted %s (%dx%d, %d tiles) -> %s in %.1f s", source, height, width, len(windows), output, seconds

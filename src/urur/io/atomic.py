@@ -3,21 +3,31 @@
 Temporary names are hidden siblings (``.<name>.…``) or live in a staging root on the same
 filesystem as the outputs, so publishing is one ``rename``. A run killed with SIGKILL leaves
 them behind; :func:`clean_stale` removes them at the start of the next run (which holds the
-project's run lock, so no other run can be using them).
+project's run lock, so no other run can be using them). Commands that run outside that lock
+(``urur predict``, training called from a notebook) call :func:`clean_temporaries` instead: a
+file temporary of :func:`atomic_path` is locked (``flock``) by its writer while it is written,
+and the lock dies with the writer, so only a killed run's temporaries are removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import fnmatch
 import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 _STAGING_ROOT: Path | None = None
+# tempfile's random part of a name: 8 characters of this alphabet.
+_RANDOM_PART = r"[a-z0-9_]{8}"
+# Filesystems without hard links (FAT, exFAT, some network shares) refuse os.link with these.
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
 
 
 def _umask() -> int:
@@ -33,23 +43,69 @@ def _respect_umask(path: Path, mode: int) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, *, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary file path beside ``target``; rename it onto ``target`` on success.
 
-    The temporary keeps ``target``'s suffix so writers that infer the format from it work.
+    The temporary keeps ``target``'s suffix so writers that infer the format from it work, and
+    is ``flock``-ed while it is written (see :func:`clean_temporaries`). ``replace=False``
+    publishes only if ``target`` does not exist by then (a hard link, which refuses to replace),
+    raising ``FileExistsError`` naming it otherwise: a concurrent writer's output is never lost.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
-    os.close(fd)
     tmp_path = Path(tmp)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield tmp_path
         if tmp_path.exists():
             _respect_umask(tmp_path, 0o666)
-        os.replace(tmp_path, target)
+        if replace:
+            os.replace(tmp_path, target)
+        else:
+            _publish_new(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _publish_new(tmp: Path, target: Path) -> None:
+    """Give ``tmp`` the name ``target`` unless that exists (atomically where hard links exist)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "exists already, not replaced", str(target)) from None
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if target.exists():  # no atomic test-and-set here: check, then rename
+            raise FileExistsError(errno.EEXIST, "exists already, not replaced", str(target)) from None
+        os.replace(tmp, target)
+
+
+def clean_temporaries(folder: str | os.PathLike, target_pattern: str) -> list[Path]:
+    """Remove :func:`atomic_path` temporaries in ``folder`` that killed writers left; return them.
+
+    ``target_pattern`` is a glob of the targets' names (``glob.escape`` a literal name): only
+    ``.<stem>.<8 random characters>.tmp<suffix>`` files of those targets are candidates, never
+    another file. A candidate is removed only if its lock can be taken: a live writer holds it,
+    and a writer killed even by SIGKILL has released it.
+    """
+    folder = Path(folder)
+    stem, suffix = os.path.splitext(target_pattern)
+    name = re.compile(rf"\.(?P<stem>.+)\.{_RANDOM_PART}\.tmp{re.escape(suffix)}")
+    removed = []
+    for path in sorted(folder.glob(f".{stem}.*.tmp{glob.escape(suffix)}")):
+        match = name.fullmatch(path.name)
+        if match is None or not fnmatch.fnmatchcase(match["stem"] + suffix, target_pattern):
+            continue
+        if not path.is_file() or path.is_symlink():
+            continue
+        with contextlib.suppress(OSError), path.open("rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError (EWOULDBLOCK): live
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _make_staging_dir(parent: Path, prefix: str) -> Path:
@@ -74,6 +130,12 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+
+
+def publish_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Replace ``target`` by a copy of the folder ``source``, whole or not at all."""
+    with atomic_directory(target) as staging:
+        shutil.copytree(source, staging, dirs_exist_ok=True)
 
 
 def publish_directory(staging: Path, target: Path) -> None:

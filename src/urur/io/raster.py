@@ -267,6 +267,7 @@ def write_raster(
     nodata: float | None = None,
     valid: np.ndarray | None = None,
     colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    replace: bool = True,
 ) -> None:
     """Write ``array`` (``(H, W)`` or ``(H, W, C)``) to ``path`` atomically, format from the suffix.
 
@@ -275,7 +276,8 @@ def write_raster(
     where the pixel is fill; GDAL, QGIS and :func:`read_valid` read it) and a colour table
     for one uint8 band (``colormap``: value -> RGBA). ``.png`` and ``.jpg`` cannot hold these, so
     passing them is an error rather than a silent loss (:func:`write_world_file` georeferences a
-    PNG beside it).
+    PNG beside it). ``replace=False``: ``FileExistsError`` rather than replace a ``path`` that
+    exists when the raster is complete (:func:`urur.io.atomic.atomic_path`).
     """
     path = Path(path)
     if array.ndim not in (2, 3) or array.size == 0:
@@ -300,6 +302,7 @@ def write_raster(
         nodata=nodata,
         masked=valid is not None,
         colormap=colormap,
+        replace=replace,
     ) as writer:
         for row in range(0, height, GEOTIFF_BLOCK_SIZE):
             rows = slice(row, row + GEOTIFF_BLOCK_SIZE)
@@ -371,6 +374,7 @@ def raster_writer(
     masked: bool = False,
     colormap: dict[int, tuple[int, int, int, int]] | None = None,
     half_float: bool = False,
+    replace: bool = True,
 ) -> Iterator[RasterRowWriter]:
     """A :class:`RasterRowWriter` for a new raster at ``path``, published atomically on success.
 
@@ -378,7 +382,7 @@ def raster_writer(
     memory are written strip by strip. ``masked`` adds an internal mask band (each strip then
     comes with its validity); ``half_float`` stores float32 as IEEE half floats (GeoTIFF
     ``NBITS=16``: half the size, read back as float32). A failure, or fewer rows than
-    ``height``, leaves nothing at ``path``.
+    ``height``, leaves nothing at ``path``; ``replace`` as in :func:`write_raster`.
     """
     path = Path(path)
     driver = driver_for(path)
@@ -406,7 +410,7 @@ def raster_writer(
         **({"nbits": 16} if half_float else {}),
     }
     with (
-        atomic_path(path) as tmp,
+        atomic_path(path, replace=replace) as tmp,
         # No .aux.xml or .msk side-car files: they would be left behind under the temporary name.
         rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES"),
         warnings.catch_warnings(),

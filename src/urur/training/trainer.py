@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from urur.classes import URUR_CLASSES
+from urur.io.atomic import clean_temporaries
 from urur.models import build_model
 from urur.training.checkpoint import (
     CheckpointError,
@@ -342,6 +343,8 @@ def _train(
         _move_aside(checkpoint_dir)
     if main:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        for stale in clean_temporaries(checkpoint_dir, "*.pt"):
+            logger.warning("removed %s, a checkpoint an interrupted run was writing", stale)
 
     random.seed(params.seed)
     np.random.seed(params.seed)
