@@ -171,7 +171,7 @@ def _run_env(root: Path, env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     bootstrap_project(root)
     with KedroSession.create(project_path=root) as session:
         session.run(pipeline_names=["train_urur"])
-    return root / "data"
+    return root / "data" / env  # the environment's data_root (conf/<env>/globals.yml)
 
 
 def _check_outputs(data: Path, expected: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -235,7 +235,9 @@ def test_inria_env_keeps_georeferencing_and_binary_masks(tmp_path: Path, monkeyp
 def _adapt_deepglobe(root: Path, monkeypatch: pytest.MonkeyPatch, **params) -> tuple[Path, pd.DataFrame]:
     """The adapt_deepglobe node on ``root``, staged under ``root``'s parent; (masks, manifest)."""
     monkeypatch.setenv("URUR_STAGING_DIR", str(root.parent / "staging"))
-    _, masks, manifest, _ = adapt_deepglobe(root, DeepGlobeParams(**params), RuntimeParams(workers=1))
+    _, masks, manifest, *_ = adapt_deepglobe(
+        root, DeepGlobeParams(**params), RuntimeParams(workers=1), "deepglobe"
+    )
     return masks, manifest
 
 

@@ -513,7 +513,7 @@ def test_the_ingestion_node_stretches_16_bit_between_the_2_and_98_percentiles(tm
     array = noise((64, 64, 3), np.uint16, seed=23) // 16 + 9000
     write_raster(raw / "s.tif", array)
     write_table(raw / "scenes.csv", [scene_row("s", "s.tif")])
-    images_dir, manifest = ingest(raw, IngestionParams(), RuntimeParams(workers=1))
+    images_dir, manifest, _ = ingest(raw, IngestionParams(), RuntimeParams(workers=1), "base")
     expected = _reference_stretch(array, np.ones((64, 64), bool), 2, 98)
     np.testing.assert_array_equal(_stitch(manifest, images_dir, (64, 64, 3)), expected)
 

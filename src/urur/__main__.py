@@ -4,7 +4,8 @@
 is Kedro's own, registered again under the ``kedro.project_commands`` entry point (pyproject)
 with two changes: its default runner is :class:`BuildIfMissingRunner`, so pipelines that
 *consume* the dataset (``train_urur``) build it only where it is absent instead of rebuilding it
-on every run; and a user error (bad input, bad parameter, missing input, a second run) prints
+on every run, and never reuse one built from another source (:func:`urur.sources.check_source`);
+and a user error (bad input, bad parameter, missing input, a second run) prints
 its message and fix, not a page of traceback. Everything else (flags, other runners,
 ``--only-missing-outputs``) is Kedro's.
 """
@@ -24,27 +25,52 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import find_run_command
 from kedro.framework.project import configure_project
 from kedro.io import DatasetError
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 from kedro.validation import ParameterValidationError
 
 from urur.io.lock import RunLockedError
+from urur.sources import check_source
 
 # Nodes carrying this tag run only when one of their persistent outputs is missing (or a node
 # that runs needs an output of theirs that is not persisted).
 BUILD_IF_MISSING = "build_if_missing"
+# Which source a built dataset came from (urur.sources.describe_source): written, with the
+# dataset, by the node that builds it from its first input, a raw folder.
+SOURCE_RECORD = "dataset_source"
+ENVIRONMENT = "params:environment"
 
 
 class BuildIfMissingRunner(SequentialRunner):
-    """Kedro's sequential runner; nodes tagged ``build_if_missing`` are skipped when built."""
+    """Kedro's sequential runner; nodes tagged ``build_if_missing`` are skipped when built.
+
+    A built dataset is kept only if it came from what this run would build it from; one without
+    its source record is rebuilt whole, with every optional node after the one that writes it.
+    """
 
     def run(self, pipeline: Pipeline, catalog, hook_manager=None, run_id=None, only_missing_outputs=False):
         optional = pipeline.only_nodes_with_tags(BUILD_IF_MISSING)
         if optional.nodes and not only_missing_outputs:
             # Kedro's own missing-outputs rule, applied to the optional part of the pipeline only.
             needed = self._filter_pipeline_for_missing_outputs(optional, catalog)
+            rebuilt = [node.name for node in needed.nodes if SOURCE_RECORD in node.outputs]
+            if rebuilt:
+                needed += optional.from_nodes(*rebuilt)
+            for node in (optional - needed).nodes:
+                if SOURCE_RECORD in node.outputs:
+                    _check_reused_source(node, catalog)
             pipeline = (pipeline - optional) + needed
         return super().run(pipeline, catalog, hook_manager, run_id, only_missing_outputs)
+
+
+def _check_reused_source(node: Node, catalog) -> None:
+    """Refuse to skip ``node`` unless the dataset it built came from the folder it would read now."""
+    check_source(
+        catalog.load(SOURCE_RECORD),
+        catalog.load(ENVIRONMENT),
+        catalog[node.inputs[0]]._describe()["path"],
+        record=catalog[SOURCE_RECORD]._describe()["filepath"],
+    )
 
 
 def is_user_error(error: BaseException) -> bool:

@@ -59,12 +59,6 @@ def _globals() -> tuple[dict, Path]:
     return loader["globals"], root
 
 
-def data_source() -> str:
-    """The resolved ``data_source`` of the project around the working directory."""
-    values, root = _globals()
-    return resolve_data_source(values.get("data_source", "auto"), root)
-
-
 def _read_synthetic(p: Pipeline) -> Pipeline:
     mapping = {name: new for name, new in SYNTHETIC_INPUTS.items() if name in p.inputs()}
     return pipeline(p, inputs=mapping) if mapping else p
@@ -81,10 +75,30 @@ def _stage_pipelines() -> dict[str, Pipeline]:
     return {name: importlib.import_module(f"urur.pipelines.{name}").create_pipeline() for name in names}
 
 
+def _check_data_root(values: dict) -> str:
+    """``data_root`` (conf/<env>/globals.yml) lies inside ``data/``, beside the run lock and staging."""
+    root = str(values.get("data_root", "data"))
+    parts = Path(root).parts
+    if Path(root).is_absolute() or not parts or parts[0] != "data" or ".." in parts:
+        raise ConfigError(
+            f"data_root is {root!r} in conf/<env>/globals.yml; expected data or a folder inside data/ "
+            "(the run lock and the staging folder a stage publishes from live in data/)"
+        )
+    return root
+
+
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = _stage_pipelines()
-    source = data_source()
-    log.info("Data source: %s (data_source in conf/*/globals.yml)", source)
+    values, project = _globals()
+    root = _check_data_root(values)
+    # A public release (``dataset`` in conf/urur, conf/deepglobe, conf/inria globals.yml) is
+    # already cut and labelled: its adapter replaces the whole chain.
+    release = values.get("dataset")
+    source = resolve_data_source(values.get("data_source", "auto"), project)
+    if release:
+        log.info("Data source: the %s release (dataset, conf/<env>/globals.yml); data root %s", release, root)
+    else:
+        log.info("Data source: %s (data_source in conf/*/globals.yml); data root %s", source, root)
     if source == "synthetic":
         pipelines = {name: _read_synthetic(p) for name, p in pipelines.items()}
     else:
@@ -100,9 +114,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         ),
         Pipeline([]),
     )
-    # A public release (``dataset`` in conf/urur, conf/deepglobe, conf/inria globals.yml) is
-    # already cut and labelled: its adapter replaces the whole chain.
-    release = _globals()[0].get("dataset")
     if release:
         if f"{ADAPTER_PREFIX}{release}" not in pipelines:
             known = sorted(n.removeprefix(ADAPTER_PREFIX) for n in pipelines if n.startswith(ADAPTER_PREFIX))

@@ -8,8 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 adapt_deepglobe,
-                inputs=["deepglobe_release", "params:deepglobe", "params:runtime"],
-                outputs=["uhr_images", "masks", "image_manifest", "dataset_split"],
+                inputs=["deepglobe_release", "params:deepglobe", "params:runtime", "params:environment"],
+                outputs=["uhr_images", "masks", "image_manifest", "dataset_split", "dataset_source"],
                 name="adapt_deepglobe",
             )
         ]

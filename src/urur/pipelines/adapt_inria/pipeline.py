@@ -8,8 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 adapt_inria,
-                inputs=["inria_release", "params:inria", "params:runtime"],
-                outputs=["uhr_images", "masks", "image_manifest", "dataset_split"],
+                inputs=["inria_release", "params:inria", "params:runtime", "params:environment"],
+                outputs=["uhr_images", "masks", "image_manifest", "dataset_split", "dataset_source"],
                 name="adapt_inria",
             )
         ]

@@ -5,9 +5,13 @@ from pathlib import Path
 
 from urur.adapters import UrurReleaseParams, list_urur, stage_release, urur_label_lut, urur_labels
 from urur.config import RuntimeParams
+from urur.sources import describe_source
 
 
-def adapt_urur(release_dir: Path, p: UrurReleaseParams, runtime: RuntimeParams):
-    """Images, masks (label_order remapped to the README's values), manifest and the release's split."""
+def adapt_urur(release_dir: Path, p: UrurReleaseParams, runtime: RuntimeParams, environment: str):
+    """Images, masks (label_order remapped to the README's values), manifest, the release's split
+    and the dataset's source record."""
+    source = describe_source(release_dir, environment)
     labels_of = functools.partial(urur_labels, lut=urur_label_lut(p.label_order))
-    return stage_release(list_urur(release_dir), source="urur", labels_of=labels_of, workers=runtime.workers)
+    items = list_urur(release_dir)
+    return *stage_release(items, source="urur", labels_of=labels_of, workers=runtime.workers), source

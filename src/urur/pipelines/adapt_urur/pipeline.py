@@ -8,8 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 adapt_urur,
-                inputs=["urur_release", "params:urur_release", "params:runtime"],
-                outputs=["uhr_images", "masks", "image_manifest", "dataset_split"],
+                inputs=["urur_release", "params:urur_release", "params:runtime", "params:environment"],
+                outputs=["uhr_images", "masks", "image_manifest", "dataset_split", "dataset_source"],
                 name="adapt_urur",
             )
         ]

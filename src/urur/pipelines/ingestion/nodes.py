@@ -9,15 +9,20 @@ from urur.config import IngestionParams, RuntimeParams
 from urur.ingestion import ingest_scenes, load_scene_table
 from urur.io.atomic import staging_directories
 from urur.io.stamp import write_stamp
+from urur.sources import describe_source
 
 log = logging.getLogger(__name__)
 
 
-def ingest(raw_dir: Path, p: IngestionParams, runtime: RuntimeParams) -> tuple[Path, pd.DataFrame]:
+def ingest(
+    raw_dir: Path, p: IngestionParams, runtime: RuntimeParams, environment: str
+) -> tuple[Path, pd.DataFrame, dict]:
     """Validate every raw scene, cut it into split_factor² UHR images and list them.
 
-    The images folder is stamped with the manifest so consumers can tell the pair belongs together.
+    The images folder is stamped with the manifest so consumers can tell the pair belongs together;
+    the dataset's source record names the raw folder, so a run for another source never reuses it.
     """
+    source = describe_source(raw_dir, environment)
     scene_table = load_scene_table(raw_dir / p.scene_table)
     with staging_directories("images") as (images_dir,):
         manifest = ingest_scenes(
@@ -31,4 +36,4 @@ def ingest(raw_dir: Path, p: IngestionParams, runtime: RuntimeParams) -> tuple[P
         )
         write_stamp(images_dir, manifest)
     log.info("Ingested %d raw scenes into %d UHR images", len(scene_table), len(manifest))
-    return images_dir, manifest
+    return images_dir, manifest, source

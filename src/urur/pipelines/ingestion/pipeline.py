@@ -8,8 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 ingest,
-                inputs=["raw_scenes", "params:ingestion", "params:runtime"],
-                outputs=["uhr_images", "image_manifest"],
+                inputs=["raw_scenes", "params:ingestion", "params:runtime", "params:environment"],
+                outputs=["uhr_images", "image_manifest", "dataset_source"],
                 name="ingest_raw_scenes",
             )
         ]
