@@ -78,7 +78,7 @@ def make_project(dest: Path, parameters: dict | None = None) -> Path:
         if rel.startswith(("tests/", "benchmarks/", "notebooks/", "docs/")) or not (ROOT / rel).is_file():
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, dest / rel)
+        shutil.copy2(ROOT / rel, dest / rel, follow_symlinks=False)  # params.yaml stays a link
     base = dest / "conf" / "base"
     for name, section in (parameters or TINY_PARAMETERS).items():
         # Tiny values over the project's own: every key the DVC stages list stays defined.

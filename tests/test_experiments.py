@@ -15,7 +15,7 @@ import pytest
 from urur.training.experiments import open_live, save_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
-DVCYAML = "compare/runs/dvc.yaml"
+
 RECORD = "data/08_reporting/compare/run"
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
 
@@ -38,15 +38,13 @@ def _dvc(cwd: Path, *args: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A git + DVC project with the committed compare/runs/dvc.yaml and a gitignored data/."""
+    """A git + DVC project ignoring data/ as the project does (but its small metrics and the record)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_ROOT", raising=False)
     subprocess.run(["git", "init", "-q"], check=True)
     _dvc(tmp_path, "init", "-q")
     _dvc(tmp_path, "config", "core.analytics", "false")
-    (tmp_path / "compare/runs").mkdir(parents=True)
-    shutil.copy(ROOT / DVCYAML, tmp_path / DVCYAML)
-    (tmp_path / ".gitignore").write_text("/data/\n")
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
     subprocess.run(["git", "add", "-A"], check=True)
     subprocess.run([*GIT, "commit", "-qm", "project"], check=True)
     return tmp_path
@@ -61,7 +59,6 @@ def test_each_saved_run_is_an_experiment_with_its_own_params_and_metrics(repo: P
             f"table4-WSDNet-seed{seed}",
             run_dir,
             RECORD,
-            DVCYAML,
             params={"compare": {"table": "table4", "row": "WSDNet", "seed": seed}},
             metrics={"test/mIoU": miou, "fps": None},
         )
@@ -82,11 +79,15 @@ def test_each_saved_run_is_an_experiment_with_its_own_params_and_metrics(repo: P
     # The second run replaced the record; the user's file and git's index are untouched.
     assert json.loads((repo / RECORD / "metrics.json").read_text())["test"]["mIoU"] == 0.47
     assert (repo / "notes.txt").read_text() == "the user's own, untracked\n"
-    status = subprocess.run(["git", "status", "--porcelain"], check=True, capture_output=True, text=True)
-    assert status.stdout.splitlines() == ["?? notes.txt"]
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    # The record is left to commit (small metrics, DVC's convention) beside the user's file; nothing staged.
+    assert {"?? notes.txt", f"?? {RECORD}/dvc.yaml", f"?? {RECORD}/metrics.json"} <= set(status)
+    assert all(line.startswith(("?? notes.txt", f"?? {RECORD}/")) for line in status)
     # Saving again under a name replaces that experiment rather than failing.
     run_dir = repo / "data/06_models/compare/live/table4/WSDNet-seed0"
-    assert save_experiment("table4-WSDNet-seed0", run_dir, RECORD, DVCYAML, {}, {})
+    assert save_experiment("table4-WSDNet-seed0", run_dir, RECORD, {}, {})
 
 
 def test_without_git_the_run_is_recorded_and_the_reason_logged(
@@ -96,7 +97,7 @@ def test_without_git_the_run_is_recorded_and_the_reason_logged(
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     run_dir = _run_log(tmp_path / "live", [1.0])
     with caplog.at_level(logging.WARNING):
-        assert save_experiment("table6-none-seed0", run_dir, RECORD, DVCYAML, {}, {"test/mIoU": 0.3}) is None
+        assert save_experiment("table6-none-seed0", run_dir, RECORD, {}, {"test/mIoU": 0.3}) is None
     assert "Not saving experiment table6-none-seed0" in caplog.text and "dvc exp show" in caplog.text
     assert json.loads((tmp_path / RECORD / "metrics.json").read_text())["test"]["mIoU"] == 0.3
 
@@ -107,6 +108,6 @@ def test_inside_a_dvc_stage_dvc_records_the_stage_itself(
     monkeypatch.setenv("DVC_ROOT", str(repo))
     run_dir = _run_log(repo / "live", [1.0])
     with caplog.at_level(logging.INFO):
-        assert save_experiment("table5-cnn-seed1", run_dir, RECORD, DVCYAML, {}, {}) is None
+        assert save_experiment("table5-cnn-seed1", run_dir, RECORD, {}, {}) is None
     assert "inside a DVC stage" in caplog.text
     assert all(rev["experiments"] is None for rev in json.loads(_dvc(repo, "exp", "show", "--json")))

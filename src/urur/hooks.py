@@ -1,4 +1,5 @@
-"""Kedro hooks: one run at a time, kill-safe staging, cross-parameter checks, where outputs went.
+"""Kedro hooks: one run at a time, kill-safe staging, cross-parameter checks, where outputs went,
+and DVC told what a run built.
 
 Each section's parameters are validated by Kedro itself (node arguments typed with the models
 of ``urur.config``); the checks here are those that span two sections.
@@ -11,9 +12,11 @@ import os
 from pathlib import Path
 
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 
 from urur.config import RuntimeParams, check_split_divides_scene
 from urur.io.atomic import clean_stale, set_staging_root
+from urur.io.dvc_record import KedroStage, kedro_stages, not_recorded_because, record_stages
 from urur.io.lock import RunLock
 from urur.parallel import set_scheduler
 from urur.sources import resolve_data_source
@@ -96,6 +99,60 @@ class RunSafetyHook:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+class DvcRecordHook:
+    """After a run, commit to DVC every ``dvc.yaml`` stage whose nodes all ran (:mod:`urur.io.dvc_record`).
+
+    Also after a failed run: the stages that finished before the failure are whole.
+    """
+
+    def __init__(self) -> None:
+        self._ran: set[str] = set()
+        self._run_params: dict = {}
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict) -> None:
+        self._ran, self._run_params = set(), run_params
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        self._ran.add(node.name)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._record()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._record()
+
+    def _record(self) -> None:
+        if not self._ran or int(os.environ.get("RANK", "0")) > 0:
+            return
+        root = Path(self._run_params.get("project_path") or Path.cwd())
+        reason = not_recorded_because(
+            root, self._run_params.get("env"), self._run_params.get("runtime_params")
+        )
+        if reason:
+            log.info("This run's outputs are not recorded in DVC: %s", reason)
+            return
+        completed = [stage.name for stage in kedro_stages(root) if _stage_nodes(stage) <= self._ran]
+        record_stages(root, completed)
+
+
+def _stage_nodes(stage: KedroStage) -> set[str]:
+    """Names of the nodes a stage's ``kedro run`` runs; a set no run completes where it names none."""
+    selected = pipelines.get(stage.pipeline)
+    try:
+        if selected is not None and stage.tags:
+            selected = selected.only_nodes_with_tags(*stage.tags)
+        if selected is not None and stage.nodes:
+            selected = selected.only_nodes(*stage.nodes)
+    except ValueError:  # a node the stage names is not in the pipeline
+        selected = None
+    names = {node.name for node in selected.nodes} if selected is not None else set()
+    return names or {f"<stage {stage.name} runs no node>"}
 
 
 class OutputSummaryHook:

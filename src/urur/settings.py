@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from urur.hooks import CrossParameterHook, DaskSchedulerHook, OutputSummaryHook, RunSafetyHook
+from urur.hooks import CrossParameterHook, DaskSchedulerHook, DvcRecordHook, OutputSummaryHook, RunSafetyHook
 
-HOOKS = (CrossParameterHook(), DaskSchedulerHook(), RunSafetyHook(), OutputSummaryHook())
+HOOKS = (CrossParameterHook(), DaskSchedulerHook(), RunSafetyHook(), DvcRecordHook(), OutputSummaryHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -66,10 +66,9 @@ class CompareParams(_Section):
     ablation_base: dict[str, object] = Field(default_factory=lambda: {"downsample": "dwt", "aux_loss": "wsl"})
     keep_predictions: tuple[str, ...] = ("ISDNet", "WSDNet")  # rows whose seed-0 test predictions are kept
     run_dir: str = "data/06_models/compare"  # checkpoints and DVCLive logs of every run
-    # Each run's DVCLive log, params and test metrics are copied here and saved as a DVC experiment;
-    # experiment_dvcyaml (a dvc.yaml without stages) declares this folder's files for `dvc exp show`.
+    # Each run's DVCLive log, params and test metrics are copied here, with a dvc.yaml without
+    # stages that declares them for `dvc exp show`, and saved as a DVC experiment.
     experiment_record: str = "data/08_reporting/compare/run"
-    experiment_dvcyaml: str = "compare/runs/dvc.yaml"
 
 
 def table_rows(params: CompareParams, table: str) -> list[CompareRow]:

@@ -95,10 +95,17 @@ class TrainingParams(_Section):
 
 
 class TrainingRunParams(_Section):
-    """Where a training run keeps its checkpoints (resumed from by the next run) and its curves."""
+    """Where a training run keeps its checkpoints (resumed from by the next run) and its curves.
+
+    ``live_dir`` holds the curves of the latest run (dvc.yaml's training metrics and plots).
+    With ``runs_live_dir`` set, each configuration logs into ``<runs_live_dir>/<configuration>``
+    and ``live_dir`` gets a copy: training a variant (``dvc exp run -S training.lr=...``) never
+    overwrites another configuration's curves, as it never overwrites its checkpoints.
+    """
 
     checkpoint_dir: str = "data/06_models/training"
     live_dir: str = "data/08_reporting/training"
+    runs_live_dir: str | None = None
 
 
 # Parameters that do not change what a run computes: a checkpoint written under other values of

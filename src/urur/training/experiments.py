@@ -5,9 +5,10 @@ curves (``--targets`` one of the record's TSV files).
 Why not DVCLive's own ``save_dvc_exp``: it saves the experiment after ``dvc commit`` of *every*
 stage of the project, which fails ("output ... does not exist") wherever one stage's outputs are
 absent, e.g. the default run's outputs before a comparison, or a comparison's before it ends. Here
-the experiment is saved with ``targets`` set to a dvc.yaml without stages (``compare/runs/dvc.yaml``:
-only the record's metrics and params), so nothing is committed to the DVC cache; the
-workspace, the index and the user's files stay as they were.
+the experiment is saved with ``targets`` set to a dvc.yaml without stages, written into the record
+folder itself (only the record's metrics and params), so nothing is committed to the DVC cache;
+the workspace, the index and the user's files stay as they were. Being written with the record,
+it declares no metrics file before a comparison has run (``dvc metrics show`` would fail on it).
 """
 
 from __future__ import annotations
@@ -35,26 +36,30 @@ def open_live(live_dir: str | Path, resume: bool = False) -> Any:
         return Live(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=False)
 
 
+RECORD_DVCYAML = "metrics:\n  - metrics.json\nparams:\n  - params.yaml\n"
+
+
 def save_experiment(
     name: str,
     run_live_dir: str | Path,
     record_dir: str | Path,
-    dvcyaml: str | Path,
     params: Mapping[str, object],
     metrics: Mapping[str, float | None],
 ) -> str | None:
-    """Copy a run's DVCLive folder to ``record_dir`` (the one path ``dvcyaml`` declares, so that every
-    experiment has the same columns), add ``params`` and the final ``metrics``, and save the
-    workspace as DVC experiment ``name`` (replacing one of that name).
+    """Copy a run's DVCLive folder to ``record_dir`` (one path for every run, so that every
+    experiment has the same columns), add ``params``, the final ``metrics`` and the dvc.yaml that
+    declares them, and save the workspace as DVC experiment ``name`` (replacing one of that name).
 
     Returns the experiment's commit; None, with the reason logged, where there is no experiment to
     save into: outside a git repository with commits and DVC, or inside ``dvc repro`` / ``dvc exp
     run`` (DVC records the stage itself there and holds the repository's lock).
     """
-    record_dir, dvcyaml = Path(record_dir), Path(dvcyaml)
+    record_dir = Path(record_dir)
+    dvcyaml = record_dir / "dvc.yaml"
     if record_dir.exists():
         shutil.rmtree(record_dir)
     shutil.copytree(run_live_dir, record_dir)
+    dvcyaml.write_text(RECORD_DVCYAML)
     live = open_live(record_dir, resume=True)
     live.log_params(dict(params))
     for key, value in metrics.items():  # nested on "/" like DVCLive's own log_metric ("test/mIoU")
@@ -72,8 +77,6 @@ def save_experiment(
 
     try:
         with Repo(Repo.find_root()) as repo:
-            if not dvcyaml.is_file():
-                raise DvcException(f"{dvcyaml} is missing: it declares the experiments' record")
             if isinstance(repo.scm, NoSCM):
                 raise DvcException("DVC is used without git here (`dvc init --no-scm`)")
             if repo.scm.no_commits:

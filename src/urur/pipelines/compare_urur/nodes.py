@@ -87,7 +87,7 @@ def compare_table(
                 )
                 log.info("%s: %s (%s), seed %d", table, row.name, row.mode, seed)
                 summary = train(images_dir, masks_dir, dataset_split, params, row_evaluation, run)
-                metrics, *_, predictions = evaluate(
+                metrics, evaluated, *_, predictions = evaluate(
                     images_dir, masks_dir, dataset_split, image_manifest, summary, row_evaluation
                 )
                 if keep:
@@ -98,7 +98,6 @@ def compare_table(
                     f"{table}-{_slug(row.name)}-seed{seed}",
                     run.live_dir,
                     compare.experiment_record,
-                    compare.experiment_dvcyaml,
                     params={"compare": {"table": table, "row": row.name, "paradigm": row.mode}},
                     metrics={k: metrics.get(k) for k in EXPERIMENT_METRICS},
                 )
@@ -106,7 +105,8 @@ def compare_table(
                     "row": row.name, "model": row.model, "mode": row.mode, "seed": seed,
                     "mIoU": metrics["test/mIoU"], "mF1": metrics["test/mF1"], "aAcc": metrics["test/aAcc"],
                     "fps": metrics.get("fps"), "peak_memory_mb": metrics.get("peak_memory_mb"),
-                    "speed_input": metrics.get("speed_input"), "speed_device": metrics.get("speed_device"),
+                    "speed_input": evaluated.get("speed_input"),
+                    "speed_device": evaluated.get("speed_device"),
                     "checkpoint": summary["best_checkpoint"] or summary["last_checkpoint"],
                     "experiment": experiment,
                 })  # fmt: skip

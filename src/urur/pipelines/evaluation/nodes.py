@@ -33,11 +33,12 @@ def evaluate(
     image_manifest: pd.DataFrame,
     training_summary: dict,
     evaluation: EvaluationParams,
-) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]:
+) -> tuple[dict, dict, pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]:
     """The trained model on the test split, the paper's way; then its FPS and peak memory.
 
-    Returns the metrics (DVC metrics), per-class and per-image tables, the confusion matrix and
-    the folder of predicted masks (URUR palette GeoTIFFs, georeferenced like the images).
+    Returns the metrics (numbers only: DVC metrics), what was evaluated and how it was timed
+    (model, checkpoint, speed input and device), per-class and per-image tables, the confusion
+    matrix and the folder of predicted masks (URUR palette GeoTIFFs, georeferenced like the images).
     """
     checkpoint = (
         training_summary[f"{evaluation.checkpoint}_checkpoint"] or training_summary["last_checkpoint"]
@@ -69,9 +70,8 @@ def evaluate(
             "fix conf/<env>/parameters_evaluation.yml"
         )
     m = segmentation_metrics(result.confusion, [class_names.index(n) for n in evaluation.excluded_classes])
+    evaluated = {"model": meta["model"], "checkpoint": Path(checkpoint).name}
     metrics = {
-        "model": meta["model"],
-        "checkpoint": Path(checkpoint).name,
         "test_images": len(test_ids),
         "test/mIoU": m["mIoU"],
         "test/mF1": m["mF1"],
@@ -103,9 +103,8 @@ def evaluate(
             "fps": speed["fps"],
             "seconds_per_image": speed["seconds_per_image"],
             "peak_memory_mb": speed["peak_memory_mb"],
-            "speed_input": f"1x3x{height}x{width}",
-            "speed_device": speed["device"],
         }
+        evaluated |= {"speed_input": f"1x3x{height}x{width}", "speed_device": speed["device"]}
     per_class = pd.DataFrame(
         {
             "class_name": class_names,
@@ -121,4 +120,4 @@ def evaluate(
         "Test mIoU %.4f, mF1 %.4f, aAcc %.4f over %d images (%s)",
         m["mIoU"], m["mF1"], m["aAcc"], len(test_ids), meta["model"],
     )  # fmt: skip
-    return metrics, per_class, result.per_image, confusion, predictions_dir
+    return metrics, evaluated, per_class, result.per_image, confusion, predictions_dir

@@ -18,6 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=[
                     "test_metrics",
+                    "test_evaluation",
                     "test_class_metrics",
                     "test_image_metrics",
                     "test_confusion",

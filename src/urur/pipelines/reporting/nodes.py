@@ -89,6 +89,7 @@ def write_report(
     prelabel_truth_agreement: pd.DataFrame | None,
     training_summary: dict | None,
     test_metrics: dict | None,
+    test_evaluation: dict | None,
     test_class_metrics: pd.DataFrame | None,
     compare_table4: pd.DataFrame | None,
     compare_table5: pd.DataFrame | None,
@@ -108,7 +109,7 @@ def write_report(
         prelabel_ranking=prelabel_ranking,
         prelabel_truth_agreement=prelabel_truth_agreement,
         training_summary=training_summary,
-        test_metrics=test_metrics,
+        test_metrics={**(test_evaluation or {}), **test_metrics} if test_metrics is not None else None,
         test_class_metrics=test_class_metrics,
         comparison={"table4": compare_table4, "table5": compare_table5, "table6": compare_table6},
         run={

@@ -36,6 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "prelabel_truth_agreement_if_present",
                     "training_summary_if_present",
                     "test_metrics_if_present",
+                    "test_evaluation_if_present",
                     "test_class_metrics_if_present",
                     "compare_table4_if_present",
                     "compare_table5_if_present",

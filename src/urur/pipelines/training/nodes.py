@@ -11,6 +11,7 @@ from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import evaluate_images
+from urur.io.atomic import publish_copy
 from urur.training import TrainingParams, fit
 from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
@@ -65,6 +66,7 @@ def train(
     )
     train_ids = split_ids(dataset_split, "train")
     out_dir = Path(run.checkpoint_dir) / configuration_name(training, train_ids)
+    live_dir = Path(run.runs_live_dir) / out_dir.name if run.runs_live_dir else Path(run.live_dir)
     result = fit(
         training,
         train_ids,
@@ -72,8 +74,10 @@ def train(
         masks_dir,
         out_dir,
         validate=validate,
-        live_dir=run.live_dir,
+        live_dir=live_dir,
     )
+    if live_dir != Path(run.live_dir):
+        publish_copy(live_dir, run.live_dir)
     summary = {
         "model": training.model,
         "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
