@@ -21,12 +21,13 @@ from urur.inference import (
     load_predictor,
     predict_raster,
 )
-from urur.io.raster import raster_writer, read_raster, read_valid, write_raster
+from urur.io.raster import raster_block_writer, raster_writer, read_raster, read_valid, write_raster
 from urur.predict_cli import main
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 from urur.tiling import patch_grid
 from urur.training.checkpoint import CheckpointError, build_meta, save_checkpoint
 from urur.training.config import TrainingParams
+from urur.windows import Window
 
 CRS = "EPSG:32650"
 TRANSFORM = (0.5, 0.0, 500000.0, 0.0, -0.5, 4400000.0)
@@ -345,3 +346,111 @@ def test_temporaries_of_a_killed_prediction_are_removed_at_the_next_run(tmp_path
         predict_raster(Pointwise().eval(), META, source, tmp_path / "labels.tif", tile=32, overlap=0)
     assert not stale.exists() and live.exists() and all(path.exists() for path in kept)
     assert str(stale) in caplog.text and str(live) not in caplog.text
+
+
+class Local(nn.Module):
+    """A 5x5 convolution: each window's logits near its border differ from its neighbour's, so the
+    blend (not just the tiling) decides the labels there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(2)
+        self.conv = nn.Conv2d(3, 8, 5, padding=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def _whole_image_blend(
+    model: nn.Module, pixels: np.ndarray, valid: np.ndarray, tile: int, overlap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the row-band blending computed, on the whole image at once: each window's logits
+    times its weights summed in float32 with the same addcmul_, window by window in row-major
+    order; labels and half-float confidence, fill 255 / 0."""
+    height, width = pixels.shape[:2]
+    windows = patch_grid(height, width, tile, overlap)
+    weight = blend_weights(windows[0].height, windows[0].width, overlap)
+    summed, weights = torch.zeros(8, height, width), torch.zeros(height, width)
+    with torch.inference_mode():
+        for w in windows:
+            crop = normalize(to_tensor(pixels[w.slices])[None], IMAGENET_MEAN, IMAGENET_STD)
+            logits = model(crop.contiguous(memory_format=torch.channels_last)).float()[0]
+            summed[(slice(None), *w.slices)].addcmul_(logits, weight)
+            weights[w.slices] += weight
+    labels = summed.argmax(0).to(torch.uint8).numpy()
+    blended = summed / weights
+    confidence = (1 / (blended - blended.max(0, keepdim=True).values).exp().sum(0)).numpy()
+    labels[~valid], confidence[~valid] = 255, 0
+    return labels, confidence
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_streamed_blend_gives_exactly_the_labels_of_the_whole_image_blend(tmp_path, suffix):
+    """Several tile rows and columns, odd sizes, a last row and column flush with the border
+    (pixels under three windows), fill: labels, confidence and preview bit for bit."""
+    pixels = _image(203, 341, seed=4)
+    pixels[150:190, 20:90] = 0
+    valid = ~(pixels == 0).all(axis=-1) if suffix == ".tif" else np.ones((203, 341), bool)
+    source = tmp_path / f"scene{suffix}"
+    write_raster(source, pixels, **({"nodata": 0} if suffix == ".tif" else {}))
+    model = Local().eval()
+    out, conf, preview = tmp_path / "labels.tif", tmp_path / "conf.tif", tmp_path / "preview.png"
+    predict_raster(
+        model, META, source, out, tile=64, overlap=16, confidence=conf, preview=preview, progress=False
+    )
+    labels, confidence = _whole_image_blend(model, pixels, valid, 64, 16)
+    np.testing.assert_array_equal(read_raster(out), labels)
+    with raster_writer(tmp_path / "expected.tif", 203, 341, dtype="float32", half_float=True) as writer:
+        writer.write(confidence)  # GDAL's rounding to half floats, as predict's output has
+    np.testing.assert_array_equal(read_raster(conf), read_raster(tmp_path / "expected.tif"))
+    np.testing.assert_array_equal(read_raster(preview), index_to_rgb(labels, URUR_PALETTE))
+
+
+def test_memory_is_bounded_by_the_tile_not_the_raster_width(tmp_path):
+    """A raster 48x wider must not need more memory: the row-band blend held 8 classes x tile
+    rows x the raster's width of float32 logits (197 MB here for the wide one)."""
+    from urur.evaluation.evaluate import peak_rss_mb, reset_peak_rss
+
+    if not reset_peak_rss():
+        pytest.skip("needs /proc/self/clear_refs to reset the peak RSS")
+    growth, threads = {}, torch.get_num_threads()
+    torch.set_num_threads(1)  # 64² tiles: a second thread only adds synchronisation
+    try:
+        for width in (2000, 96000):
+            source = tmp_path / f"wide{width}.tif"
+            write_raster(source, np.tile(_image(64, 512), (1, width // 512 + 1, 1))[:, :width])
+            reset_peak_rss()
+            before = peak_rss_mb()
+            predict_raster(
+                Pointwise().eval(),
+                META,
+                source,
+                tmp_path / f"labels{width}.tif",
+                tile=64,
+                overlap=8,
+                confidence=tmp_path / f"conf{width}.tif",
+                progress=False,
+            )
+            growth[width] = peak_rss_mb() - before
+    finally:
+        torch.set_num_threads(threads)
+    assert growth[96000] - growth[2000] < 48, growth
+
+
+def test_raster_block_writer_takes_windows_in_any_order(tmp_path):
+    rng = np.random.default_rng(6)
+    pixels = rng.random((300, 530), dtype=np.float32)
+    windows = [
+        Window(r, c, min(70, 300 - r), min(70, 530 - c)) for r in range(0, 300, 70) for c in range(0, 530, 70)
+    ]
+    path = tmp_path / "blocks.tif"
+    with raster_block_writer(path, 300, 530, dtype="float32") as writer:
+        for k in rng.permutation(len(windows)):
+            writer.write(windows[k], pixels[windows[k].slices])
+    np.testing.assert_array_equal(read_raster(path), pixels)
+    with rasterio.open(path) as dataset:
+        assert dataset.block_shapes == [(256, 256)]
+    short = raster_block_writer(tmp_path / "short.tif", 300, 530, dtype="float32")
+    with pytest.raises(ValueError, match=r"short.tif: got 4900 of its 159000 pixels"), short as writer:
+        writer.write(windows[0], pixels[windows[0].slices])
+    assert list(tmp_path.iterdir()) == [path]

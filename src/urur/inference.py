@@ -9,11 +9,16 @@ logits wherever those agree (the cosine/Hann blending of torchgeo's and nnU-Net'
 predictors; mmseg's slide mode averages with flat weights instead, REFERENCE.md "Tiling and
 stitching").
 
-Memory is bounded by one row of windows: the input is read one band of ``tile`` rows at a time,
-and the blended logits are kept for that band only (``classes x tile x width`` float32, 1.3 GB
-for 8 classes, 2048-pixel tiles and a 20000-pixel-wide raster). When a band is done, the rows
-no later window covers are final: their labels (argmax), confidences and preview pixels are
-written, and the overlap rows are carried to the next band.
+Memory is bounded by one window, whatever the raster's size: windows run row by row, left to
+right, and the blended logits are kept for the columns of the current window only (``classes x
+tile x tile`` float32, 134 MB for 8 classes and 2048-pixel tiles). After each window, the columns
+no later window of its row covers are final down to the next row's windows: their labels
+(argmax), confidences and preview pixels are written as GeoTIFF windows
+(:class:`urur.io.raster.RasterBlockWriter`), and their overlap rows go to an unlinked scratch
+file beside the output, from which the next row of windows starts. The sums are the same
+float32 operations, in the same order per pixel, as blending the whole raster at once, so the
+labels are too. GeoTIFF input is read window by window; PNG and JPEG, which decode from the top,
+one row of windows at a time (3 bytes per pixel of the raster's width).
 
 Input is read the way ingestion reads raw scenes (:mod:`urur.ingestion`): GeoTIFF, PNG or JPEG,
 8- or 16-bit (16-bit stretched per band between the 2nd and 98th percentiles of the whole
@@ -29,11 +34,13 @@ import json
 import logging
 import math
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -55,7 +62,7 @@ from urur.io.raster import (
     GEOTIFF_BLOCK_SIZE,
     RasterInfo,
     RasterReadError,
-    raster_writer,
+    raster_block_writer,
     write_raster,
 )
 from urur.preprocessing import normalize, to_tensor
@@ -216,6 +223,87 @@ def _batches(items: Sequence[Window], size: int) -> Iterator[Sequence[Window]]:
         yield items[start : start + size]
 
 
+class _CarryFile:
+    """The sums one row of windows hands to the next (the rows both cover): channels x ``rows``
+    per raster column, column-major in an unlinked temporary ``file`` beside the output, so a
+    column range is one read or write and no array as wide as the raster is ever in memory (the
+    page cache, not the process, holds it; a killed run leaves nothing behind)."""
+
+    def __init__(self, file: BinaryIO, channels: int, folder: Path) -> None:
+        self._file, self._channels, self._folder = file, channels, folder
+        self.rows = 0
+
+    def _column_bytes(self) -> int:
+        return self._channels * self.rows * 4
+
+    def write(self, col: int, sums: torch.Tensor) -> None:
+        """Store ``sums`` (channels, rows, w) as columns ``col`` .. ``col + w``."""
+        data = sums.permute(2, 0, 1).contiguous().numpy()
+        if os.pwrite(self._file.fileno(), data, col * self._column_bytes()) != data.nbytes:
+            raise OSError(f"cannot write the prediction's scratch file in {self._folder}: is the disk full?")
+
+    def read(self, col: int, width: int) -> torch.Tensor:
+        """Columns ``col`` .. ``col + width`` as (channels, rows, width)."""
+        data = np.empty((width, self._channels, self.rows), np.float32)
+        if os.preadv(self._file.fileno(), [data], col * self._column_bytes()) != data.nbytes:
+            raise OSError(f"the prediction's scratch file in {self._folder} was cut short")
+        return torch.from_numpy(data).permute(1, 2, 0)
+
+
+def _band_tiles(
+    source: Path,
+    info: RasterInfo,
+    first: Window,
+    cols: Sequence[int],
+    rgb_bands: Sequence[int],
+    limits: np.ndarray | None,
+    fill_value: float | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Pixels and validity of the windows of one tile row (``first`` at each of ``cols``): read
+    window by window from a GeoTIFF (random access to its tiles); PNG and JPEG decode from the
+    top, so their tile row is read once and cut (3 bytes per pixel of its width in memory)."""
+    if DRIVERS_BY_SUFFIX[source.suffix.lower()] == "GTiff":
+        for col in cols:
+            window = Window(first.row, col, first.height, first.width)
+            yield _read_uint8(source, info, window, rgb_bands, limits, fill_value)
+        return
+    band = Window(first.row, 0, first.height, info.width)
+    pixels, valid = _read_uint8(source, info, band, rgb_bands, limits, fill_value)
+    for col in cols:
+        cut = slice(col, col + first.width)
+        yield pixels[:, cut], None if valid is None else valid[:, cut]
+
+
+def _shift_columns(summed: torch.Tensor, summed_weight: torch.Tensor, by: int) -> None:
+    """Drop the first ``by`` (final) columns of the window's sums; the rest move to the front."""
+    keep = summed.shape[2] - by
+    for start in range(0, summed.shape[1], GEOTIFF_BLOCK_SIZE):  # bounded temporaries
+        rows = slice(start, start + GEOTIFF_BLOCK_SIZE)
+        summed[:, rows, :keep] = summed[:, rows, by:].clone()
+        summed_weight[rows, :keep] = summed_weight[rows, by:].clone()
+
+
+def _start_columns(
+    summed: torch.Tensor, summed_weight: torch.Tensor, at: int, col: int, carry: _CarryFile | None
+) -> None:
+    """Columns ``at``.. of the window's sums (raster columns ``col``..) start from what the row of
+    windows above handed down (its ``carry``) and from zero below that."""
+    summed[:, :, at:] = 0
+    summed_weight[:, at:] = 0
+    if carry is not None:
+        handed = carry.read(col, summed.shape[2] - at)
+        summed[:, : carry.rows, at:] = handed[:-1]
+        summed_weight[: carry.rows, at:] = handed[-1]
+
+
+def _sample_preview(preview: np.ndarray, window: Window, labels: np.ndarray, step: int) -> None:
+    """Every ``step``-th row and column of the raster (counted from 0) into the preview."""
+    first_row, first_col = -window.row % step, -window.col % step
+    sampled = labels[first_row::step, first_col::step]
+    top, left = (window.row + first_row) // step, (window.col + first_col) // step
+    preview[top : top + sampled.shape[0], left : left + sampled.shape[1]] = sampled
+
+
 def _finish_rows(
     logits: torch.Tensor, weights: torch.Tensor, valid: np.ndarray | None, with_confidence: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -308,13 +396,14 @@ def predict_raster(
     device = torch.device(device)
     height, width = info.height, info.width
     windows = patch_grid(height, width, patch_size=tile, overlap=overlap)
-    band_rows = sorted({w.row for w in windows})
+    band_rows, cols = sorted({w.row for w in windows}), sorted({w.col for w in windows})
     tile_height, tile_width = windows[0].height, windows[0].width
     weight = blend_weights(tile_height, tile_width, overlap)
-    summed = torch.zeros(num_classes, tile_height, width)
-    summed_weight = torch.zeros(tile_height, width)
+    # The summed logits and weights of the columns not yet final: one window's worth.
+    summed = torch.zeros(num_classes, tile_height, tile_width)
+    summed_weight = torch.zeros(tile_height, tile_width)
     step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
-    preview_rows: list[np.ndarray] = []
+    preview = np.zeros((-(-height // step), -(-width // step)), np.uint8) if "preview" in extra else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     network = model.to(memory_format=torch.channels_last)
     if compile:
@@ -324,13 +413,13 @@ def predict_raster(
     georef = {"crs": info.crs, "transform": info.transform, "replace": overwrite}
     with _kept_if_exists(), ExitStack() as stack:
         labels_out = stack.enter_context(
-            raster_writer(
+            raster_block_writer(
                 output, height, width, **georef, nodata=IGNORE_INDEX, colormap=mask_colour_table(palette)
             )
         )
         confidence_out = (
             stack.enter_context(
-                raster_writer(
+                raster_block_writer(
                     extra["confidence"],
                     height,
                     width,
@@ -343,14 +432,29 @@ def predict_raster(
             if "confidence" in extra
             else None
         )
+        carries = [
+            _CarryFile(
+                stack.enter_context(tempfile.TemporaryFile(dir=output.parent)), num_classes + 1, output.parent
+            )
+            for _ in band_rows[:2]
+        ]
         bar = stack.enter_context(
             tqdm(total=len(windows), desc=f"predict {source.name}", unit="tile", disable=not progress)
         )
         for index, row in enumerate(band_rows):
-            band = Window(row, 0, tile_height, width)
-            pixels, valid = _read_uint8(source, info, band, rgb_bands, limits, fill_value)
-            for group in _batches([w for w in windows if w.row == row], batch_size):
-                crops = torch.stack([to_tensor(pixels[:, w.col : w.col + tile_width]) for w in group])
+            last_band = index + 1 == len(band_rows)
+            done = (row + tile_height if last_band else band_rows[index + 1]) - row
+            carry_in = carries[(index - 1) % 2] if index else None
+            carry_out = None if last_band else carries[index % 2]
+            if carry_out is not None:
+                carry_out.rows = tile_height - done
+            _start_columns(summed, summed_weight, 0, 0, carry_in)
+            tiles = _band_tiles(
+                source, info, Window(row, 0, tile_height, tile_width), cols, rgb_bands, limits, fill_value
+            )
+            for group in _batches(range(len(cols)), batch_size):
+                read = [next(tiles) for _ in group]
+                crops = torch.stack([to_tensor(pixels) for pixels, _ in read])
                 crops = normalize(crops.to(device), meta["mean"], meta["std"])
                 with torch.inference_mode(), autocast, inductor_config.patch(freezing=True):
                     logits = network(crops.contiguous(memory_format=torch.channels_last))
@@ -358,35 +462,36 @@ def predict_raster(
                     raise PredictionError(
                         f"the model returned {logits.shape[1]} classes but its checkpoint says {num_classes}"
                     )
-                logits = logits.float().cpu()
-                for w, tile_logits in zip(group, logits, strict=True):
-                    cols = slice(w.col, w.col + tile_width)
-                    summed[:, :, cols].addcmul_(tile_logits, weight)
-                    summed_weight[:, cols] += weight
+                for position, tile_logits, (_, valid) in zip(group, logits.float().cpu(), read, strict=True):
+                    col = cols[position]
+                    summed.addcmul_(tile_logits, weight)
+                    summed_weight += weight
+                    # Columns no later window of this row covers: final above the next row's windows.
+                    final = (cols[position + 1] if position + 1 < len(cols) else width) - col
+                    for start in range(0, done, GEOTIFF_BLOCK_SIZE):  # bounded temporaries
+                        rows = slice(start, min(done, start + GEOTIFF_BLOCK_SIZE))
+                        labels, conf = _finish_rows(
+                            summed[:, rows, :final],
+                            summed_weight[rows, :final],
+                            None if valid is None else valid[rows, :final],
+                            confidence_out is not None,
+                        )
+                        finished = Window(row + start, col, labels.shape[0], final)
+                        labels_out.write(finished, labels)
+                        if confidence_out is not None:
+                            confidence_out.write(finished, conf)
+                        if preview is not None:
+                            _sample_preview(preview, finished, labels, step)
+                    if carry_out is not None:
+                        carry_out.write(
+                            col, torch.cat([summed[:, done:, :final], summed_weight[None, done:, :final]])
+                        )
+                    if position + 1 < len(cols):
+                        _shift_columns(summed, summed_weight, final)
+                        _start_columns(summed, summed_weight, tile_width - final, col + tile_width, carry_in)
                 bar.update(len(group))
-            done = (band_rows[index + 1] if index + 1 < len(band_rows) else row + tile_height) - row
-            for start in range(0, done, GEOTIFF_BLOCK_SIZE):  # bounded temporaries for confidence
-                rows = slice(start, min(done, start + GEOTIFF_BLOCK_SIZE))
-                labels, conf = _finish_rows(
-                    summed[:, rows],
-                    summed_weight[rows],
-                    None if valid is None else valid[rows],
-                    confidence_out is not None,
-                )
-                labels_out.write(labels)
-                if confidence_out is not None:
-                    confidence_out.write(conf)
-                first = (-(row + start)) % step
-                preview_rows.append(labels[first::step, ::step].copy())
-            carried = tile_height - done
-            summed[:, :carried] = summed[:, done:].clone()
-            summed[:, carried:] = 0
-            summed_weight[:carried] = summed_weight[done:].clone()
-            summed_weight[carried:] = 0
-        if "preview" in extra:
-            write_raster(
-                extra["preview"], index_to_rgb(np.concatenate(preview_rows), palette), replace=overwrite
-            )
+        if preview is not None:
+            write_raster(extra["preview"], index_to_rgb(preview, palette), replace=overwrite)
     seconds = time.perf_counter() - started
     logger.info(
         "predicted %s (%dx%d, %d tiles) -> %s in %.1f s", source, height, width, len(windows), output, seconds

@@ -43,6 +43,7 @@ GEOTIFF_BLOCK_SIZE = 256
 GEOTIFF_COMPRESSION = "zstd"
 JPEG_QUALITY = 95
 READ_CACHE_MB = 16
+WRITE_CACHE_MB = 64
 
 Transform = tuple[float, float, float, float, float, float]
 
@@ -360,33 +361,85 @@ class RasterRowWriter:
         self.rows_written += count
 
 
+class RasterBlockWriter:
+    """Takes windows of a new tiled GeoTIFF in any order, each pixel once, and writes each
+    256 x 256 block as soon as its last pixel has arrived: GDAL encodes every block once, and only
+    blocks still incomplete are held (for windows arriving tile row by tile row, at most one row
+    of blocks across the raster, none where the windows start on block borders)."""
+
+    def __init__(self, dataset: rasterio.io.DatasetWriter, path: Path) -> None:
+        self._dataset, self._path = dataset, path
+        self._pending: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
+        self.pixels_written = 0
+
+    def write(self, window: Window, pixels: np.ndarray) -> None:
+        """Place ``pixels`` (``(h, w)`` or ``(h, w, C)``) at ``window``."""
+        height, width = self._dataset.height, self._dataset.width
+        if pixels.shape[:2] != (window.height, window.width) or not window.is_inside(height, width):
+            raise ValueError(
+                f"cannot write {self._path}: pixels of shape {pixels.shape} at {window} do not fit "
+                f"a raster of {height}x{width}"
+            )
+        pixels = pixels if pixels.ndim == 3 else pixels[..., np.newaxis]
+        size = GEOTIFF_BLOCK_SIZE
+        for top in range(window.row // size * size, window.row + window.height, size):
+            for left in range(window.col // size * size, window.col + window.width, size):
+                block = Window(top, left, min(size, height - top), min(size, width - left))
+                rows = slice(max(top, window.row), min(top + block.height, window.row + window.height))
+                cols = slice(max(left, window.col), min(left + block.width, window.col + window.width))
+                part = pixels[
+                    rows.start - window.row : rows.stop - window.row,
+                    cols.start - window.col : cols.stop - window.col,
+                ]
+                self._place(block, rows, cols, part)
+        self.pixels_written += window.height * window.width
+
+    def _place(self, block: Window, rows: slice, cols: slice, part: np.ndarray) -> None:
+        key = (block.row, block.col)
+        if key not in self._pending:
+            if part.shape[:2] == (block.height, block.width):  # the whole block at once
+                self._write_block(block, part)
+                return
+            buffer = np.zeros((block.height, block.width, part.shape[2]), dtype=part.dtype)
+            self._pending[key] = (buffer, [block.height * block.width])
+        buffer, missing = self._pending[key]
+        buffer[
+            rows.start - block.row : rows.stop - block.row, cols.start - block.col : cols.stop - block.col
+        ] = part
+        missing[0] -= part.shape[0] * part.shape[1]
+        if missing[0] <= 0:
+            del self._pending[key]
+            self._write_block(block, buffer)
+
+    def _write_block(self, block: Window, pixels: np.ndarray) -> None:
+        window = RioWindow(block.col, block.row, block.width, block.height)
+        self._dataset.write(np.ascontiguousarray(pixels.transpose(2, 0, 1)), window=window)
+
+    def close(self) -> None:
+        """The raster must be complete."""
+        expected = self._dataset.height * self._dataset.width
+        if self._pending or self.pixels_written != expected:
+            raise ValueError(f"cannot write {self._path}: got {self.pixels_written} of its {expected} pixels")
+
+
 @contextlib.contextmanager
-def raster_writer(
-    path: str | os.PathLike,
+def _new_raster(
+    path: Path,
     height: int,
     width: int,
     *,
-    bands: int = 1,
-    dtype: str | np.dtype = "uint8",
-    crs: str | CRS | None = None,
-    transform: Transform | Affine | None = None,
-    nodata: float | None = None,
-    masked: bool = False,
-    colormap: dict[int, tuple[int, int, int, int]] | None = None,
-    half_float: bool = False,
-    replace: bool = True,
-) -> Iterator[RasterRowWriter]:
-    """A :class:`RasterRowWriter` for a new raster at ``path``, published atomically on success.
-
-    What :func:`write_raster` writes, without the whole array in memory: rasters larger than
-    memory are written strip by strip. ``masked`` adds an internal mask band (each strip then
-    comes with its validity); ``half_float`` stores float32 as IEEE half floats (GeoTIFF
-    ``NBITS=16``: half the size, read back as float32). A failure, or fewer rows than
-    ``height``, leaves nothing at ``path``; ``replace`` as in :func:`write_raster`.
-    """
-    path = Path(path)
+    bands: int,
+    dtype: np.dtype,
+    crs: str | CRS | None,
+    transform: Transform | Affine | None,
+    nodata: float | None,
+    masked: bool,
+    colormap: dict[int, tuple[int, int, int, int]] | None,
+    half_float: bool,
+    replace: bool,
+) -> Iterator[rasterio.io.DatasetWriter]:
+    """A raster opened for writing under a temporary name, published at ``path`` on success."""
     driver = driver_for(path)
-    dtype = np.dtype(dtype)
     extras = (crs, transform, nodata, colormap) + ((True,) if masked or half_float else ())
     if driver != "GTiff" and any(extra is not None for extra in extras):
         raise ValueError(
@@ -412,16 +465,78 @@ def raster_writer(
     with (
         atomic_path(path, replace=replace) as tmp,
         # No .aux.xml or .msk side-car files: they would be left behind under the temporary name.
-        rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES"),
+        # A small block cache: written blocks go to the file, not into memory.
+        rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_INTERNAL_MASK="YES", GDAL_CACHEMAX=WRITE_CACHE_MB),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(tmp, "w", **profile) as dataset:
-            writer = RasterRowWriter(dataset, path, masked)
-            yield writer
-            writer.close()
+            yield dataset
             if colormap is not None:
                 dataset.write_colormap(1, colormap)
+
+
+@contextlib.contextmanager
+def raster_writer(
+    path: str | os.PathLike,
+    height: int,
+    width: int,
+    *,
+    bands: int = 1,
+    dtype: str | np.dtype = "uint8",
+    crs: str | CRS | None = None,
+    transform: Transform | Affine | None = None,
+    nodata: float | None = None,
+    masked: bool = False,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    half_float: bool = False,
+    replace: bool = True,
+) -> Iterator[RasterRowWriter]:
+    """A :class:`RasterRowWriter` for a new raster at ``path``, published atomically on success.
+
+    What :func:`write_raster` writes, without the whole array in memory: rasters larger than
+    memory are written strip by strip. ``masked`` adds an internal mask band (each strip then
+    comes with its validity); ``half_float`` stores float32 as IEEE half floats (GeoTIFF
+    ``NBITS=16``: half the size, read back as float32). A failure, or fewer rows than
+    ``height``, leaves nothing at ``path``; ``replace`` as in :func:`write_raster`.
+    """
+    path = Path(path)
+    with _new_raster(
+        path, height, width, bands=bands, dtype=np.dtype(dtype), crs=crs, transform=transform,
+        nodata=nodata, masked=masked, colormap=colormap, half_float=half_float, replace=replace,
+    ) as dataset:  # fmt: skip
+        writer = RasterRowWriter(dataset, path, masked)
+        yield writer
+        writer.close()
+
+
+@contextlib.contextmanager
+def raster_block_writer(
+    path: str | os.PathLike,
+    height: int,
+    width: int,
+    *,
+    bands: int = 1,
+    dtype: str | np.dtype = "uint8",
+    crs: str | CRS | None = None,
+    transform: Transform | Affine | None = None,
+    nodata: float | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    half_float: bool = False,
+    replace: bool = True,
+) -> Iterator[RasterBlockWriter]:
+    """:func:`raster_writer` for pixels that arrive as windows in any order (:class:`RasterBlockWriter`):
+    a GeoTIFF whose width never needs to fit in memory, not even one row of tiles of it."""
+    path = Path(path)
+    if driver_for(path) != "GTiff":
+        raise ValueError(f"cannot write {path} window by window: only GeoTIFFs are tiled; use a .tif path")
+    with _new_raster(
+        path, height, width, bands=bands, dtype=np.dtype(dtype), crs=crs, transform=transform,
+        nodata=nodata, masked=False, colormap=colormap, half_float=half_float, replace=replace,
+    ) as dataset:  # fmt: skip
+        writer = RasterBlockWriter(dataset, path)
+        yield writer
+        writer.close()
 
 
 def window_transform(transform: Transform, window: Window) -> Transform:
