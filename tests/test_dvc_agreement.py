@@ -29,7 +29,7 @@ RECORDS = ("dvc.lock", "data/08_reporting/")
 def _env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: no telemetry switch set (the committed config must do it)."""
     env = {k: v for k, v in os.environ.items() if k not in {"KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"}}
-    return {**env, "PATH": f"{BIN}:{env['PATH']}", **extra}
+    return {**env, "PATH": f"{BIN}:{env['PATH']}", "COLUMNS": "400", **extra}  # log lines unwrapped
 
 
 def _run(root: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -95,6 +95,8 @@ def test_dvc_exp_run_trains_a_variant_and_loses_nothing(built: Path) -> None:
     before = _checksums(data)
     curves = _checksums(data / "08_reporting/training_runs")
     params = (built / "params.yaml").read_text()
+    _run(built, "git", "add", "-A")  # the baseline's results committed, as the README says
+    _run(built, *GIT, "commit", "-qm", "baseline")
 
     result = _run(built, "dvc", "exp", "run", "-S", "training.lr=0.02")  # the README's form
     assert "Running stage 'training'" in result.stdout
@@ -126,6 +128,24 @@ def test_dvc_exp_run_trains_a_variant_and_loses_nothing(built: Path) -> None:
     test_miou = variant["metrics"]["data/08_reporting/test_metrics.json"]["data"]["test/mIoU"]
     workspace = json.loads((data / "08_reporting/test_metrics.json").read_text())
     assert lr == 0.02 and test_miou == workspace["test/mIoU"]
+
+    # Back to the baseline's record: DVC checks out its model and leaves the variant's checkpoints
+    # in the store; garbage collection of the cache does not touch the store either.
+    store = _checksums(models)
+    _run(built, "git", "checkout", "-q", "HEAD", "--", "dvc.lock", "params.yaml")
+    _run(built, "dvc", "checkout", "--force")
+    _run(built, "dvc", "gc", "--workspace", "--force")
+    assert _checksums(models) == store
+    best = data / "06_models/trained/best.pt"
+    assert hashlib.md5(best.read_bytes()).hexdigest() == before["06_models/trained/best.pt"]
+
+
+def test_a_run_with_other_parameters_is_not_recorded_as_the_files(built: Path) -> None:
+    lock = (built / "dvc.lock").read_text()
+    result = _run(built, "kedro", "run", "--pipelines", "split", "--params", "split.seed=5")
+    assert "not recorded in DVC: --params split.seed" in result.stdout + result.stderr
+    assert (built / "dvc.lock").read_text() == lock
+    assert "split" in _run(built, "dvc", "status").stdout  # the outputs now differ from the record
 
 
 def test_params_yaml_is_the_training_parameters_and_survives_dvc_overrides(tmp_path: Path) -> None:

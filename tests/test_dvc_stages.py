@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from urur.io.dvc_record import parse_kedro_command
+from urur.io.dvc_record import DVC_STAGE_ENV, not_recorded_because, parse_kedro_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -101,3 +101,33 @@ def test_the_committed_lock_records_the_code_and_parameters_of_the_tree() -> Non
                 if not dep.startswith("data/"):  # code (src/...) and params files (conf/...)
                     stale.setdefault(stage, []).append(f"{dep}: {state}")
     assert not stale, f"dvc.lock is stale for {stale}: `make run` records the stages it builds; commit it"
+
+
+@pytest.mark.parametrize(
+    ("cmd", "expected"),
+    [
+        ("kedro run --pipelines tiling", ("tiling", (), ())),
+        ("kedro run --pipeline=prelabel --tags prelabel_drafts", ("prelabel", ("prelabel_drafts",), ())),
+        ("kedro run --pipelines compare_urur --nodes a,b", ("compare_urur", (), ("a", "b"))),
+        ("kedro run --pipelines a,b", None),  # two pipelines: not one stage's part
+        ("kedro run --pipelines tiling --runner ParallelRunner", None),  # an option not understood
+        ("kedro run --pipelines", None),
+        ("python train.py", None),
+    ],
+)
+def test_stage_commands_are_read_exactly_or_not_at_all(cmd: str, expected: tuple | None) -> None:
+    stage = parse_kedro_command("s", cmd)
+    assert (stage and (stage.pipeline, stage.tags, stage.nodes)) == expected
+
+
+def test_runs_dvc_yaml_does_not_describe_are_not_recorded(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(DVC_STAGE_ENV, raising=False)
+    (tmp_path / ".dvc").mkdir()
+    assert not_recorded_because(tmp_path, None, {"runtime": {"workers": 1}}) is None
+    assert not_recorded_because(tmp_path, "local", {}) is None
+    assert "environment 'urur'" in not_recorded_because(tmp_path, "urur", {})
+    reason = not_recorded_because(tmp_path, None, {"split": {"seed": 5}, "runtime": {"workers": 1}})
+    assert reason == "--params split.seed differ from the files dvc.yaml declares"
+    assert "no DVC repository" in not_recorded_because(tmp_path / "elsewhere", None, {})
+    monkeypatch.setenv(DVC_STAGE_ENV, "training")
+    assert "inside a DVC stage" in not_recorded_because(tmp_path, None, {})

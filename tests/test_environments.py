@@ -193,7 +193,8 @@ def test_each_release_environment_trains_on_its_release_beside_the_demo(demo, en
     assert metrics["test_images"] == (split["split"] == "test").sum()
     assert len(pd.read_csv(data / "08_reporting/test_class_metrics.csv")) == CLASSES[env]
     summary = json.loads((data / "06_models/training_summary.json").read_text())
-    assert summary["best_checkpoint"].startswith(f"data/{env}/06_models/training/")
+    assert summary["best_checkpoint"] == f"data/{env}/06_models/trained/best.pt"
+    assert summary["run_dir"].startswith(f"data/{env}/06_models/training/")
     assert (data / "08_reporting/report.html").is_file() and (data / "08_reporting/training").is_dir()
     assert _demo_files(root / "data") == before  # the demo's dataset, checkpoints, metrics, report
 

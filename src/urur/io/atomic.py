@@ -132,6 +132,17 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(staging)
 
 
+def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Give the file ``source`` a second name ``target``: a hard link (no second copy of a large
+    file), or a copy where the filesystem has no hard links."""
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS | {errno.EXDEV}:
+            raise
+        shutil.copy2(source, target)
+
+
 def publish_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Replace ``target`` by a copy of the folder ``source``, whole or not at all."""
     with atomic_directory(target) as staging:

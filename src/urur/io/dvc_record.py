@@ -70,12 +70,22 @@ def parse_kedro_command(name: str, cmd: str) -> KedroStage | None:
 
 
 def kedro_stages(root: Path) -> list[KedroStage]:
-    """Every stage of the DVC project at ``root`` whose command is a ``kedro run``, in DVC's order."""
+    """Every stage of the DVC project at ``root`` whose command is a ``kedro run``, in DVC's order.
+
+    Empty (nothing to record, the reason logged) where DVC cannot open the project: a copy of it
+    outside git, say.
+    """
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    with Repo(str(root)) as repo:
-        found = (parse_kedro_command(stage.addressing, stage.cmd or "") for stage in repo.index.stages)
-        return [stage for stage in found if stage is not None]
+    try:
+        with Repo(str(root)) as repo:
+            _ = repo.scm  # no git repository around the project: nothing to record into
+            found = (parse_kedro_command(stage.addressing, stage.cmd or "") for stage in repo.index.stages)
+            return [stage for stage in found if stage is not None]
+    except DvcException as error:
+        log.info("This run's outputs are not recorded in DVC: %s", error)
+        return []
 
 
 def not_recorded_because(root: Path, env: str | None, runtime_params: dict | None) -> str | None:
@@ -91,10 +101,19 @@ def not_recorded_because(root: Path, env: str | None, runtime_params: dict | Non
         return "no DVC repository here"
     if env not in (None, "", "local"):
         return f"environment {env!r}: dvc.yaml describes conf/base"
-    changed = sorted(key for key in (runtime_params or {}) if key.split(".")[0] != "runtime")
+    changed = [key for key in _dotted(runtime_params or {}) if key.split(".")[0] != "runtime"]
     if changed:
         return f"--params {', '.join(changed)} differ from the files dvc.yaml declares"
     return None
+
+
+def _dotted(params: dict, prefix: str = "") -> list[str]:
+    """``{"split": {"seed": 5}}`` (how Kedro holds ``--params split.seed=5``) as ``["split.seed"]``."""
+    keys = []
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        keys += _dotted(value, f"{name}.") if isinstance(value, dict) and value else [name]
+    return sorted(keys)
 
 
 def record_stages(root: Path, stages: Iterable[str]) -> list[str]:
@@ -107,14 +126,18 @@ def record_stages(root: Path, stages: Iterable[str]) -> list[str]:
     from dvc.repo import Repo
 
     recorded = []
-    with Repo(str(root)) as repo:
-        for stage in stages:
-            try:
-                repo.commit(stage, force=True)
-            except DvcException as error:
-                log.warning("Not recorded in DVC: stage %s (%s)", stage, error)
-            else:
-                recorded.append(stage)
+    try:
+        with Repo(str(root)) as repo:
+            _ = repo.scm  # DVC's git repository: opened here, so that its absence ends the recording
+            for stage in stages:
+                try:
+                    repo.commit(stage, force=True)
+                except DvcException as error:
+                    log.warning("Not recorded in DVC: stage %s (%s)", stage, error)
+                else:
+                    recorded.append(stage)
+    except DvcException as error:  # no git repository around the project, say
+        log.info("This run's outputs are not recorded in DVC: %s", error)
     if recorded:
         log.info("Recorded in DVC (dvc.lock, cache): %s", ", ".join(recorded))
     return recorded

@@ -97,7 +97,11 @@ class TrainingParams(_Section):
 class TrainingRunParams(_Section):
     """Where a training run keeps its checkpoints (resumed from by the next run) and its curves.
 
-    ``live_dir`` holds the curves of the latest run (dvc.yaml's training metrics and plots).
+    ``checkpoint_dir`` is a store that only grows: every configuration's checkpoints, never
+    deleted (not a DVC-cached output, so no ``dvc checkout`` removes a model of another
+    configuration). ``model_dir`` (None: none) holds the latest run's best and last checkpoints,
+    the model DVC versions, pushes and checks out. ``live_dir`` holds the curves of the latest run
+    (dvc.yaml's training metrics and plots).
     With ``runs_live_dir`` set, each configuration logs into ``<runs_live_dir>/<configuration>``
     and ``live_dir`` gets a copy: training a variant (``dvc exp run -S training.lr=...``) never
     overwrites another configuration's curves, as it never overwrites its checkpoints.
@@ -106,6 +110,7 @@ class TrainingRunParams(_Section):
     checkpoint_dir: str = "data/06_models/training"
     live_dir: str = "data/08_reporting/training"
     runs_live_dir: str | None = None
+    model_dir: str | None = None
 
 
 # Parameters that do not change what a run computes: a checkpoint written under other values of

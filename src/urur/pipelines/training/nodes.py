@@ -11,7 +11,7 @@ from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import evaluate_images
-from urur.io.atomic import publish_copy
+from urur.io.atomic import atomic_directory, link_or_copy, publish_copy
 from urur.training import TrainingParams, fit
 from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
@@ -30,6 +30,17 @@ def validation_metrics(model: nn.Module, **evaluate_kwargs) -> dict[str, float]:
     return {name: float(metrics[name]) for name in ("mIoU", "mF1", "aAcc")}
 
 
+def publish_model(checkpoints: dict[str, Path | None], model_dir: str | Path) -> dict[str, Path | None]:
+    """The run's best and last checkpoints as ``<model_dir>/{best,last}.pt`` (hard links into the
+    checkpoint store, replaced whole); returns their new paths."""
+    model_dir = Path(model_dir)
+    with atomic_directory(model_dir) as staging:
+        for kind, path in checkpoints.items():
+            if path is not None:
+                link_or_copy(path, staging / f"{kind}.pt")
+    return {kind: path and model_dir / f"{kind}.pt" for kind, path in checkpoints.items()}
+
+
 def train(
     images_dir: Path,
     masks_dir: Path,
@@ -42,7 +53,8 @@ def train(
 
     Checkpoints accumulate in ``run.checkpoint_dir/<model>-<configuration digest>`` across runs
     (a rerun of the same configuration resumes from them, another one starts its own folder);
-    the returned summary names the best and last checkpoints for the evaluation stage.
+    the best and last are published in ``run.model_dir`` where set, and the returned summary names
+    them for the evaluation stage.
     """
     class_names = training.class_names or URUR_CLASSES
     val_ids = split_ids(dataset_split, "val")
@@ -78,10 +90,13 @@ def train(
     )
     if live_dir != Path(run.live_dir):
         publish_copy(live_dir, run.live_dir)
+    checkpoints = {"best": result.best_checkpoint, "last": result.last_checkpoint}
+    if run.model_dir:
+        checkpoints = publish_model(checkpoints, run.model_dir)
     summary = {
         "model": training.model,
-        "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
-        "last_checkpoint": str(result.last_checkpoint),
+        "best_checkpoint": str(checkpoints["best"]) if checkpoints["best"] else None,
+        "last_checkpoint": str(checkpoints["last"]),
         "iterations": training.iterations,
         "run_dir": str(out_dir),
         "weights_sha256": result.weights_sha256,
