@@ -11,6 +11,7 @@ from urur.annotation import merge_annotations
 from urur.config import RuntimeParams, TilingParams
 from urur.io.atomic import staging_directories
 from urur.training import fit
+from urur.training.checkpoint import configuration_name
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,15 @@ def merge_round_one(
 def train_prelabel_model(
     images_dir: Path, masks_dir: Path, rounds: pd.DataFrame, p: prelabel.PrelabelParams
 ) -> dict:
-    """Train the pre-labelling model (ISDNet) on round one; returns which checkpoint drafts use."""
+    """Train the pre-labelling model (ISDNet) on round one; returns which checkpoint drafts use.
+
+    Checkpoints go to ``<checkpoint_dir>/<model>-<configuration digest>``, as the training stage's:
+    another configuration trains beside them, never over them.
+    """
     p = prelabel.PrelabelParams.model_validate(p)
-    result = fit(p.training, prelabel.round_images(rounds, 1), images_dir, masks_dir, p.checkpoint_dir)
+    train_ids = prelabel.round_images(rounds, 1)
+    out_dir = Path(p.checkpoint_dir) / configuration_name(p.training, train_ids)
+    result = fit(p.training, train_ids, images_dir, masks_dir, out_dir)
     checkpoint = result.best_checkpoint or result.last_checkpoint
     log.info(
         "Pre-labelling %s trained for %d iterations: %s", p.training.model, p.training.iterations, checkpoint
