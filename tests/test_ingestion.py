@@ -269,7 +269,9 @@ def test_empty_raw_folder_is_named(tmp_path):
     raw.mkdir()
     (raw / "notes.txt").write_text("no scenes here")
     table = pd.DataFrame([scene_row("a", "a.tif")])
-    with pytest.raises(IngestionError, match=r"raw folder .*raw holds no scene files"):
+    with pytest.raises(
+        IngestionError, match=r"files missing from .*raw: a\.tif \(the folder holds no scene files\)"
+    ):
         ingest_scenes(table, raw, tmp_path / "out")
 
 
@@ -573,10 +575,11 @@ def test_long_problem_lists_are_cut_at_ten(raw_dir):
     rows = [scene_row("a", "a.tif")] + [scene_row(f"z{k:02d}", f"gone/z{k:02d}.tif") for k in range(12)]
     write_table(raw_dir / "missing.csv", rows)
     names = ", ".join(f"gone/z{k:02d}.tif" for k in range(10))
-    with pytest.raises(IngestionError, match=rf"raw: {names} and 2 more; add them or remove their rows$"):
+    kept = r" \(the folder holds a\.tif, b\.tif, pngs/c\.png\); add them, or fix or remove their rows$"
+    with pytest.raises(IngestionError, match=rf"raw: {names} and 2 more{kept}"):
         load_scene_table(raw_dir / "missing.csv")
     write_table(raw_dir / "ten.csv", rows[:11])
-    with pytest.raises(IngestionError, match=rf"raw: {names}; add them or remove their rows$"):
+    with pytest.raises(IngestionError, match=rf"raw: {names}{kept}"):
         load_scene_table(raw_dir / "ten.csv")
 
 

@@ -220,6 +220,7 @@ def test_bad_checkpoints_are_named(tmp_path, checkpoint):
         load_predictor(bad)
     state = torch.load(checkpoint, weights_only=True)
     state["meta"]["num_classes"] = 3  # weights of an 8-class head
+    state["meta"]["class_names"] = list(URUR_CLASSES[:3])
     torch.save(state, tmp_path / "classes.pt")
     with pytest.raises(CheckpointError, match=r"classes.pt do not fit the model"):
         load_predictor(tmp_path / "classes.pt")

@@ -236,7 +236,7 @@ def test_bad_checkpoints_and_devices_fail_clearly(store: tuple[Path, Path], tmp_
     with pytest.raises(CheckpointError, match="not a urur training checkpoint"):
         build_model_from_checkpoint(tmp_path / "foreign.pt")
 
-    with pytest.raises(ValueError, match=r"devices=64 .* but this machine has"):
+    with pytest.raises(ValueError, match=r"training.devices 64 .* but this machine has"):
         fit(_params(devices=64, device="cpu"), IDS, *store, tmp_path / "many")
     with pytest.raises(ValueError, match="train split is empty"):
         fit(_params(), [], *store, tmp_path / "empty")

@@ -5,30 +5,36 @@ is Kedro's own, registered again under the ``kedro.project_commands`` entry poin
 with two changes: its default runner is :class:`BuildIfMissingRunner`, so pipelines that
 *consume* the dataset (``train_urur``) build it only where it is absent instead of rebuilding it
 on every run, and never reuse one built from another source (:func:`urur.sources.check_source`);
-and a user error (bad input, bad parameter, missing input, a second run) prints
-its message and fix, not a page of traceback. Everything else (flags, other runners,
-``--only-missing-outputs``) is Kedro's.
+and a user error (bad input, bad parameter, missing input, a second run, a mistyped pipeline
+or environment) prints one ``Error:`` line with its message and fix, not a page of traceback
+(``--verbose`` or ``URUR_DEBUG=1``: the traceback, :mod:`urur.errors`). Everything else (flags,
+other runners, ``--only-missing-outputs``) is Kedro's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import logging
 import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+from kedro.config import MissingConfigException
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
+from kedro.framework.project import configure_project, settings
 from kedro.io import DatasetError
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 from kedro.validation import ParameterValidationError
 
+from urur.errors import is_own_error, show_traceback
 from urur.io.lock import RunLockedError
 from urur.sources import check_source
 
@@ -39,6 +45,12 @@ BUILD_IF_MISSING = "build_if_missing"
 # dataset, by the node that builds it from its first input, a raw folder.
 SOURCE_RECORD = "dataset_source"
 ENVIRONMENT = "params:environment"
+# Kedro's message for a pipeline name the registry lacks (a bare ValueError) and its suggestions.
+UNKNOWN_PIPELINE = re.compile(
+    r"Failed to find the pipeline named '(?P<name>[^']*)'.*?(instead\?(?P<close>.*))?$", re.S
+)
+# Kedro logs each parameter error before raising them all together: the raised one is printed.
+PARAMETER_LOG = "kedro.validation.parameter_validator"
 
 
 class BuildIfMissingRunner(SequentialRunner):
@@ -77,28 +89,67 @@ def is_user_error(error: BaseException) -> bool:
     """Errors a user fixes by changing inputs or parameters; anything else is a bug to report.
 
     The project's own ``ValueError`` subclasses (``IngestionError``, ``AnnotationError``,
-    ``RasterReadError``, ``ConfigError``...) carry the file and the fix; Kedro's parameter and
-    dataset errors name the parameter or the dataset. A bare ``ValueError`` may be a bug.
+    ``RasterReadError``, ``ConfigError``...) carry the file and the fix; Kedro's parameter,
+    dataset and configuration errors name the parameter, the dataset or the folder, and its
+    unknown-pipeline error suggests the names meant. A bare ``ValueError`` may be a bug.
     """
-    kind = type(error)
-    own = issubclass(kind, ValueError) and kind is not ValueError and kind.__module__.startswith("urur.")
-    return own or isinstance(error, DatasetError | ParameterValidationError | RunLockedError)
+    kedro_errors = DatasetError | ParameterValidationError | MissingConfigException | RunLockedError
+    return is_own_error(error) or isinstance(error, kedro_errors) or _unknown_pipeline(error) is not None
+
+
+def _unknown_pipeline(error: BaseException) -> re.Match | None:
+    return UNKNOWN_PIPELINE.match(str(error)) if type(error) is ValueError else None
+
+
+def _message(error: BaseException) -> str:
+    """The line (or, for several bad parameters, lines) printed for a user error."""
+    unknown = _unknown_pipeline(error)
+    if unknown is not None:
+        close = ", ".join(unknown["close"].split()) if unknown["close"] else ""
+        return (
+            f"no pipeline named '{unknown['name']}'."
+            + (f" Did you mean one of these instead? {close}." if close else "")
+            + " `kedro registry list` lists them all."
+        )
+    message = f"{type(error).__name__}: {error}"
+    if isinstance(error, ParameterValidationError):  # pydantic's links and echoed input: noise here
+        message = re.sub(r"\s*\[type=[^\]]*\]", "", message)
+        message = "\n".join(line for line in message.splitlines() if "errors.pydantic.dev" not in line)
+    if isinstance(error, DatasetError) and isinstance(error.__cause__, FileNotFoundError):
+        message += "\nRun the stage that produces it first (`kedro run` or `dvc repro`)."
+    return message
+
+
+class _DropRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _parameter_errors_printed_once() -> Iterator[None]:
+    """Kedro logs each parameter error, then raises them all: keep the one :func:`_short_errors` prints."""
+    logger, drop = logging.getLogger(PARAMETER_LOG), _DropRecords()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def _short_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a user error into click's one-line ``Error: ...`` and exit status 1."""
+    """Turn a user error into click's one-line ``Error: ...`` and exit status 1 (``verbose``: raise)."""
 
     @functools.wraps(callback)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+    def wrapper(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
+        if show_traceback(verbose):
             return callback(*args, **kwargs)
+        try:
+            with _parameter_errors_printed_once():
+                return callback(*args, **kwargs)
         except Exception as error:
             if not is_user_error(error):
                 raise
-            message = f"{type(error).__name__}: {error}"
-            if isinstance(error, DatasetError) and isinstance(error.__cause__, FileNotFoundError):
-                message += "\nRun the stage that produces it first (`kedro run` or `dvc repro`)."
-            raise click.ClickException(message) from error
+            raise click.ClickException(_message(error)) from error
 
     return wrapper
 
@@ -110,17 +161,32 @@ def _env_for_registry(callback: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(callback)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("env"):
+            _check_environment(kwargs["env"], Path(kwargs.get("conf_source") or settings.CONF_SOURCE))
             os.environ["KEDRO_ENV"] = kwargs["env"]
         return callback(*args, **kwargs)
 
     return wrapper
 
 
+def _check_environment(env: str, conf: Path) -> None:
+    """Refuse an ``--env`` that names no folder of the configuration (Kedro's own error is a traceback)."""
+    if conf.is_dir() and not (conf / env).is_dir():
+        known = sorted(p.name for p in conf.iterdir() if p.is_dir())
+        raise click.ClickException(
+            f"unknown environment '{env}': {conf / env} does not exist; the environments are "
+            f"{', '.join(known)} (--env NAME, or a folder of your own in {conf})"
+        )
+
+
 def _run_command() -> click.Command:
-    """Kedro's ``run`` with :class:`BuildIfMissingRunner` as the default runner and short user errors."""
+    """Kedro's ``run`` with :class:`BuildIfMissingRunner` as the default runner, short user errors
+    and ``--verbose``."""
     command = copy.copy(kedro_run)
     command.callback = _short_errors(_env_for_registry(kedro_run.callback))
     command.params = [copy.copy(p) for p in kedro_run.params]
+    command.params.append(
+        click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error (also URUR_DEBUG=1).")
+    )
     for param in command.params:
         if param.name == "runner":
             param.default = f"urur.__main__.{BuildIfMissingRunner.__name__}"

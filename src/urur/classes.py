@@ -65,6 +65,10 @@ class UnknownColourError(ValueError):
     """An RGB mask holds a colour that is not in the palette."""
 
 
+class PaletteError(ValueError):
+    """A class list too long for any palette here."""
+
+
 def _pack(rgb: np.ndarray) -> np.ndarray:
     rgb = rgb.astype(np.uint32)
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
@@ -136,7 +140,8 @@ def palette_for(class_names: tuple[str, ...] | list[str]) -> np.ndarray:
     if palette is not None:
         return palette
     if len(class_names) > len(URUR_PALETTE):
-        raise ValueError(
-            f"no palette for {len(class_names)} classes {list(class_names)}: add one to urur.classes"
+        raise PaletteError(
+            f"no palette for {len(class_names)} classes {list(class_names)} (URUR's colours "
+            f"{len(URUR_PALETTE)}): add one for them to urur.classes (_PALETTES)"
         )
     return URUR_PALETTE

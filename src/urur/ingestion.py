@@ -192,11 +192,6 @@ def validate_scene_table(
         )
     if not raw_dir.is_dir():
         raise IngestionError(f"raw folder {raw_dir} does not exist; put the raw scenes there or fix the path")
-    if not _scene_files(raw_dir):
-        raise IngestionError(
-            f"raw folder {raw_dir} holds no scene files ({', '.join(sorted(DRIVERS_BY_SUFFIX))}); "
-            "add the raw scenes or point to the right folder"
-        )
     unsupported = [f for f in table["file"] if Path(f).suffix.lower() not in DRIVERS_BY_SUFFIX]
     if unsupported:
         raise IngestionError(
@@ -205,9 +200,10 @@ def validate_scene_table(
         )
     missing_files = [f for f in table["file"] if not (raw_dir / f).is_file()]
     if missing_files:
+        present = [str(p.relative_to(raw_dir)) for p in _scene_files(raw_dir)]
         raise IngestionError(
-            f"{source} lists files missing from {raw_dir}: {_listing(missing_files)}; "
-            "add them or remove their rows"
+            f"{source} lists files missing from {raw_dir}: {_listing(missing_files)} (the folder holds "
+            f"{_listing(present) if present else 'no scene files'}); add them, or fix or remove their rows"
         )
     listed = {(raw_dir / f).resolve() for f in table["file"]}
     unlisted = [p for p in _scene_files(raw_dir) if p.resolve() not in listed]

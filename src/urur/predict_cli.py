@@ -1,7 +1,8 @@
 """The ``urur`` console script: what users run beside ``kedro`` (``urur predict big.tif -o mask.tif``).
 
 Kept apart from :mod:`urur.__main__` (Kedro's project commands), so ``urur`` starts without Kedro.
-A user error (bad input, output or checkpoint) prints its one-line message and fix, exit status 1.
+A user error (bad input, output or checkpoint) prints its one-line message and fix, exit status 1
+(``--verbose`` or ``URUR_DEBUG=1``: its traceback, :mod:`urur.errors`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from pathlib import Path
 
 import click
 
+from urur.errors import is_own_error, show_traceback
 from urur.inference import DEFAULT_OVERLAP, DEFAULT_TILE, predict_file
 from urur.ingestion import parse_rgb_bands
 
 
 def _user_error(error: Exception) -> bool:
     """The project's own ``ValueError`` subclasses carry the file and the fix; so do these OS errors."""
-    kind = type(error)
-    own = issubclass(kind, ValueError) and kind is not ValueError and kind.__module__.startswith("urur.")
-    return own or isinstance(error, FileNotFoundError | PermissionError)
+    return is_own_error(error) or isinstance(error, FileNotFoundError | PermissionError)
 
 
 def _rgb_bands(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -56,13 +56,14 @@ def main() -> None:
 )
 @click.option("--nodata", type=float, help="input value marking fill, besides the file's own nodata/mask")
 @click.option("--overwrite", is_flag=True, help="replace existing outputs")
-def predict(source: Path, output: Path, checkpoint: Path | None, **options: object) -> None:
+@click.option("--verbose", is_flag=True, help="show the traceback of an error (also URUR_DEBUG=1)")
+def predict(source: Path, output: Path, checkpoint: Path | None, verbose: bool, **options: object) -> None:
     """Predict land cover of SOURCE (GeoTIFF, PNG or JPEG of any size) into a label GeoTIFF."""
     options["batch_size"] = options.pop("batch")
     try:
         result = predict_file(source, output, checkpoint=checkpoint, **options)
     except Exception as error:
-        if not _user_error(error):
+        if show_traceback(verbose) or not _user_error(error):
             raise
         raise click.ClickException(f"{type(error).__name__}: {error}") from error
     click.echo(

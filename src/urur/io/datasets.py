@@ -47,6 +47,12 @@ class DirectoryDataset(AbstractDataset[Path, Path]):
 
     def load(self) -> Path:
         if not self._path.is_dir():
+            if self._read_only:  # no stage produces it: the user does
+                raise DatasetError(
+                    f"Folder '{self._path}' does not exist. It holds data you bring (only ever read, "
+                    "no stage writes it): create it and put your files there, or point the catalog "
+                    "entry at your folder."
+                )
             raise _missing_input(self._path, "Folder")
         return self._path
 

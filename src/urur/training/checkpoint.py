@@ -165,9 +165,15 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; a corrupt, truncated or foreign file is a
-    :class:`CheckpointError` naming it."""
+    """Read a checkpoint with ``weights_only=True``; a folder, a corrupt, truncated or foreign
+    file, or one whose ``meta`` cannot describe its model is a :class:`CheckpointError` naming it."""
     path = Path(path)
+    if path.is_dir():
+        found = sorted(str(p.relative_to(path)) for p in path.rglob("*.pt"))
+        raise CheckpointError(
+            f"checkpoint {path} is a folder, not a checkpoint file; pass one of its .pt files "
+            f"({', '.join(found[:5]) + (' ...' if len(found) > 5 else '') if found else 'it holds none'})"
+        )
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; check the path")
     try:
@@ -181,7 +187,34 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     missing += [f"meta.{k}" for k in META_KEYS if not missing and k not in state["meta"]]
     if missing:
         raise CheckpointError(f"{path} is not a urur training checkpoint: it lacks {', '.join(missing)}")
+    problems = _meta_problems(state["meta"])
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {path} has a malformed meta: {'; '.join(problems)}. It cannot say how to "
+            "normalise input or name its classes: retrain, or fix its meta with torch.load/torch.save"
+        )
     return state
+
+
+def _meta_problems(meta: Mapping[str, Any]) -> list[str]:
+    """What in ``meta`` does not describe a model: class names and normalisation of the right size."""
+    problems = []
+    classes, names = meta["num_classes"], meta["class_names"]
+    if not isinstance(classes, int) or classes < 1:
+        problems.append(f"num_classes {classes!r} is not a positive integer")
+    elif not isinstance(names, list | tuple) or len(names) != classes:
+        problems.append(f"class_names {names!r} does not name its {classes} classes")
+    for key in ("mean", "std"):
+        values = meta[key]
+        if (
+            not isinstance(values, list | tuple)
+            or len(values) != 3
+            or not all(isinstance(v, int | float) for v in values)
+        ):
+            problems.append(f"{key} {values!r} is not three numbers (R, G, B)")
+        elif key == "std" and min(values) <= 0:
+            problems.append(f"std {values!r} has a value <= 0")
+    return problems
 
 
 def _check_expected(path: Path, meta: Mapping[str, Any], expected: Mapping[str, Any]) -> None:

@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from urur.classes import IGNORE_INDEX
+from urur.config import ConfigError
 from urur.io.layout import find_mask, image_path
 from urur.io.raster import raster_info, read_windows
 from urur.preprocessing import normalize, to_tensor
@@ -121,7 +122,7 @@ class CropDataset(Dataset):
         seed: int = 0,
     ) -> None:
         if not image_ids:
-            raise ValueError("the train split is empty: no image ids to draw crops from; check the split")
+            raise ConfigError("the train split is empty: no image ids to draw crops from; check the split")
         self.num_classes = num_classes
         self.crop_size = crop_size
         self.scale_range = scale_range
@@ -134,9 +135,9 @@ class CropDataset(Dataset):
         self.sources = [self._source(str(i), Path(images_dir), Path(masks_dir)) for i in image_ids]
         largest = max(max(s.height, s.width) for s in self.sources)
         if crop_size > largest:
-            raise ValueError(
-                f"crop_size {crop_size} is larger than every train image (largest side {largest} px): "
-                "lower crop_size"
+            raise ConfigError(
+                f"training.crop_size {crop_size} is larger than every train image (largest side "
+                f"{largest} px): lower training.crop_size (conf/<env>/parameters_training.yml or --params)"
             )
         self._order_epoch = -1
         self._order = np.empty(0, dtype=np.int64)

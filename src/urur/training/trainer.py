@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from urur.classes import URUR_CLASSES
+from urur.config import ConfigError
 from urur.io.atomic import clean_temporaries
 from urur.models import build_model
 from urur.training.checkpoint import (
@@ -147,12 +148,16 @@ def resolve_device(params: TrainingParams, local_rank: int = 0) -> torch.device:
     if kind == "cuda":
         available = torch.cuda.device_count()
         if params.devices > available:
-            raise ValueError(f"devices={params.devices} but {available} CUDA device(s) exist: lower devices")
+            raise ConfigError(
+                f"training.devices {params.devices} but this machine has {available} CUDA device(s): "
+                f"lower training.devices (conf/<env>/parameters_training.yml or --params)"
+            )
         return torch.device("cuda", local_rank)
     available = os.cpu_count() or 1
     if params.devices > available:
-        raise ValueError(
-            f"devices={params.devices} CPU processes but this machine has {available} core(s): lower devices"
+        raise ConfigError(
+            f"training.devices {params.devices} CPU processes but this machine has {available} core(s): "
+            "lower training.devices (conf/<env>/parameters_training.yml or --params)"
         )
     return torch.device("cpu")
 
