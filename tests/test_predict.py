@@ -445,7 +445,7 @@ def test_raster_block_writer_takes_windows_in_any_order(tmp_path):
         Window(r, c, min(70, 300 - r), min(70, 530 - c)) for r in range(0, 300, 70) for c in range(0, 530, 70)
     ]
     path = tmp_path / "blocks.tif"
-    with raster_block_writer(path, 300, 530, dtype="float32") as writer:
+    with raster_block_writer(path, 300, 530, dtype="float32", crs=CRS, transform=TRANSFORM) as writer:
         for k in rng.permutation(len(windows)):
             writer.write(windows[k], pixels[windows[k].slices])
     np.testing.assert_array_equal(read_raster(path), pixels)

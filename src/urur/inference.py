@@ -65,7 +65,7 @@ from urur.io.raster import (
     raster_block_writer,
     write_raster,
 )
-from urur.preprocessing import normalize, to_tensor
+from urur.preprocessing import normalize
 from urur.tiling import Window, patch_grid
 from urur.training.checkpoint import build_model_from_checkpoint
 
@@ -277,6 +277,10 @@ def _band_tiles(
 def _shift_columns(summed: torch.Tensor, summed_weight: torch.Tensor, by: int) -> None:
     """Drop the first ``by`` (final) columns of the window's sums; the rest move to the front."""
     keep = summed.shape[2] - by
+    if by >= keep:  # source and destination apart: copy in place
+        summed[:, :, :keep] = summed[:, :, by:]
+        summed_weight[:, :keep] = summed_weight[:, by:]
+        return
     for start in range(0, summed.shape[1], GEOTIFF_BLOCK_SIZE):  # bounded temporaries
         rows = slice(start, start + GEOTIFF_BLOCK_SIZE)
         summed[:, rows, :keep] = summed[:, rows, by:].clone()
@@ -309,7 +313,8 @@ def _finish_rows(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Labels (uint8, fill = 255) and optionally the softmax maximum (float32) of summed
     ``logits`` (K, h, W) and summed ``weights`` (h, W); argmax needs no division (weights > 0)."""
-    labels = logits.argmax(dim=0).to(torch.uint8).numpy()
+    # max's indices are argmax's (the first maximum), ~8x faster on these strided views.
+    labels = logits.max(dim=0).indices.to(torch.uint8).numpy()
     confidence = None
     if with_confidence:
         blended = logits / weights
@@ -454,8 +459,10 @@ def predict_raster(
             )
             for group in _batches(range(len(cols)), batch_size):
                 read = [next(tiles) for _ in group]
-                crops = torch.stack([to_tensor(pixels) for pixels, _ in read])
-                crops = normalize(crops.to(device), meta["mean"], meta["std"])
+                # (B, H, W, 3) uint8 is the channels-last layout: the element-wise conversion and
+                # normalisation keep it, so no copy rearranges the batch for the model.
+                pixels = torch.from_numpy(np.stack([tile_pixels for tile_pixels, _ in read]))
+                crops = normalize(pixels.to(device).permute(0, 3, 1, 2).float(), meta["mean"], meta["std"])
                 with torch.inference_mode(), autocast, inductor_config.patch(freezing=True):
                     logits = network(crops.contiguous(memory_format=torch.channels_last))
                 if logits.shape[1] != num_classes:
