@@ -218,7 +218,7 @@ def _stretch(path: Path, info: RasterInfo, bands: Sequence[int], nodata: float |
     return stretch_limits(sample, valid=valid)
 
 
-def _batches(items: Sequence[Window], size: int) -> Iterator[Sequence[Window]]:
+def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
