@@ -124,7 +124,10 @@ def test_dvc_exp_run_trains_a_variant_and_loses_nothing(built: Path) -> None:
     shown = json.loads(_run(built, "dvc", "exp", "show", "--json").stdout)
     experiments = [exp["revs"][0]["data"] for rev in shown for exp in rev["experiments"] or []]
     (variant,) = experiments
-    lr = variant["params"]["params.yaml"]["data"]["training"]["lr"]
+    shown_training = variant["params"]["params.yaml"]["data"]["training"]
+    lr = shown_training["lr"]
+    # Each params file declared once: DVC shows the file's lists as they are, not concatenated.
+    assert shown_training["scale_range"] == yaml.safe_load(params)["training"]["scale_range"]
     test_miou = variant["metrics"]["data/08_reporting/test_metrics.json"]["data"]["test/mIoU"]
     workspace = json.loads((data / "08_reporting/test_metrics.json").read_text())
     assert lr == 0.02 and test_miou == workspace["test/mIoU"]
