@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import torch
 from torch import nn
 
-from urur.classes import URUR_PALETTE
-from urur.evaluation.evaluate import evaluate_images, measure_speed_memory, release_freed_heap
+from tests.training_store import write_store
+from urur.classes import URUR_CLASSES, URUR_PALETTE
+from urur.evaluation.config import EvaluationParams
+from urur.evaluation.evaluate import (
+    branch_metrics,
+    evaluate_images,
+    evaluate_zeroed_branches,
+    measure_speed_memory,
+    release_freed_heap,
+)
 from urur.io.raster import raster_info, read_raster, write_raster
+from urur.models import build_model
+from urur.models.common import Outputs, TwoBranchModel, zero_branch
+from urur.pipelines.evaluation.nodes import evaluate
+from urur.training import build_model_from_checkpoint
+from urur.training.checkpoint import build_meta, save_checkpoint
+from urur.training.config import TrainingParams
 
 K = 4
 CRS = "EPSG:32633"
@@ -31,6 +47,25 @@ class RedDecimal(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.sizes.append(tuple(x.shape[-2:]))
         return -(x[:, :1] - self.centres).abs()
+
+
+class RedDecimalBranches(TwoBranchModel):
+    """RedDecimal's scores as the deep branch, a vote of 1 for class 0 as the shallow one, added at
+    the fusion: the sum predicts as RedDecimal (a wrong class scores at least 10 less), the shallow
+    branch alone predicts class 0 everywhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("centres", 10.0 * torch.arange(K, dtype=torch.float32).view(1, K, 1, 1))
+
+    def forward_padded(self, image: torch.Tensor, with_training_outputs: bool) -> Outputs:
+        deep = -(image[:, :1] - self.centres).abs()
+        shallow = torch.zeros_like(deep)
+        shallow[:, 0] = 1.0
+        return {"logits": self.at_fusion("deep", deep) + self.at_fusion("shallow", shallow)}
+
+    def compute_losses(self, *_: object) -> dict[str, torch.Tensor]:
+        raise NotImplementedError("evaluated only")
 
 
 def _write_pair(root: Path, image_id: str, shape: tuple[int, int], seed: int) -> tuple:
@@ -211,3 +246,107 @@ def test_freed_heap_goes_back_before_memory_is_measured() -> None:
     assert before - _rss_mb() > 200
     result = measure_speed_memory(torch.nn.Conv2d(3, 2, 1), 64, 64, warmup=0, runs=1)
     assert "freed heap returned first" in result["memory_kind"]
+
+
+def test_each_branch_zeroed_is_one_more_evaluation_of_the_split(dataset: tuple) -> None:
+    root, pairs = dataset
+    model = RedDecimalBranches()
+    results = evaluate_zeroed_branches(
+        model, ["a", "b"], root / "images", root / "masks", K, progress=False, **IDENTITY
+    )
+    assert list(results) == ["deep", "shallow"] and model.zeroed_branch is None
+    full = _expected_confusion(list(pairs.values()))
+    np.testing.assert_array_equal(results["shallow"].confusion, full)  # the deep branch alone
+    class_0 = _expected_confusion([(np.zeros_like(p), t) for p, t in pairs.values()])
+    np.testing.assert_array_equal(results["deep"].confusion, class_0)
+    deep_zeroed = class_0[0, 0] / class_0.sum() / K  # IoU of class 0; every other class's is 0
+    assert results["deep"].metrics["mIoU"] == pytest.approx(deep_zeroed)
+    miou = results["shallow"].metrics["mIoU"]
+    assert branch_metrics(miou, {b: r.metrics["mIoU"] for b, r in results.items()}) == pytest.approx(
+        {
+            "test/mIoU_deep_zeroed": deep_zeroed,
+            "test/mIoU_shallow_zeroed": miou,
+            "test/deep_branch_contribution_points": 100 * (miou - deep_zeroed),
+            "test/shallow_branch_contribution_points": 0.0,
+        }
+    )
+
+
+def _checkpoint(path: Path, model_name: str) -> Path:
+    """A tiny untrained model with its classifiers' biases at zero, so that its predictions vary
+    from pixel to pixel (with PyTorch's random biases one class wins everywhere)."""
+    torch.manual_seed(0)
+    model = build_model(model_name, len(URUR_CLASSES), width=0.125)
+    with torch.no_grad():
+        for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d) and m.bias is not None):
+            if conv.out_channels == len(URUR_CLASSES):  # a classifier
+                conv.bias.zero_()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    params = TrainingParams(model=model_name, model_options={"width": 0.125})
+    return save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
+        iteration=0,
+        meta=build_meta(params, URUR_CLASSES, ["t"]),
+        best={"score": None, "iteration": 0},
+        history=[],
+        data_state={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("model_name", "ablation", "measured"),
+    [
+        ("wsdnet", True, True),
+        ("isdnet", True, True),
+        ("stdc", True, False),
+        ("deeplabv3plus", True, False),
+        ("wsdnet", False, False),
+    ],
+)
+def test_evaluation_reports_the_branch_contributions_of_two_branch_models(
+    tmp_path: Path, monkeypatch, caplog, model_name: str, ablation: bool, measured: bool
+) -> None:
+    """The masks are the model's own predictions (test mIoU 1): with a branch zeroed the model
+    scores less, test_metrics holds both zeroed mIoUs and the points lost, equal to evaluations
+    under zero_branch; single-branch models skip it with a log line; the option turns it off."""
+    monkeypatch.setenv("URUR_STAGING_DIR", str(tmp_path / "staging"))
+    ids = ["t0", "t1"]
+    images, _ = write_store(tmp_path, ids, size=64)
+    checkpoint = str(_checkpoint(tmp_path / "best.pt", model_name))
+    model, meta = build_model_from_checkpoint(checkpoint)
+    masks = tmp_path / "own_predictions"
+    own = {"mean": meta["mean"], "std": meta["std"], "progress": False}
+    evaluate_images(model, ids, images, tmp_path / "masks", len(URUR_CLASSES), predictions_dir=masks, **own)
+    params = EvaluationParams(device="cpu", branch_ablation=ablation, speed={"enabled": False})
+    with caplog.at_level(logging.INFO, logger="urur.pipelines.evaluation.nodes"):
+        metrics, *_ = evaluate(
+            images,
+            masks,
+            pd.DataFrame({"image_id": ["x", *ids], "split": ["train", "test", "test"]}),
+            pd.DataFrame({"image_id": ids, "height": 64, "width": 64}),
+            {"best_checkpoint": checkpoint, "last_checkpoint": checkpoint},
+            params,
+        )
+    assert metrics["test/mIoU"] == 1.0
+    keys = [k for k in metrics if "zeroed" in k or "branch" in k]
+    if not measured:
+        assert keys == []
+        skipped = f"Branch ablation skipped: {model_name} has one branch" in caplog.text
+        assert skipped == ablation
+        return
+    assert keys == [
+        "test/mIoU_deep_zeroed",
+        "test/mIoU_shallow_zeroed",
+        "test/deep_branch_contribution_points",
+        "test/shallow_branch_contribution_points",
+    ]
+    for branch in ("deep", "shallow"):
+        with zero_branch(model, branch):
+            zeroed = evaluate_images(model, ids, images, masks, len(URUR_CLASSES), **own).metrics["mIoU"]
+        assert zeroed < 1.0
+        assert metrics[f"test/mIoU_{branch}_zeroed"] == pytest.approx(zeroed)
+        assert metrics[f"test/{branch}_branch_contribution_points"] == pytest.approx(100 * (1.0 - zeroed))
+    assert all(isinstance(value, (int, float)) for value in metrics.values())

@@ -12,6 +12,8 @@ from tests.test_heads import batchnorm, conv_bn_relu, randomize_batchnorm
 from tests.test_losses import hand_cross_entropy, numpy_sd_loss
 from tests.test_wavelets import _scipy_residuals as scipy_residuals
 from urur.models.backbones import PretrainedWeightsError, ResNet, STDCNet
+from urur.models.baselines import STDCSeg
+from urur.models.common import zero_branch
 from urur.models.isdnet import ISDNet, RelationAwareFusion
 
 NUM_CLASSES = 5
@@ -251,3 +253,58 @@ def test_relation_aware_fusion_by_value() -> None:
         got_context, got_fused = fusion(shallow, context)
     torch.testing.assert_close(got_context, expected_context, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got_fused, expected_fused, atol=1e-5, rtol=1e-5)
+
+
+def _fusion_inputs(model: ISDNet) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(shallow, context) as each relation-aware fusion receives them, recorded on every forward."""
+    seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    for name in ("fuse16", "fuse8"):
+        getattr(model, name).register_forward_pre_hook(lambda _, args, name=name: seen.update({name: args}))
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("branch", "zero_inputs"),
+    [("deep", {("fuse16", 1)}), ("shallow", {("fuse16", 0), ("fuse8", 0)})],
+)
+def test_a_zeroed_branch_enters_the_fusions_as_zeros(branch: str, zero_inputs: set) -> None:
+    """The deep ASPP map enters the 1/16 fusion only, the shallow maps both: zeroing a branch makes
+    exactly those fusion inputs zero, the other branch's keep the full model's values, and the 1/16
+    fusion's result (the 1/8 fusion's context) and the logits move. At initialisation the deep
+    context barely reaches the logits (about 1e-3 at most here, the shallow branch 4e-2)."""
+    model = randomize_batchnorm(tiny_isdnet())
+    seen = _fusion_inputs(model)
+    image, _ = batch(n=1)
+    with torch.no_grad():
+        full = model(image)
+        full_inputs = {(name, i): seen[name][i] for name in seen for i in (0, 1)}
+        with zero_branch(model, branch):
+            logits = model(image)
+    for key, value in full_inputs.items():
+        received = seen[key[0]][key[1]]
+        if key in zero_inputs:
+            assert value.abs().max() > 0.1 and torch.equal(received, torch.zeros_like(value))
+        elif key == ("fuse8", 1):
+            assert (received - value).abs().mean() > 1e-3
+        else:
+            assert torch.equal(received, value)
+    assert (logits - full).abs().max() > 5e-4
+    assert model.zeroed_branch is None
+
+
+def test_zero_branch_is_for_two_branch_models_and_known_branches() -> None:
+    with (
+        pytest.raises(TypeError, match="STDCSeg has no deep and shallow branches"),
+        zero_branch(STDCSeg(NUM_CLASSES, width=0.125), "deep"),
+    ):
+        pass
+    model = tiny_isdnet()
+    with (
+        pytest.raises(ValueError, match="unknown branch 'colour'; valid branches are deep, shallow"),
+        zero_branch(model, "colour"),
+    ):
+        pass
+    with pytest.raises(RuntimeError, match="inside"), zero_branch(model, "deep"):
+        assert model.zeroed_branch == "deep"
+        raise RuntimeError("inside")
+    assert model.zeroed_branch is None

@@ -13,11 +13,12 @@ from kedro.runner import SequentialRunner
 
 from urur.classes import URUR_CLASSES
 from urur.evaluation.config import EvaluationParams
+from urur.evaluation.evaluate import branch_metrics
 from urur.io.datasets import FigureFolderDataset, OptionalDataset
 from urur.pipelines.reporting import create_pipeline
 from urur.pipelines.reporting.nodes import ReportingParams
 from urur.pipelines.reporting.pipeline import after
-from urur.reporting.document import Image, Note, Table
+from urur.reporting.document import Image, Note, Table, to_markdown
 from urur.reporting.figures import class_iou_chart
 from urur.reporting.report import ReportInputs, build_sections, dvc_hashes
 from urur.training import TrainingParams
@@ -76,6 +77,33 @@ def test_results_of_an_older_run_with_other_classes_are_refused_not_mixed_in() -
     assert "test_class_metrics.csv" in refused[0] and "kedro run --pipelines evaluation" in refused[0]
     assert "table4.parquet" in refused[1] and "compare_urur" in refused[1]
     assert all("building" not in b.frame.to_string() for b in _blocks(sections, Table) if "IoU" in b.frame)
+
+
+def _branch_notes(model: str, miou: float, zeroed: dict[str, float] | None) -> list[Note]:
+    metrics = {"model": model, "test/mIoU": miou} | (branch_metrics(miou, zeroed) if zeroed else {})
+    sections = build_sections(ReportInputs(class_names=URUR_CLASSES, test_metrics=metrics))
+    assert to_markdown("r", sections, "f").count("Branch contributions") == int(model != "stdc")
+    return [n for n in _blocks(sections, Note) if "Branch contributions" in n.text]
+
+
+def test_the_trained_model_section_shows_what_each_branch_contributes() -> None:
+    """A model that is its shallow branch (issue 17's WSDNet at 150 iterations) gets the plain
+    reading; one whose deep branch carries 21 points does not, and a zeroing that helps is a gain."""
+    (idle,) = _branch_notes("wsdnet", 0.446, {"deep": 0.441, "shallow": 0.041})
+    assert idle.text == (
+        "Branch contributions (test mIoU, %): full 44.6, deep branch zeroed 44.1 (−0.5 points), "
+        "shallow branch zeroed 4.1 (−40.5 points). The deep branch contributes nothing "
+        "measurable: the model is its shallow branch."
+    )
+    assert not idle.missing
+    (used,) = _branch_notes("isdnet", 0.716, {"deep": 0.502, "shallow": 0.719})
+    assert used.text == (
+        "Branch contributions (test mIoU, %): full 71.6, deep branch zeroed 50.2 (−21.4 points), "
+        "shallow branch zeroed 71.9 (+0.3 points)."
+    )
+    assert _branch_notes("stdc", 0.611, None) == []  # one branch: nothing to zero
+    (unmeasured,) = _branch_notes("wsdnet", 0.446, None)
+    assert unmeasured.missing and "evaluation.branch_ablation: true" in unmeasured.text
 
 
 def test_dvc_hashes_lists_every_stage_output(tmp_path: Path) -> None:

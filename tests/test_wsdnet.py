@@ -13,6 +13,7 @@ from tests.test_backbones import official_stdc_state
 from tests.test_heads import conv_bn_relu, randomize_batchnorm
 from tests.test_losses import hand_cross_entropy, numpy_sd_loss, pywt_wsl
 from urur.models.backbones import ResNet, STDCNet
+from urur.models.common import zero_branch
 from urur.models.heads import WaveletSuperResolutionHead
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 from urur.models.wsdnet import AUX_LOSSES, DOWNSAMPLE_MODES, AdaptiveDownsample, WSDNet
@@ -253,3 +254,36 @@ def test_eval_logits_are_the_head_of_the_summed_branches() -> None:
         logits = F.conv2d(conv_bn_relu(fused, head[-2], padding=1), head[-1].weight, head[-1].bias)
         expected = F.interpolate(logits, size=(64, 64), mode="bilinear", align_corners=False)[..., :40, :50]
         torch.testing.assert_close(model(image), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("zeroed", "kept"), [("deep", "shallow"), ("shallow", "deep")])
+def test_a_zeroed_branch_leaves_the_head_the_other_branch_alone(zeroed: str, kept: str) -> None:
+    """The branch diagnostic zeroes one 1/8 feature where the two are added: the logits are then
+    the head of the other branch's feature alone (0.02-0.06 from the full model's logits on
+    average here), and the model runs as trained again after the block."""
+    model = randomize_batchnorm(_model())
+    image = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        full = model(image)
+        alone = F.interpolate(model.head(getattr(model, kept)(image)), size=(64, 64), mode="bilinear")
+        with zero_branch(model, zeroed):
+            logits = model(image)
+        torch.testing.assert_close(logits, alone, atol=1e-5, rtol=1e-5)
+        assert (logits - full).abs().mean() > 0.01
+        torch.testing.assert_close(model(image), full, atol=0, rtol=0)
+    assert model.zeroed_branch is None
+
+
+def test_zeroing_a_branch_whose_feature_is_zero_changes_nothing() -> None:
+    """With the deep branch's last 1x1 conv at zero its 1/8 feature is exactly zero (the inverse
+    wavelet transform of zeros): zeroing it at the fusion must leave the logits bit for bit."""
+    model = randomize_batchnorm(_model())
+    with torch.no_grad():
+        model.deep.upsample[0].weight.zero_()
+        model.deep.upsample[0].bias.zero_()
+        image = torch.randn(1, 3, 64, 64)
+        full = model(image)
+        with zero_branch(model, "deep"):
+            assert torch.equal(model(image), full)
+        with zero_branch(model, "shallow"):
+            assert not torch.allclose(model(image), full, atol=1e-3)

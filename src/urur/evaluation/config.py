@@ -24,7 +24,10 @@ class EvaluationParams(_Section):
 
     ``mode``: ``whole`` (the full-resolution image in one pass: WSDNet, ISDNet, the paper's
     protocol), ``slide`` (``window`` windows overlapping by ``overlap``: local paradigm) or
-    ``global`` (the image shrunk ``downsample`` times: global paradigm).
+    ``global`` (the image shrunk ``downsample`` times: global paradigm). ``branch_ablation``:
+    for two-branch models (WSDNet, ISDNet), the test split twice more, once with each branch's
+    feature zeroed at the fusion, so a model that does not use its deep branch shows it
+    (skipped, with a log line, for single-branch models).
     """
 
     checkpoint: Literal["best", "last"] = "best"
@@ -35,4 +38,5 @@ class EvaluationParams(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     write_predictions: bool = True
     excluded_classes: tuple[str, ...] = ()  # trained, reported per class, left out of mIoU and mF1
+    branch_ablation: bool = True
     speed: SpeedParams = Field(default_factory=SpeedParams)

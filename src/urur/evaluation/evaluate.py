@@ -16,6 +16,10 @@ FPS = runs / total time. Peak memory is ``torch.cuda.max_memory_allocated`` on a
 process's peak resident set (VmHWM, reset just before the warm-up, after the heap that earlier work
 freed is handed back to the OS) on the CPU.
 ``benchmarks/bench_models.py`` measures through it too, so both report the same quantity.
+
+:func:`evaluate_zeroed_branches` is the branch-contribution diagnostic of the two-branch models
+(WSDNet, ISDNet): the same evaluation once more per branch, that branch's feature zeroed where it
+enters the fusion; :func:`branch_metrics` turns the results into test_metrics.json's keys.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import ctypes.util
 import gc
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +48,7 @@ from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.io.atomic import atomic_path
 from urur.io.layout import find_mask, image_path
 from urur.io.raster import raster_info, read_raster, write_raster
+from urur.models.common import BRANCHES, zero_branch
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 
 MODES: tuple[str, ...] = ("whole", "slide", "global")
@@ -165,6 +171,45 @@ def evaluate_images(
         model.train(was_training)
     per_image = pd.DataFrame(rows, columns=["image_id", "pixels", "aAcc", "mIoU", "seconds"])
     return EvaluationResult(confusion=confusion, per_image=per_image, metrics=segmentation_metrics(confusion))
+
+
+def evaluate_zeroed_branches(
+    model: nn.Module,
+    image_ids: Sequence[str],
+    images_dir: str | Path,
+    masks_dir: str | Path,
+    num_classes: int,
+    **options: Any,
+) -> dict[str, EvaluationResult]:
+    """Branch -> the split evaluated with that branch's feature zeroed at the fusion.
+
+    A model that has not learnt to use a branch scores the same without it, which its test mIoU
+    alone never shows. ``options`` are :func:`evaluate_images`' (no predictions are written).
+    """
+    results = {}
+    for branch in BRANCHES:
+        with zero_branch(model, branch):
+            results[branch] = evaluate_images(
+                model, image_ids, images_dir, masks_dir, num_classes, **options, predictions_dir=None
+            )
+    return results
+
+
+def zeroed_key(branch: str) -> str:
+    """The metrics key of the test mIoU with ``branch`` zeroed (a fraction, like ``test/mIoU``)."""
+    return f"test/mIoU_{branch}_zeroed"
+
+
+def contribution_key(branch: str) -> str:
+    """The metrics key of the mIoU points (x100) ``branch`` adds: full minus ``branch`` zeroed."""
+    return f"test/{branch}_branch_contribution_points"
+
+
+def branch_metrics(miou: float, zeroed_miou: Mapping[str, float]) -> dict[str, float]:
+    """Each branch's zeroed mIoU, then each branch's contribution in points (numbers only: DVC metrics)."""
+    zeroed = {zeroed_key(branch): float(value) for branch, value in zeroed_miou.items()}
+    points = {contribution_key(branch): 100.0 * (miou - value) for branch, value in zeroed_miou.items()}
+    return zeroed | points
 
 
 def release_freed_heap() -> bool:

@@ -7,12 +7,15 @@ least 8, and never lets a count fall to 0.
 :class:`SegmentationModel` is the calling protocol shared by WSDNet, ISDNet and the baselines
 (any input size through zero padding to a multiple of 32 and cropping back; eval -> logits;
 train + target -> (logits, weighted losses); training-only heads run only when losses are wanted).
+:class:`TwoBranchModel` adds the branch-contribution diagnostic of WSDNet and ISDNet: inside
+``with zero_branch(model, "deep"):`` one branch's feature enters the fusion as zeros.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -145,3 +148,36 @@ class SegmentationModel(nn.Module, ABC):
     @abstractmethod
     def compute_losses(self, logits: Tensor, outputs: Outputs, target: Tensor, to_input: ToInput) -> LossDict:
         """Weighted loss terms; ``to_input`` maps a padded-input-aligned map onto the target's grid."""
+
+
+BRANCHES: tuple[str, ...] = ("deep", "shallow")
+
+
+class TwoBranchModel(SegmentationModel):
+    """A model whose deep and shallow branches meet in a fusion (WSDNet, ISDNet).
+
+    Each branch's feature passes :meth:`at_fusion` on its way into the fusion, so that
+    :func:`zero_branch` can replace it by zeros there: the test mIoU without one branch shows
+    what that branch contributes (a model that ignores its deep branch loses nothing without it).
+    """
+
+    zeroed_branch: str | None = None  # set only by zero_branch; None runs the model as trained
+
+    def at_fusion(self, branch: str, feature: Tensor) -> Tensor:
+        """``branch``'s ``feature`` as the fusion receives it: zeros while that branch is zeroed."""
+        return torch.zeros_like(feature) if branch == self.zeroed_branch else feature
+
+
+@contextmanager
+def zero_branch(model: nn.Module, branch: str) -> Iterator[TwoBranchModel]:
+    """Run ``model`` with ``branch``'s (one of :data:`BRANCHES`) feature zeroed where it enters the
+    fusion, inside the ``with`` block only (restored on errors too)."""
+    if not isinstance(model, TwoBranchModel):
+        raise TypeError(f"{type(model).__name__} has no deep and shallow branches to zero")
+    if branch not in BRANCHES:
+        raise ValueError(f"unknown branch {branch!r}; valid branches are {', '.join(BRANCHES)}")
+    previous, model.zeroed_branch = model.zeroed_branch, branch
+    try:
+        yield model
+    finally:
+        model.zeroed_branch = previous

@@ -15,6 +15,8 @@ Top to bottom (channel counts at ``width=1``; every count scales with ``width``)
 - Relation-aware fusion (:class:`RelationAwareFusion`) at 1/16 (shallow 1/16 map with the deep
   map) and then at 1/8 (shallow 1/8 map with the 1/16 fusion result); output head
   (Dropout 0.1, 3x3 ConvBNReLU C -> C/2, 1x1 to classes) at 1/8, bilinearly resized to the input.
+  The deep ASPP map (into the 1/16 fusion) and the shallow 1/16 and 1/8 maps (into both fusions)
+  are the features :func:`~urur.models.common.zero_branch` zeroes for the branch diagnostic.
 - Training only (skipped in eval mode and without a target):
   ``loss_seg`` CE of the output; ``loss_deep`` CE of the ASPP features' own classifier
   (Dropout + 1x1; the cascade's first head has its own loss in mmseg, weight 1);
@@ -45,7 +47,7 @@ from torch import Tensor, nn
 from urur.losses import sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
-from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
+from urur.models.common import ConvBNReLU, LossDict, Outputs, ToInput, TwoBranchModel, resize, scaled
 from urur.models.heads import ASPP, FCNHead, SegHead, SuperResolutionHead
 from urur.models.laplacian import STRIP_ROWS, LaplacianPyramidInput, laplacian_stdc
 from urur.models.pretrained import split_sources
@@ -118,7 +120,7 @@ class RelationAwareFusion(nn.Module):
         return context, self.smooth(shallow + context)
 
 
-class ISDNet(SegmentationModel):
+class ISDNet(TwoBranchModel):
     """ISDNet; see the module docstring. ``forward(image, target=None)`` as :class:`SegmentationModel`."""
 
     def __init__(
@@ -184,8 +186,8 @@ class ISDNet(SegmentationModel):
         else:
             shallow8, shallow16 = laplacian_stdc(self.laplacian, self.shallow, image, self.strip_rows)
 
-        context16, fused16 = self.fuse16(shallow16, deep)
-        context8, fused8 = self.fuse8(shallow8, fused16)
+        context16, fused16 = self.fuse16(self.at_fusion("shallow", shallow16), self.at_fusion("deep", deep))
+        context8, fused8 = self.fuse8(self.at_fusion("shallow", shallow8), fused16)
         outputs["logits"] = self.head(fused8)
         if with_training_outputs:
             sr_features, sr_image = self.sr_head(deep, return_features=True)

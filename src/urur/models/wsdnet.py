@@ -16,7 +16,9 @@ Reading order of :meth:`WSDNet.forward`:
    ISDNet's deep network)
    -> 1/32 of the image, a DeepLabV3+ decoder at 1/32, a 1x1 conv expanding ``C`` to ``16 C``
    channels and a 2-level inverse packet transform -> ``C`` channels at 1/8;
-4. fusion by addition (no RAF), segmentation head at 1/8, bilinear upsampling to the input size.
+4. fusion by addition (no RAF), segmentation head at 1/8, bilinear upsampling to the input size;
+   the two C-channel 1/8 maps are the features :func:`~urur.models.common.zero_branch` zeroes
+   for the branch-contribution diagnostic.
 
 Training only (``model.train()`` and a target given): an auxiliary FCN head on the deep 1/8
 feature (cross entropy x 0.1) and a super-resolution head after it that reconstructs the
@@ -42,7 +44,7 @@ from torch import Tensor, nn
 from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
-from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
+from urur.models.common import ConvBNReLU, LossDict, Outputs, ToInput, TwoBranchModel, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, WaveletSuperResolutionHead
 from urur.models.laplacian import STRIP_ROWS, LaplacianPyramidInput, laplacian_stdc
 from urur.models.pretrained import split_sources
@@ -192,7 +194,7 @@ class ShallowBranch(nn.Module):
         return self.project_8(feat_8) + resize(self.project_16(feat_16), feat_8.shape[-2:])
 
 
-class WSDNet(SegmentationModel):
+class WSDNet(TwoBranchModel):
     """WSDNet; ``forward(image, target=None)`` as :class:`~urur.models.common.SegmentationModel`."""
 
     def __init__(
@@ -242,7 +244,8 @@ class WSDNet(SegmentationModel):
     def forward_padded(self, image: torch.Tensor, with_training_outputs: bool) -> dict[str, torch.Tensor]:
         shallow = self.shallow(image)  # first: its full-size intermediates are the largest
         deep = self.deep(image)
-        outputs = {"logits": self.head(deep + shallow)}
+        fused = self.at_fusion("deep", deep) + self.at_fusion("shallow", shallow)
+        outputs = {"logits": self.head(fused)}
         if not with_training_outputs:
             return outputs
         outputs.update(image=image, deep=deep, aux_logits=self.aux_head(deep))

@@ -17,6 +17,9 @@ import pandas as pd
 import torch
 import yaml
 
+from urur.evaluation.evaluate import contribution_key, zeroed_key
+from urur.models import MODEL_NAMES, model_class
+from urur.models.common import TwoBranchModel
 from urur.reporting.comparison import paper_orderings
 from urur.reporting.document import Image, Note, Section, Table
 from urur.reporting.paper import PAPER_HARDWARE, TABLE1_QUOTED
@@ -165,6 +168,33 @@ def _annotation_section(inputs: ReportInputs) -> Section:
     return section
 
 
+def _points(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "\N{MINUS SIGN}")
+
+
+def branch_contributions(metrics: Mapping[str, Any]) -> Note | None:
+    """The branch diagnostic in one line, read plainly where the deep branch adds under a point;
+    None for single-branch models (a two-branch model measured without it gets a missing note)."""
+    if zeroed_key("deep") not in metrics:
+        name = metrics.get("model")
+        if name in MODEL_NAMES and issubclass(model_class(name), TwoBranchModel):
+            return Note(
+                f"Branch contributions of {name}: not measured; set evaluation.branch_ablation: true "
+                "and rerun `kedro run --pipelines evaluation`.",
+                missing=True,
+            )
+        return None
+    deep, shallow = (metrics[contribution_key(b)] for b in ("deep", "shallow"))
+    text = (
+        f"Branch contributions (test mIoU, %): full {100 * metrics['test/mIoU']:.1f}, "
+        f"deep branch zeroed {100 * metrics[zeroed_key('deep')]:.1f} ({_points(-deep)} points), "
+        f"shallow branch zeroed {100 * metrics[zeroed_key('shallow')]:.1f} ({_points(-shallow)} points)."
+    )
+    if deep < 1.0:
+        text += " The deep branch contributes nothing measurable: the model is its shallow branch."
+    return Note(text)
+
+
 def _model_section(inputs: ReportInputs) -> Section:
     section = Section("Trained model")
     metrics = inputs.test_metrics
@@ -183,6 +213,9 @@ def _model_section(inputs: ReportInputs) -> Section:
                 "Test metrics (data/08_reporting/test_metrics.json)",
             )
         )
+        branches = branch_contributions(metrics)
+        if branches is not None:
+            section.blocks.append(branches)
     per_class = inputs.test_class_metrics
     reason = stale_classes(per_class, inputs.class_names) if per_class is not None else None
     if reason:

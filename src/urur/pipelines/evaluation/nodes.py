@@ -9,9 +9,17 @@ import torch
 
 from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
-from urur.evaluation.evaluate import evaluate_images, measure_speed_memory, predict_logits
+from urur.evaluation.evaluate import (
+    branch_metrics,
+    contribution_key,
+    evaluate_images,
+    evaluate_zeroed_branches,
+    measure_speed_memory,
+    predict_logits,
+)
 from urur.evaluation.metrics import segmentation_metrics
 from urur.io.atomic import staging_directories
+from urur.models.common import BRANCHES, TwoBranchModel
 from urur.pipelines.training.nodes import split_ids
 from urur.training import build_model_from_checkpoint
 
@@ -36,9 +44,11 @@ def evaluate(
 ) -> tuple[dict, dict, pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]:
     """The trained model on the test split, the paper's way; then its FPS and peak memory.
 
-    Returns the metrics (numbers only: DVC metrics), what was evaluated and how it was timed
-    (model, checkpoint, speed input and device), per-class and per-image tables, the confusion
-    matrix and the folder of predicted masks (URUR palette GeoTIFFs, georeferenced like the images).
+    Returns the metrics (numbers only: DVC metrics; with ``branch_ablation``, a two-branch model's
+    mIoU with each branch zeroed and each branch's contribution in points), what was evaluated and
+    how it was timed (model, checkpoint, speed input and device), per-class and per-image tables,
+    the confusion matrix and the folder of predicted masks (URUR palette GeoTIFFs, georeferenced
+    like the images).
     """
     checkpoint = (
         training_summary[f"{evaluation.checkpoint}_checkpoint"] or training_summary["last_checkpoint"]
@@ -47,21 +57,19 @@ def evaluate(
     model, meta = build_model_from_checkpoint(checkpoint, device)
     class_names = list(meta["class_names"])
     test_ids = split_ids(dataset_split, "test")
+    split = (model, test_ids, images_dir, masks_dir, len(class_names))
+    options = {
+        "mode": evaluation.mode,
+        "window": evaluation.window,
+        "overlap": evaluation.overlap,
+        "downsample": evaluation.downsample,
+        "mean": meta["mean"],
+        "std": meta["std"],
+        "device": device,
+    }
     with staging_directories("predictions") as (predictions_dir,):
         result = evaluate_images(
-            model,
-            test_ids,
-            images_dir,
-            masks_dir,
-            len(class_names),
-            mode=evaluation.mode,
-            window=evaluation.window,
-            overlap=evaluation.overlap,
-            downsample=evaluation.downsample,
-            mean=meta["mean"],
-            std=meta["std"],
-            device=device,
-            predictions_dir=predictions_dir if evaluation.write_predictions else None,
+            *split, **options, predictions_dir=predictions_dir if evaluation.write_predictions else None
         )
     unknown = sorted(set(evaluation.excluded_classes) - set(class_names))
     if unknown:
@@ -69,7 +77,8 @@ def evaluate(
             f"evaluation.excluded_classes names {unknown}, not classes of the checkpoint {class_names}; "
             "fix conf/<env>/parameters_evaluation.yml"
         )
-    m = segmentation_metrics(result.confusion, [class_names.index(n) for n in evaluation.excluded_classes])
+    excluded = [class_names.index(n) for n in evaluation.excluded_classes]
+    m = segmentation_metrics(result.confusion, excluded)
     evaluated = {"model": meta["model"], "checkpoint": Path(checkpoint).name}
     metrics = {
         "test_images": len(test_ids),
@@ -77,6 +86,17 @@ def evaluate(
         "test/mF1": m["mF1"],
         "test/aAcc": m["aAcc"],
     }
+    if evaluation.branch_ablation and isinstance(model, TwoBranchModel):
+        zeroed = evaluate_zeroed_branches(*split, **options)
+        metrics |= branch_metrics(
+            m["mIoU"], {b: segmentation_metrics(r.confusion, excluded)["mIoU"] for b, r in zeroed.items()}
+        )
+        log.info(
+            "Branch contributions (test mIoU points lost with the branch zeroed): %s",
+            ", ".join(f"{b} {metrics[contribution_key(b)]:.1f}" for b in BRANCHES),
+        )
+    elif evaluation.branch_ablation:
+        log.info("Branch ablation skipped: %s has one branch (evaluation.branch_ablation)", meta["model"])
     if evaluation.speed.enabled:
         sizes = image_manifest.set_index("image_id").loc[test_ids, ["height", "width"]]
         height, width = (int(v) for v in sizes.max())
