@@ -155,15 +155,24 @@ def _short_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _env_for_registry(callback: Callable[..., Any]) -> Callable[..., Any]:
-    """``--env`` also as ``$KEDRO_ENV``: the pipeline registry reads that env's globals
-    (``dataset``, ``data_source``) before Kedro hands the env to the session."""
+    """``--env`` also as ``$KEDRO_ENV`` for the run: the pipeline registry reads that env's globals
+    (``dataset``, ``data_source``) before Kedro hands the env to the session. Restored afterwards,
+    so a run invoked in-process (notebooks, tests) leaves no env behind for the next one."""
 
     @functools.wraps(callback)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("env"):
-            _check_environment(kwargs["env"], Path(kwargs.get("conf_source") or settings.CONF_SOURCE))
-            os.environ["KEDRO_ENV"] = kwargs["env"]
-        return callback(*args, **kwargs)
+        if not kwargs.get("env"):
+            return callback(*args, **kwargs)
+        _check_environment(kwargs["env"], Path(kwargs.get("conf_source") or settings.CONF_SOURCE))
+        previous = os.environ.get("KEDRO_ENV")
+        os.environ["KEDRO_ENV"] = kwargs["env"]
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            if previous is None:
+                os.environ.pop("KEDRO_ENV", None)
+            else:
+                os.environ["KEDRO_ENV"] = previous
 
     return wrapper
 
