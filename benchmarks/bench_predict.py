@@ -1,8 +1,14 @@
 """Tiled prediction (``urur predict``): peak memory on a huge raster, throughput, CPU efficiency.
 
-- Memory: a ``--size`` x ``--size`` (default 20000²) tiled GeoTIFF, written strip by strip from a
-  repeated random pattern (cheap), predicted by a fresh paper-size WSDNet through
-  :func:`urur.inference.predict_raster` in a subprocess; its peak RSS (VmHWM) must stay < 4 GB.
+- Memory: tiled GeoTIFFs of ``--memory-rasters`` (default 60000² and 2000 x 100000), written
+  strip by strip from a repeated random pattern (cheap), each predicted at the default tiles
+  through :func:`urur.inference.predict_raster` in a subprocess of its own, peak RSS (VmHWM).
+  A paper-size WSDNet predicts ~0.5 MP/s on 2 cores (2 hours for 60000²), so the large rasters
+  run the smallest real WSDNet (``--memory-width``, same tiles and blending: the memory that
+  depends on the raster); a ``--reference-size``² raster (2 x 2 tiles) runs at both widths for
+  the model's own share, and each large raster's peak at ``--width`` is *estimated* as the
+  reference's at ``--width`` plus what the large raster adds at ``--memory-width``. Each must
+  stay < 4 GB.
 - Throughput, megapixels per second of input, WSDNet (``--tile``/``--overlap`` tiles) against
   DeepLabV3+ in sliding windows of 1000 px overlapping by 120 (the paper's local paradigm), both
   through the same tiled reader/writer on a ``--ratio-size`` raster, runs interleaved.
@@ -19,6 +25,7 @@ Run: ``.venv/bin/python benchmarks/bench_predict.py`` (results in ``benchmarks/r
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import subprocess
@@ -43,13 +50,17 @@ NAME = "bench_predict"
 META = {"num_classes": 8, "class_names": list(URUR_CLASSES), "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 RSS_LIMIT_MB = 4096
 SLIDE = {"tile": 1000, "overlap": 120}  # the local paradigm's windows (bench_models.py)
-# write_input_seconds and memory are null with --skip-memory.
+# write_input_seconds (per raster) and memory are null with --skip-memory.
 RESULT_KEYS = ("write_input_seconds", "memory", "throughput", "cpu")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=20000, help="side of the memory-test raster")
+    parser.add_argument(
+        "--memory-rasters", nargs="+", default=["60000x60000", "2000x100000"], help="HEIGHTxWIDTH each"
+    )
+    parser.add_argument("--memory-width", type=float, default=0.125, help="WSDNet width of the large runs")
+    parser.add_argument("--reference-size", type=int, default=3840, help="side run at both widths")
     parser.add_argument("--ratio-size", type=int, default=3584, help="side of the throughput raster")
     parser.add_argument("--tile", type=int, default=2048)
     parser.add_argument("--overlap", type=int, default=256)
@@ -63,15 +74,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def write_test_raster(path: Path, size: int) -> None:
-    """A ``size``² RGB GeoTIFF from a repeated 512² random pattern, written 512 rows at a time."""
+def write_test_raster(path: Path, height: int, width: int) -> None:
+    """A ``height`` x ``width`` RGB GeoTIFF from a repeated 512² random pattern, 512 rows at a time."""
     rng = np.random.default_rng(0)
     pattern = np.kron(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
-    strip = np.tile(pattern, (1, -(-size // 512), 1))[:, :size]
+    strip = np.tile(pattern, (1, -(-width // 512), 1))[:, :width]
     transform = (0.3, 0.0, 500000.0, 0.0, -0.3, 4400000.0)
-    with raster_writer(path, size, size, bands=3, crs="EPSG:32650", transform=transform) as writer:
-        for row in range(0, size, 512):
-            writer.write(strip[: min(512, size - row)])
+    with raster_writer(path, height, width, bands=3, crs="EPSG:32650", transform=transform) as writer:
+        for row in range(0, height, 512):
+            writer.write(strip[: min(512, height - row)])
 
 
 def fresh_model(name: str, width: float) -> torch.nn.Module:
@@ -86,7 +97,9 @@ def memory_worker(args: argparse.Namespace) -> dict[str, object]:
         model, META, args.input, out, tile=args.tile, overlap=args.overlap, overwrite=True
     )
     return {
-        "size": args.size,
+        "height": result.height,
+        "width": result.width,
+        "model_width": args.width,
         "tiles": result.tiles,
         "seconds": result.seconds,
         "megapixels_per_second": result.megapixels_per_second,
@@ -108,23 +121,51 @@ def forward_flops(model: torch.nn.Module, size: int) -> float:
     return counter.get_total_flops() * size * size / 512**2
 
 
+def predict_in_subprocess(path: Path, args: argparse.Namespace, width: float) -> dict[str, object]:
+    """:func:`memory_worker` in a fresh process (its own VmHWM), WSDNet of ``width``."""
+    command = [sys.executable, __file__, "--worker", "memory", "--input", str(path)]
+    command += ["--tile", str(args.tile), "--overlap", str(args.overlap), "--width", str(width)]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    run["under_4_gb"] = run["peak_rss_mb"] < RSS_LIMIT_MB
+    return run
+
+
+def memory_runs(tmp: Path, args: argparse.Namespace) -> tuple[dict[str, float], dict[str, object]]:
+    """Seconds to write each input, and the memory runs with their estimates at ``--width``."""
+    written, runs = {}, []
+    rasters = [(args.reference_size, args.reference_size)]
+    rasters += [tuple(int(n) for n in text.split("x")) for text in args.memory_rasters]
+    for height, width in rasters:
+        path = tmp / f"memory_{height}x{width}.tif"
+        written[f"{height}x{width}"] = timed(functools.partial(write_test_raster, path, height, width))
+        widths = (args.width, args.memory_width) if (height, width) == rasters[0] else (args.memory_width,)
+        runs += [predict_in_subprocess(path, args, model_width) for model_width in widths]
+        path.unlink()
+    reference, small = runs[0], runs[1]
+    estimated = [
+        {
+            "height": run["height"],
+            "width": run["width"],
+            "model_width": args.width,
+            "peak_rss_mb": reference["peak_rss_mb"] + run["peak_rss_mb"] - small["peak_rss_mb"],
+        }
+        for run in runs[2:]
+    ]
+    for estimate in estimated:
+        estimate["under_4_gb"] = estimate["peak_rss_mb"] < RSS_LIMIT_MB
+    memory = {"tile": args.tile, "overlap": args.overlap, "runs": runs, "estimated": estimated}
+    return written, memory
+
+
 def main(args: argparse.Namespace) -> None:
     results: dict[str, object] = {"write_input_seconds": None, "memory": None}
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as tmp:
         tmp = Path(tmp)
         if not args.skip_memory:
-            big = tmp / "big.tif"
-            results["write_input_seconds"] = timed(lambda: write_test_raster(big, args.size))
-            command = [sys.executable, __file__, "--worker", "memory", "--input", str(big)]
-            command += ["--size", str(args.size), "--tile", str(args.tile), "--overlap", str(args.overlap)]
-            command += ["--width", str(args.width)]
-            done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
-            memory = json.loads(done.stdout.strip().splitlines()[-1])
-            memory["under_4_gb"] = memory["peak_rss_mb"] < RSS_LIMIT_MB
-            results["memory"] = memory
-            big.unlink()
+            results["write_input_seconds"], results["memory"] = memory_runs(tmp, args)
         ratio_input = tmp / "ratio.tif"
-        write_test_raster(ratio_input, args.ratio_size)
+        write_test_raster(ratio_input, args.ratio_size, args.ratio_size)
         models = {
             "wsdnet": fresh_model("wsdnet", args.width),
             "deeplabv3plus": fresh_model("deeplabv3plus", 1),
@@ -209,12 +250,22 @@ def markdown(results: dict[str, object], args: argparse.Namespace) -> str:
     lines = ["# Tiled prediction (`urur predict`)", ""]
     memory = results.get("memory")
     if memory:
-        lines += [
-            f"- {memory['size']}² GeoTIFF, WSDNet width {args.width}, tiles {args.tile}/{args.overlap}: "
-            f"{memory['tiles']} tiles in {memory['seconds']:.0f} s "
-            f"({memory['megapixels_per_second']:.2f} MP/s), "
-            f"peak RSS {memory['peak_rss_mb']:.0f} MB (< 4096: {memory['under_4_gb']})",
-        ]
+        lines.append(
+            f"- Peak RSS of `predict_raster`, tiles {memory['tile']}/{memory['overlap']}, one process each:"
+        )
+        for run in memory["runs"]:
+            lines.append(
+                f"  - {run['height']} x {run['width']} GeoTIFF, WSDNet width {run['model_width']}: "
+                f"{run['tiles']} tiles in {run['seconds']:.0f} s ({run['megapixels_per_second']:.2f} MP/s), "
+                f"peak RSS {run['peak_rss_mb']:.0f} MB (< 4096: {run['under_4_gb']})"
+            )
+        for estimate in memory["estimated"]:
+            lines.append(
+                f"  - {estimate['height']} x {estimate['width']} at WSDNet width {estimate['model_width']}, "
+                f"estimated (not run: the width-{estimate['model_width']} reference plus what this raster "
+                f"adds at the small width): {estimate['peak_rss_mb']:.0f} MB "
+                f"(< 4096: {estimate['under_4_gb']})"
+            )
     t = results["throughput"]
     for name in ("wsdnet", "deeplabv3plus"):
         s = t[f"{name}_mp_per_s"]
