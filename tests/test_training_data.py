@@ -203,3 +203,70 @@ def test_ranks_draw_disjoint_shards_of_the_global_batch() -> None:
     single = list(islice(data.StepBatchSampler(4), 2))
     assert [a + b for a, b in zip(rank0, rank1, strict=True)] == single
     assert next(iter(data.StepBatchSampler(4, start=3))) == [12, 13, 14, 15]
+
+
+def _rare_square(size: int) -> np.ndarray:
+    """Class 0 everywhere but one 8² square of class 5 at rows/cols 96..103 (0.4 % of 128²)."""
+    mask = np.zeros((size, size), dtype=np.uint8)
+    mask[96:104, 96:104] = 5
+    mask[:4, :] = 255  # ignore (image fill) is never a centre
+    return mask
+
+
+def test_class_pixel_index_finds_every_class_on_its_grid_strip_by_strip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, masks_dir = write_store(tmp_path, ["r"], size=128, mask_fn=_rare_square)
+    monkeypatch.setattr(data, "INDEX_STRIP_ROWS", 20)  # strips not aligned with the 8-px grid
+    index = data.class_pixel_index(mask_path(masks_dir, "r"), 8, stride=8)
+    assert sorted(index) == [0, 5]
+    assert {tuple(p) for p in index[5]} == {(96, 96)}  # the only grid pixel inside the square
+    rows, cols = index[0][:, 0], index[0][:, 1]
+    assert (rows % 8 == 0).all() and (cols % 8 == 0).all() and rows.min() == 8  # rows 0..3 ignored
+    assert len(index[0]) == 16 * 15 - 1
+    capped = data.class_pixel_index(mask_path(masks_dir, "r"), 8, stride=8, cap=10, seed=1)
+    assert len(capped[0]) == 10 and {tuple(p) for p in capped[0]} <= {tuple(p) for p in index[0]}
+    write_raster(mask_path(masks_dir, "r"), np.full((128, 128), 9, np.uint8))
+    with pytest.raises(MaskValueError, match=r"r\.tif holds values \[9\]"):
+        data.class_pixel_index(mask_path(masks_dir, "r"), 8)
+
+
+def test_class_aware_crops_centre_on_rare_classes(tmp_path: Path) -> None:
+    images_dir, masks_dir = write_store(tmp_path, ["r"], size=128, mask_fn=_rare_square)
+    options = {"crop_size": 32, "crops_per_epoch": 40, "cat_max_ratio": 1.0}
+    uniform = _dataset(images_dir, masks_dir, ["r"], **options)
+    aware = _dataset(images_dir, masks_dir, ["r"], class_crop_p=1.0, **options)
+    half = _dataset(images_dir, masks_dir, ["r"], class_crop_p=0.5, **options)
+
+    def centred_on_rare(dataset: CropDataset) -> int:
+        return sum(int(dataset[n][1][16, 16] == 5) for n in range(40))
+
+    # Two classes, each the centre class half the time: about 20 of 40 crops are centred on the
+    # square's one indexed pixel (p = 0.5: about 10), where a uniform crop's centre falls in the
+    # 8² square with probability 64 / 97² (under 1 %).
+    assert centred_on_rare(uniform) <= 1 < centred_on_rare(half) < centred_on_rare(aware)
+    assert 12 <= centred_on_rare(aware) <= 28
+    assert uniform.class_index is None  # p = 0 reads no mask before sampling
+
+
+def test_class_crop_p_zero_samples_exactly_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images_dir, masks_dir = write_store(tmp_path, ["a", "b"], size=64)
+    default = _dataset(images_dir, masks_dir, ["a", "b"], scale_range=(0.5, 1.5))
+    explicit = _dataset(images_dir, masks_dir, ["a", "b"], scale_range=(0.5, 1.5), class_crop_p=0.0)
+    for n in range(6):
+        assert all(torch.equal(x, y) for x, y in zip(default[n], explicit[n], strict=True))
+
+
+def test_a_new_parameter_at_its_old_value_keeps_the_configuration_and_resumes() -> None:
+    from urur.training.checkpoint import configuration_name, resume_mismatch
+    from urur.training.config import LATER_FIELDS
+
+    params = TrainingParams()
+    name = configuration_name(params, ["a"])
+    assert configuration_name(params.model_copy(update={"class_crop_p": 0.0}), ["a"]) == name
+    assert configuration_name(params.model_copy(update={"class_crop_p": 0.5}), ["a"]) != name
+    current = {"params": params.model_dump(mode="json")}
+    older = {"params": {k: v for k, v in current["params"].items() if k not in LATER_FIELDS}}
+    assert resume_mismatch(older, current) == []
+    changed = {"params": {**current["params"], "class_crop_p": 0.5}}
+    assert resume_mismatch(older, changed) == ["class_crop_p: checkpoint 0.0, now 0.5"]
