@@ -26,7 +26,7 @@ from torch import nn
 
 from urur.io.atomic import atomic_path
 from urur.models import build_model
-from urur.training.config import LATER_FIELDS, RESUME_NEUTRAL_FIELDS, TrainingParams
+from urur.training.config import RESUME_NEUTRAL_FIELDS, TrainingParams
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,6 @@ def configuration_name(params: TrainingParams, train_ids: Sequence[str]) -> str:
     another configuration, e.g. a ``dvc exp run -S training.lr=...``, gets its own folder.
     """
     settings = params.model_dump(mode="json", exclude=set(RESUME_NEUTRAL_FIELDS))
-    settings = {k: v for k, v in settings.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     text = json.dumps({"params": settings, "train_ids": ids_digest(train_ids)}, sort_keys=True)
     return f"{params.model}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
@@ -291,7 +290,6 @@ def resume_mismatch(meta: Mapping[str, Any], current: Mapping[str, Any]) -> list
             diffs.append(f"{key}: checkpoint {meta.get(key)!r}, now {current.get(key)!r}")
     old, new = meta["params"], current["params"]
     for key in sorted(set(old) | set(new)):
-        before, now = old.get(key, LATER_FIELDS.get(key)), new.get(key, LATER_FIELDS.get(key))
-        if key not in RESUME_NEUTRAL_FIELDS and before != now:
-            diffs.append(f"{key}: checkpoint {before!r}, now {now!r}")
+        if key not in RESUME_NEUTRAL_FIELDS and old.get(key) != new.get(key):
+            diffs.append(f"{key}: checkpoint {old.get(key)!r}, now {new.get(key)!r}")
     return diffs

@@ -58,9 +58,6 @@ class TrainingParams(_Section):
     crops_per_epoch: int = Field(1000, ge=1)
     cat_max_ratio: float = Field(0.75, gt=0.0, le=1.0)
     max_redraws: int = Field(10, ge=0)
-    # Share of crops centred on a pixel of a class drawn uniformly among the image's classes
-    # (class-aware crops, urur.training.data); 0: every crop at a uniform random position.
-    class_crop_p: float = Field(0.0, ge=0.0, le=1.0)
     augmentation: AugmentationParams = Field(default_factory=AugmentationParams)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -121,8 +118,3 @@ class TrainingRunParams(_Section):
 RESUME_NEUTRAL_FIELDS: frozenset[str] = frozenset(
     {"workers", "checkpoint_interval", "keep_last", "log_interval", "resume", "val_interval"}
 )
-
-# Parameters added after checkpoints were written, with the value that computes what the code did
-# before them: at that value they are left out of the configuration digest and a checkpoint
-# without them resumes, so adding a parameter never orphans the existing checkpoints.
-LATER_FIELDS: dict[str, object] = {"class_crop_p": 0.0}

@@ -11,13 +11,6 @@ everything (which image, scale, position, redraws, augmentation) from a generato
 ``(seed, n)``, so a sample is the same whichever worker, rank or resumed run computes it. The
 batch sampler hands rank ``r`` of ``w`` the samples ``(step * w + r) * batch .. + batch``:
 DistributedSampler's sharding of one global batch, and a resumed run starts at its step.
-
-Class-aware crops (``class_crop_p`` > 0): that share of the crops is centred on a pixel of one
-class drawn uniformly among the classes the image holds, so a class covering 1 % of the pixels
-is the centre of as many crops as the others (rare-class sampling in the spirit of DAFormer's,
-here within each image). The pixels to centre on come from an index built once per image before training
-(:func:`class_pixel_index`: every ``stride``-th pixel of the mask, read strip by strip, at most
-``cap`` per class), so samples still read windows only.
 """
 
 from __future__ import annotations
@@ -104,58 +97,6 @@ def passes_class_ratio(mask: np.ndarray, cat_max_ratio: float, ignore_index: int
     return bool(total > 0 and counts.max() <= cat_max_ratio * total)
 
 
-INDEX_STRIDE = 8  # px between the mask pixels class_pixel_index looks at
-INDEX_CAP = 4096  # pixels kept per class and image (a seeded subsample)
-INDEX_STRIP_ROWS = 512  # mask rows read at a time while indexing
-
-
-def class_pixel_index(
-    mask: str | Path,
-    num_classes: int,
-    *,
-    stride: int = INDEX_STRIDE,
-    cap: int = INDEX_CAP,
-    seed: int = 0,
-    ignore_index: int = IGNORE_INDEX,
-) -> dict[int, np.ndarray]:
-    """``{class: (n, 2) int32 (row, col)}``: pixels of each class present in ``mask``.
-
-    Looks at every ``stride``-th pixel of every ``stride``-th row (``INDEX_STRIP_ROWS`` rows read
-    at a time, never the whole mask at once) and keeps at most ``cap`` of each class, a subsample
-    seeded by ``seed``. A class absent from that grid is not a key; a value outside the class
-    table is a :class:`MaskValueError` naming the file, as in crops.
-    """
-    info = raster_info(mask)
-    strips = [
-        Window(row, 0, min(INDEX_STRIP_ROWS, info.height - row), info.width)
-        for row in range(0, info.height, INDEX_STRIP_ROWS)
-    ]
-    found: dict[int, list[np.ndarray]] = {}
-    for strip, values in zip(strips, read_windows(mask, strips), strict=True):
-        first = (-strip.row) % stride  # the strip's first row on the global stride grid
-        grid = values[first::stride, ::stride]
-        bad = (grid >= num_classes) & (grid != ignore_index)
-        if bad.any():
-            raise MaskValueError(
-                f"mask {mask} holds values {np.unique(grid[bad])[:10].tolist()} outside the classes "
-                f"0..{num_classes - 1} (and {ignore_index} = ignore): fix the mask or the class table "
-                "(class_names)"
-            )
-        rows, cols = np.nonzero(grid != ignore_index)
-        labels = grid[rows, cols]
-        coords = np.stack([strip.row + first + rows * stride, cols * stride], axis=1).astype(np.int32)
-        for value in np.unique(labels):
-            found.setdefault(int(value), []).append(coords[labels == value])
-    rng = np.random.default_rng([seed, 3])
-    index = {}
-    for value in sorted(found):
-        coords = np.concatenate(found[value])
-        if len(coords) > cap:
-            coords = coords[np.sort(rng.choice(len(coords), cap, replace=False))]
-        index[value] = coords
-    return index
-
-
 class CropDataset(Dataset):
     """Random crops of ``image_ids``; item ``n`` is the run's ``n``-th sample (see module docstring).
 
@@ -175,7 +116,6 @@ class CropDataset(Dataset):
         crops_per_epoch: int = 1000,
         cat_max_ratio: float = 0.75,
         max_redraws: int = 10,
-        class_crop_p: float = 0.0,
         augmentation: A.Compose | None = None,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
@@ -189,7 +129,6 @@ class CropDataset(Dataset):
         self.crops_per_epoch = crops_per_epoch
         self.cat_max_ratio = cat_max_ratio
         self.max_redraws = max_redraws
-        self.class_crop_p = class_crop_p
         self.augmentation = augmentation
         self.norm = {} if mean is None else {"mean": mean, "std": std}
         self.seed = seed
@@ -202,12 +141,6 @@ class CropDataset(Dataset):
             )
         self._order_epoch = -1
         self._order = np.empty(0, dtype=np.int64)
-        # Built only where crops use it: indexing reads every mask once, strip by strip.
-        self.class_index = (
-            {s.image_id: class_pixel_index(s.mask, num_classes, seed=seed) for s in self.sources}
-            if class_crop_p > 0
-            else None
-        )
 
     @staticmethod
     def _source(image_id: str, images_dir: Path, masks_dir: Path) -> _Source:
@@ -245,31 +178,17 @@ class CropDataset(Dataset):
         return normalize(to_tensor(image), **self.norm), torch.from_numpy(mask.astype(np.int64))
 
     def read_crop(self, source: _Source, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A crop_size² (image, mask) at a random scale and position, redrawn per the class-ratio rule.
-
-        A class-aware crop (probability ``class_crop_p``) is centred on an indexed pixel of one
-        class drawn uniformly among the image's classes; its redraws centre on other pixels of it.
-        """
+        """A crop_size² (image, mask) at a random scale and position, redrawn per the class-ratio rule."""
         scale = float(rng.uniform(*self.scale_range))
         size = max(1, round(self.crop_size / scale))
         height, width = min(size, source.height), min(size, source.width)
-        centres = None  # None: uniform positions (and no extra draw, so p = 0 samples as before)
-        if self.class_index is not None and rng.uniform() < self.class_crop_p:
-            index = self.class_index[source.image_id]
-            if index:
-                centres = index[list(index)[int(rng.integers(len(index)))]]
         with (
             _MaskReader(source.mask, self.num_classes) as mask_reader,
             _WindowReader(source.image) as image_reader,
         ):
             for attempt in range(self.max_redraws + 1):
-                if centres is None:
-                    row = int(rng.integers(source.height - height + 1))
-                    col = int(rng.integers(source.width - width + 1))
-                else:
-                    centre_row, centre_col = centres[int(rng.integers(len(centres)))]
-                    row = int(np.clip(centre_row - height // 2, 0, source.height - height))
-                    col = int(np.clip(centre_col - width // 2, 0, source.width - width))
+                row = int(rng.integers(source.height - height + 1))
+                col = int(rng.integers(source.width - width + 1))
                 window = Window(row, col, height, width)
                 mask = mask_reader(window)
                 if attempt == self.max_redraws or passes_class_ratio(mask, self.cat_max_ratio):

@@ -251,7 +251,6 @@ def build_dataset(
         crops_per_epoch=params.crops_per_epoch,
         cat_max_ratio=params.cat_max_ratio,
         max_redraws=params.max_redraws,
-        class_crop_p=params.class_crop_p,
         augmentation=build_augmentation(params.augmentation),
         mean=params.mean,
         std=params.std,
