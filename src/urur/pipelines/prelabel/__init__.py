@@ -1,4 +1,4 @@
-"""ISDNet-assisted pre-labelling: round one from scratch, ISDNet drafts for the rest, corrections, effort."""
+"""Model-assisted pre-labelling: round one from scratch, drafts for the rest, corrections, effort."""
 
 from .pipeline import create_pipeline
 

@@ -34,7 +34,7 @@ def merge_round_one(
     grid: TilingParams,
     runtime: RuntimeParams,
 ) -> Path:
-    """Merge round one's exports into the masks ISDNet trains on."""
+    """Merge round one's exports into the masks the pre-labelling model trains on."""
     ids = prelabel.round_images(rounds, 1)
     with staging_directories("round_one_masks") as (masks_dir,):
         merge_annotations(
@@ -53,7 +53,8 @@ def merge_round_one(
 def train_prelabel_model(
     images_dir: Path, masks_dir: Path, rounds: pd.DataFrame, p: prelabel.PrelabelParams
 ) -> dict:
-    """Train the pre-labelling model (ISDNet) on round one; returns which checkpoint drafts use.
+    """Train the pre-labelling model (``prelabel.training.model``) on round one; returns which
+    checkpoint drafts use.
 
     Checkpoints go to ``<checkpoint_dir>/<model>-<configuration digest>``, as the training stage's:
     another configuration trains beside them, never over them.
