@@ -92,3 +92,17 @@ def test_empty_and_single_pixel_confusions_without_numpy_warnings():
         everything_excluded = segmentation_metrics(np.array([[2, 1], [0, 1]]), exclude=[0, 1])
         assert math.isnan(everything_excluded["mIoU"]) and math.isnan(everything_excluded["mF1"])
         assert everything_excluded["aAcc"] == pytest.approx(3 / 4)
+
+
+def test_a_class_predicted_but_absent_from_the_target_scores_zero_as_mmseg_counts_it():
+    # target: 3 pixels of class 0, 1 of class 1; prediction: one class-0 pixel called class 2,
+    # a class the target lacks. Hand-made confusion (rows target, columns prediction):
+    #   class 0: TP 2, FP 0, FN 1 -> IoU 2/3; class 1: TP 1 -> IoU 1; class 2: TP 0, FP 1 -> IoU 0.
+    target = np.array([[0, 0, 0, 1]])
+    pred = np.array([[0, 0, 2, 1]])
+    confusion = confusion_matrix(pred, target, num_classes=3)
+    np.testing.assert_array_equal(confusion, [[2, 0, 1], [0, 1, 0], [0, 0, 0]])
+    m = segmentation_metrics(confusion)
+    assert m["IoU"] == pytest.approx([2 / 3, 1.0, 0.0])  # 0, not NaN: the false positives count
+    assert m["F1"] == pytest.approx([0.8, 1.0, 0.0])
+    assert m["mIoU"] == pytest.approx((2 / 3 + 1 + 0) / 3)
