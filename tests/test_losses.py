@@ -32,18 +32,25 @@ def test_wsl_of_checkerboard_uses_the_l1_weight() -> None:
     assert two_levels(board, torch.zeros_like(board)).item() == pytest.approx(1.0 + 16.0)
 
 
-def pywt_wsl(rec: np.ndarray, img: np.ndarray, levels: int, lam_low: float, lam_high: float) -> float:
-    """Independent WSL: repeated pywt.dwt2 on each parent subband, children looked up by name."""
+def pywt_wsl(
+    rec: np.ndarray, img: np.ndarray, levels: int, lam_low: float, lam_high: float, level_mean: bool = False
+) -> float:
+    """Independent WSL: repeated pywt.dwt2 on each parent subband, children looked up by name.
+
+    ``level_mean``: each level's low MSEs and high MAEs averaged over its subbands, not summed.
+    """
     parents_rec, parents_img, total = [rec], [img], 0.0
     for _ in range(levels):
-        next_rec, next_img = [], []
+        next_rec, next_img, lows, highs = [], [], [], []
         for parent_rec, parent_img in zip(parents_rec, parents_img, strict=True):
             a_r, highs_r = pywt.dwt2(parent_rec, "haar", mode="periodization", axes=(-2, -1))
             a_i, highs_i = pywt.dwt2(parent_img, "haar", mode="periodization", axes=(-2, -1))
-            total += lam_low * np.mean((a_r - a_i) ** 2)
-            total += lam_high * sum(np.mean(np.abs(r - i)) for r, i in zip(highs_r, highs_i, strict=True))
+            lows.append(np.mean((a_r - a_i) ** 2))
+            highs += [np.mean(np.abs(r - i)) for r, i in zip(highs_r, highs_i, strict=True)]
             next_rec += [a_r, *highs_r]
             next_img += [a_i, *highs_i]
+        reduce = np.mean if level_mean else np.sum
+        total += lam_low * reduce(lows) + lam_high * reduce(highs)
         parents_rec, parents_img = next_rec, next_img
     return total
 
@@ -55,6 +62,24 @@ def test_wsl_matches_pywavelets() -> None:
     expected = pywt_wsl(rec, img, levels=3, lam_low=1.0, lam_high=0.8)
     loss = WaveletSmoothLoss()(torch.from_numpy(rec).float(), torch.from_numpy(img).float())
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("wave", ["haar", "db1"])
+def test_level_mean_normalisation_matches_pywavelets(wave: str) -> None:
+    """Beyond the paper: each level averages its subbands' terms (both computation paths)."""
+    rng = np.random.default_rng(1)
+    rec, img = rng.normal(size=(2, 3, 16, 24)), rng.normal(size=(2, 3, 16, 24))
+    expected = pywt_wsl(rec, img, levels=3, lam_low=1.0, lam_high=0.8, level_mean=True)
+    loss = WaveletSmoothLoss(wave=wave, normalisation="level_mean")
+    value = loss(torch.from_numpy(rec).float(), torch.from_numpy(img).float()).item()
+    assert value == pytest.approx(expected, rel=1e-5)
+    literal = WaveletSmoothLoss(wave=wave)(torch.from_numpy(rec).float(), torch.from_numpy(img).float())
+    assert literal.item() > 5 * value  # level 3 alone sums 16 low and 48 high terms
+
+
+def test_unknown_wsl_normalisation_names_the_valid_values() -> None:
+    with pytest.raises(ValueError, match="level_mean"):
+        WaveletSmoothLoss(normalisation="mean")
 
 
 @pytest.mark.parametrize("levels", [1, 2, 3])

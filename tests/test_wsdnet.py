@@ -173,6 +173,9 @@ def test_adaptive_downsample_starts_as_space_to_depth() -> None:
     [
         ({"downsample": "nearest"}, "unknown downsample 'nearest'.*dwt, bilinear, cnn, adaptive"),
         ({"aux_loss": "l2"}, "unknown aux_loss 'l2'.*wsl, sr_sd, none"),
+        ({"deep_upsample_kernel": 5}, "unknown deep_upsample_kernel 5.*1, 3"),
+        ({"head_init": "xavier"}, "unknown head_init 'xavier'.*pytorch, mmseg"),
+        ({"wsl_normalisation": "mean"}, "unknown wsl_normalisation 'mean'.*sum, level_mean"),
     ],
 )
 def test_bad_options_name_the_valid_values(option: dict[str, str], match: str) -> None:
@@ -287,3 +290,53 @@ def test_zeroing_a_branch_whose_feature_is_zero_changes_nothing() -> None:
             assert torch.equal(model(image), full)
         with zero_branch(model, "shallow"):
             assert not torch.allclose(model(image), full, atol=1e-3)
+
+
+@pytest.mark.parametrize(("kernel", "reach"), [(1, 4), (3, 12)])
+def test_a_deep_cell_reaches_one_block_with_the_papers_1x1_and_its_neighbours_with_3x3(
+    kernel: int, reach: int
+) -> None:
+    """The 1/32 -> 1/8 upsampler: one changed 1/32 cell moves a 4x4 block (1x1 conv, the 32-px
+    lattice's source) or the 12x12 around it (3x3 conv: neighbouring blocks agree)."""
+    up = _model(deep_upsample_kernel=kernel).deep.upsample.eval()
+    decoded = torch.randn(1, up[0].in_channels, 6, 6, generator=torch.Generator().manual_seed(2))
+    nudged = decoded.clone()
+    nudged[..., 3, 2] += 1.0
+    with torch.inference_mode():
+        changed = (up(nudged) - up(decoded)).abs().amax(dim=1)[0] > 1e-6
+    rows, cols = changed.nonzero(as_tuple=True)
+    assert (int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1) == (reach, reach)
+    assert (int(rows.min()), int(cols.min())) == (12 - (reach - 4) // 2, 8 - (reach - 4) // 2)
+
+
+def test_mmseg_head_init_kaiming_convs_and_small_classifiers() -> None:
+    model = _model(head_init="mmseg")
+    for classifier in (model.head[-1], model.aux_head[-1]):
+        assert classifier.weight.std().item() == pytest.approx(0.01, rel=0.25)
+        assert torch.count_nonzero(classifier.bias) == 0
+    conv = model.deep.decoder.fuse[0][0]  # 3x3 conv: kaiming normal, fan_out, gain sqrt(2)
+    fan_out = conv.out_channels * 9
+    assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.1)
+    assert torch.all(model.head[-2][1].weight == 1)
+    default = _model()  # PyTorch's default kaiming-uniform(a=sqrt(5)): std = 1 / sqrt(3 fan_in)
+    assert default.head[-1].weight.std().item() > 3 * 0.01
+    backbone = {k: v for k, v in model.state_dict().items() if k.startswith(("deep.backbone", "shallow"))}
+    for key, value in backbone.items():  # only the heads are re-initialised
+        torch.testing.assert_close(value, default.state_dict()[key])
+
+
+def test_aspp_dilations_are_an_option() -> None:
+    branches = _model(aspp_dilations=[1, 2, 3]).deep.decoder.aspp.branches
+    assert [b[0].dilation for b in branches] == [(1, 1), (2, 2), (3, 3)]
+    assert [b[0].dilation for b in _model().deep.decoder.aspp.branches][1:] == [(12, 12), (24, 24), (36, 36)]
+
+
+def test_level_mean_wsl_is_the_models_loss_when_asked() -> None:
+    image, target = _batch(64, 64)
+    losses = {}
+    for normalisation in ("sum", "level_mean"):
+        model = _model(wsl_normalisation=normalisation).train()
+        torch.manual_seed(3)  # the same dropout draws for both
+        losses[normalisation] = model(image, target)[1]["loss_wsl"].item()
+    # the same reconstruction (same weights and draws), level 1's highs / 3, 2's / 12, 3's / 48 ...
+    assert losses["level_mean"] < losses["sum"] / 3

@@ -16,6 +16,7 @@ from urur.models.common import resize
 from urur.models.wavelets import WaveletPacket2D, check_divisible
 
 SR_LOSS_WEIGHT = 0.1
+WSL_NORMALISATIONS: tuple[str, ...] = ("sum", "level_mean")  # sum: Eq. 4 read literally
 
 
 def segmentation_loss(
@@ -71,9 +72,18 @@ class WaveletSmoothLoss(nn.Module):
     """
 
     def __init__(
-        self, levels: int = 3, lambda_low: float = 1.0, lambda_high: float = 0.8, wave: str = "haar"
+        self,
+        levels: int = 3,
+        lambda_low: float = 1.0,
+        lambda_high: float = 0.8,
+        wave: str = "haar",
+        normalisation: str = "sum",
     ) -> None:
         super().__init__()
+        if normalisation not in WSL_NORMALISATIONS:
+            valid = ", ".join(WSL_NORMALISATIONS)
+            raise ValueError(f"unknown wsl_normalisation {normalisation!r}; valid values are {valid}")
+        self.normalisation = normalisation
         self.levels = levels
         self.lambda_low = lambda_low
         self.lambda_high = lambda_high
@@ -99,8 +109,20 @@ class WaveletSmoothLoss(nn.Module):
             children = coeffs.reshape(n, 4, parents, channels, height, width)
             low = children[:, 0].pow(2).mean(dim=(0, 2, 3, 4))  # one MSE per parent
             high = children[:, 1:].abs().mean(dim=(0, 3, 4, 5))  # one MAE per (band, parent)
-            total = total + self.lambda_low * low.sum() + self.lambda_high * high.sum()
+            total = total + self._level_term(level, low.sum(), high.sum())
         return total
+
+    def _level_term(self, level: int, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        """One level's weighted term from its summed low-child MSEs and high-child MAEs.
+
+        ``sum`` is Eq. 4 read literally: level ``l`` adds ``4**(l-1)`` low and ``3 * 4**(l-1)``
+        high terms, so each level weighs 4x the one before. ``level_mean`` (beyond the paper)
+        averages each kind instead: every level adds one low and one high term.
+        """
+        if self.normalisation == "level_mean":
+            parents = 4 ** (level - 1)
+            low, high = low / parents, high / (3 * parents)
+        return self.lambda_low * low + self.lambda_high * high
 
     def _haar(self, difference: torch.Tensor) -> torch.Tensor:
         """All levels from one product of the pixel blocks with :func:`_haar_wsl_matrix`.
@@ -121,11 +143,14 @@ class WaveletSmoothLoss(nn.Module):
             count = difference.numel() / 4**level
             low = level_coeffs[:, :low_rows].pow(2).sum() / count
             high = level_coeffs[:, low_rows:].abs().sum() / count
-            total = total + self.lambda_low * low + self.lambda_high * high
+            total = total + self._level_term(level, low, high)
         return total
 
     def extra_repr(self) -> str:
-        return f"levels={self.levels}, lambda_low={self.lambda_low}, lambda_high={self.lambda_high}"
+        return (
+            f"levels={self.levels}, lambda_low={self.lambda_low}, lambda_high={self.lambda_high}, "
+            f"normalisation={self.normalisation}"
+        )
 
 
 def sr_loss(pred: torch.Tensor, target: torch.Tensor, weight: float = SR_LOSS_WEIGHT) -> torch.Tensor:

@@ -14,7 +14,7 @@ train + target -> (logits, weighted losses); training-only heads run only when l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -56,6 +56,36 @@ class ConvBNReLU(nn.Sequential):
         return F.relu_(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups))
 
 
+HEAD_INITS: tuple[str, ...] = ("pytorch", "mmseg")
+
+
+def init_heads(scheme: str, heads: Sequence[nn.Module], classifiers: Sequence[nn.Conv2d]) -> None:
+    """Initialise decoder ``heads`` and their final ``classifiers`` by ``scheme``.
+
+    ``pytorch`` keeps the layers' own defaults (kaiming-uniform with a = sqrt(5)). ``mmseg`` is
+    what ISDNet's official code gets from mmcv/mmseg: every conv kaiming-normal (fan_out, relu)
+    with zero bias, every BatchNorm weight 1 and bias 0, and each decode head's ``conv_seg``
+    normal(0, 0.01) with zero bias, so the first logits are near uniform.
+    """
+    if scheme not in HEAD_INITS:
+        raise ValueError(f"unknown head_init {scheme!r}; valid values are {', '.join(HEAD_INITS)}")
+    if scheme == "pytorch":
+        return
+    for head in heads:
+        for module in head.modules():
+            if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+    for classifier in classifiers:
+        nn.init.normal_(classifier.weight, std=0.01)
+        if classifier.bias is not None:
+            nn.init.zeros_(classifier.bias)
+
+
 def scaled(channels: int, width: float) -> int:
     """Channel count `channels * width`, rounded to a multiple of 8 when that keeps it >= 8, at least 1."""
     if width <= 0:
@@ -83,8 +113,12 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 
 
 def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size, mode: str = "bilinear") -> torch.Tensor:
-    """Resize the last two dimensions to `size` (align_corners=False); a no-op when already that size."""
-    size = (int(size[0]), int(size[1]))
+    """Resize the last two dimensions to `size` (align_corners=False); a no-op when already that size.
+
+    The sizes are used as given, not through ``int()``: under ``torch.export`` they are symbolic
+    and ``int()`` would fix them to the traced input's (an ONNX export for one tile size only).
+    """
+    size = (size[0], size[1])
     if tuple(x.shape[-2:]) == size:
         return x
     if mode in ("bilinear", "bicubic"):

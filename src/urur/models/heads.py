@@ -37,11 +37,13 @@ from torch import nn
 from urur.models.common import ConvBNReLU, resize
 from urur.models.wavelets import InverseWaveletPacket2D
 
+ASPP_DILATIONS: tuple[int, ...] = (1, 12, 24, 36)  # DeepLabV3+'s rates at output stride 8
+
 
 class ASPP(nn.Module):
     """Atrous spatial pyramid pooling with image pooling and a 3x3 bottleneck to ``channels``."""
 
-    def __init__(self, in_channels: int, channels: int, dilations: Sequence[int] = (1, 12, 24, 36)) -> None:
+    def __init__(self, in_channels: int, channels: int, dilations: Sequence[int] = ASPP_DILATIONS) -> None:
         super().__init__()
         self.image_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), ConvBNReLU(in_channels, channels, 1))
         self.branches = nn.ModuleList(
@@ -64,7 +66,7 @@ class DeepLabV3PlusHead(nn.Module):
         low_level_channels: int,
         channels: int,
         low_level_out: int = 48,
-        dilations: Sequence[int] = (1, 12, 24, 36),
+        dilations: Sequence[int] = ASPP_DILATIONS,
         num_classes: int | None = None,
         dropout: float = 0.1,
     ) -> None:

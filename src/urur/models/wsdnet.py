@@ -34,7 +34,7 @@ matching 1/32 -> 1/8 upsampling; ``aux_loss`` picks the reconstruction loss. See
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -44,8 +44,17 @@ from torch import Tensor, nn
 from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
-from urur.models.common import ConvBNReLU, LossDict, Outputs, ToInput, TwoBranchModel, resize, scaled
-from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead, WaveletSuperResolutionHead
+from urur.models.common import (
+    ConvBNReLU,
+    LossDict,
+    Outputs,
+    ToInput,
+    TwoBranchModel,
+    init_heads,
+    resize,
+    scaled,
+)
+from urur.models.heads import ASPP_DILATIONS, DeepLabV3PlusHead, FCNHead, SegHead, WaveletSuperResolutionHead
 from urur.models.laplacian import STRIP_ROWS, LaplacianPyramidInput, laplacian_stdc
 from urur.models.pretrained import split_sources
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
@@ -55,6 +64,7 @@ AUX_LOSSES: tuple[str, ...] = ("wsl", "sr_sd", "none")
 AUX_LOSS_WEIGHT = 0.1
 DEEP_FACTOR = 4  # the deep branch sees the image at 1/4
 SR_IWT_LEVELS = 2  # the SR head's last x4 is a 2-level inverse haar packet transform
+UPSAMPLE_KERNELS: tuple[int, ...] = (1, 3)
 
 
 class AdaptiveDownsample(nn.Module):
@@ -96,14 +106,28 @@ class AdaptiveDownsample(nn.Module):
         return sampled.reshape(n, channels * points, h, w)
 
 
-def _sampling_pair(mode: str, channels: int, width: float, wave: str) -> tuple[nn.Module, int, nn.Module]:
-    """(downsampler by 4, its output channels, matching upsampler by 4 of ``channels`` features)."""
+def _sampling_pair(
+    mode: str, channels: int, width: float, wave: str, upsample_kernel: int = 1
+) -> tuple[nn.Module, int, nn.Module]:
+    """(downsampler by 4, its output channels, matching upsampler by 4 of ``channels`` features).
+
+    The ``dwt`` and ``adaptive`` upsamplers predict each 1/32 cell's 4x4 block of 1/8 features with
+    an ``upsample_kernel`` conv: 1 (the paper's 1x1) sees one cell, so on imagery unlike the
+    training data the blocks' seams can show as a 32-px lattice; 3 lets neighbours agree.
+    """
     packed = 3 * DEEP_FACTOR**2  # 48: what a lossless 1/4 downsampling of RGB produces
+    if upsample_kernel not in UPSAMPLE_KERNELS:
+        raise ValueError(
+            f"unknown deep_upsample_kernel {upsample_kernel!r}; valid values are "
+            f"{', '.join(map(str, UPSAMPLE_KERNELS))}"
+        )
+    def expand() -> nn.Conv2d:
+        return nn.Conv2d(channels, 16 * channels, upsample_kernel, padding=upsample_kernel // 2)
+
     if mode == "dwt":
-        up = nn.Sequential(nn.Conv2d(channels, 16 * channels, 1), InverseWaveletPacket2D(2, wave))
-        return WaveletPacket2D(2, wave), packed, up
+        return WaveletPacket2D(2, wave), packed, nn.Sequential(expand(), InverseWaveletPacket2D(2, wave))
     if mode == "adaptive":
-        up = nn.Sequential(nn.Conv2d(channels, 16 * channels, 1), nn.PixelShuffle(DEEP_FACTOR))
+        up = nn.Sequential(expand(), nn.PixelShuffle(DEEP_FACTOR))
         return AdaptiveDownsample(3, DEEP_FACTOR, scaled(16, width)), packed, up
     if mode == "cnn":
         down = nn.Sequential(
@@ -128,9 +152,19 @@ def _sampling_pair(mode: str, channels: int, width: float, wave: str) -> tuple[n
 class DeepBranch(nn.Module):
     """Image -> ``channels`` features at 1/8 through a 1/4 input and a 1/32 DeepLabV3+ decoder."""
 
-    def __init__(self, channels: int, width: float, downsample: str, wave: str) -> None:
+    def __init__(
+        self,
+        channels: int,
+        width: float,
+        downsample: str,
+        wave: str,
+        aspp_dilations: Sequence[int] = ASPP_DILATIONS,
+        upsample_kernel: int = 1,
+    ) -> None:
         super().__init__()
-        self.downsample, down_channels, self.upsample = _sampling_pair(downsample, channels, width, wave)
+        self.downsample, down_channels, self.upsample = _sampling_pair(
+            downsample, channels, width, wave, upsample_kernel
+        )
         # CNN block: a 1x1 ConvBNReLU over the 48 packet channels. Each 1/4 position's 48 channels
         # hold its whole 4x4x3 pixel block losslessly, so this is a learned 4x4 stride-4 patch
         # embedding at 1/16 of a dense 3x3 conv's cost; the ResNet stem adds the spatial 3x3s.
@@ -147,7 +181,11 @@ class DeepBranch(nn.Module):
         )
         _, layer2_channels, _, layer4_channels = self.backbone.out_channels
         self.decoder = DeepLabV3PlusHead(
-            layer4_channels, layer2_channels, channels, low_level_out=scaled(48, width)
+            layer4_channels,
+            layer2_channels,
+            channels,
+            low_level_out=scaled(48, width),
+            dilations=aspp_dilations,
         )
 
     def embed(self, image: torch.Tensor) -> torch.Tensor:
@@ -205,6 +243,10 @@ class WSDNet(TwoBranchModel):
         aux_loss: str = "wsl",
         wave: str = "haar",
         pretrained_backbone: str | Path | Mapping[str, str | Path] | None = None,
+        aspp_dilations: Sequence[int] = ASPP_DILATIONS,
+        deep_upsample_kernel: int = 1,
+        head_init: str = "pytorch",
+        wsl_normalisation: str = "sum",
     ) -> None:
         super().__init__()
         if aux_loss not in AUX_LOSSES:
@@ -212,7 +254,7 @@ class WSDNet(TwoBranchModel):
         self.aux_loss = aux_loss
         channels = scaled(128, width)
         head_channels = scaled(64, width)
-        self.deep = DeepBranch(channels, width, downsample, wave)
+        self.deep = DeepBranch(channels, width, downsample, wave, aspp_dilations, deep_upsample_kernel)
         self.shallow = ShallowBranch(channels, width)
         self.head = SegHead(channels, head_channels, num_classes)
         # Training-only heads.
@@ -224,7 +266,15 @@ class WSDNet(TwoBranchModel):
                 channels, 3, scale=8, channels=head_channels, levels=SR_IWT_LEVELS
             )
         )
-        self.wsl = WaveletSmoothLoss(levels=3, lambda_low=1.0, lambda_high=0.8, wave="haar")
+        self.wsl = WaveletSmoothLoss(
+            levels=3, lambda_low=1.0, lambda_high=0.8, wave="haar", normalisation=wsl_normalisation
+        )
+        heads = [self.deep.decoder, self.head, self.aux_head]
+        init_heads(
+            head_init,
+            heads=heads if self.sr_head is None else [*heads, self.sr_head],
+            classifiers=[self.head[-1], self.aux_head[-1]],
+        )
         self.load_pretrained(pretrained_backbone)
 
     def load_pretrained(self, pretrained: str | Path | Mapping[str, str | Path] | None) -> None:
