@@ -209,7 +209,7 @@ def test_cvat_patch_with_a_colour_missing_from_the_labelmap_names_the_member(tmp
 def test_image_with_both_a_folder_and_a_zip_is_ambiguous(tmp_path):
     _write_png_patches(tmp_path, "img", _labels())
     _write_cvat_zip(tmp_path / "img.zip", "img", _labels())
-    with pytest.raises(AnnotationError, match="has both"):
+    with pytest.raises(AnnotationError, match=f"has {tmp_path / 'img'} and {tmp_path / 'img.zip'}; keep"):
         _merge(tmp_path)
     _mask, qa = _merge(tmp_path, format="cvat")
     assert qa["source"] == "img.zip"

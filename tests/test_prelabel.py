@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -255,6 +258,36 @@ def test_drafts_reimport_to_the_prediction_in_every_format(world, chain):
         assert np.array_equal(merged, prediction)
 
 
+def test_label_studio_drafts_are_scored_predictions_that_read_back_as_an_export(world, chain, tmp_path):
+    _, manifest = world
+    drafts = chain.load("prelabel_drafts")
+    ranking = chain.load("prelabel_ranking").set_index("patch_id")["score"]
+    checkpoint = Path(chain.load("prelabel_model")["checkpoint"])
+    config = ET.fromstring((drafts / "label_studio" / "label_config.xml").read_text())
+    brush = config.find("BrushLabels")
+    windows = patch_grid(SIZE, SIZE, PATCH, OVERLAP)
+    for image_id in manifest["image_id"][2:]:
+        tasks = json.loads((drafts / "label_studio" / f"{image_id}.json").read_text())
+        assert [t["data"]["patch_id"] for t in tasks] == [patch_id(image_id, w) for w in windows]
+        for task in tasks:
+            pid = task["data"]["patch_id"]
+            assert task["data"]["image"] == f"/data/local-files/?d=patches/{image_id}/{pid}.png"
+            [prediction] = task["predictions"]
+            assert prediction["model_version"] == f"{checkpoint.parent.name}/{checkpoint.stem}"
+            assert prediction["score"] == pytest.approx(ranking[pid])
+            for region in prediction["result"]:
+                assert (region["from_name"], region["to_name"]) == (brush.get("name"), brush.get("toName"))
+                assert region["value"]["brushlabels"][0] in {label.get("value") for label in brush}
+            # An annotator who accepts the draft unchanged: Label Studio exports it as the annotation.
+            task["annotations"] = [{"id": 1, "was_cancelled": False, "result": prediction["result"]}]
+        (tmp_path / f"{image_id}.json").write_text(json.dumps(tasks))
+        patches, found, _ = read_export(tmp_path, image_id, windows, format="label_studio")
+        drafted, _, _ = read_export(drafts / "index", image_id, windows, format="index")
+        assert found == set(drafted)
+        for pid, labels in drafted.items():
+            np.testing.assert_array_equal(patches[pid], labels)
+
+
 def test_bad_inputs_name_the_file(world, chain, tmp_path):
     root, manifest = world
     ids = manifest["image_id"][2:].tolist()
@@ -269,6 +302,10 @@ def test_bad_inputs_name_the_file(world, chain, tmp_path):
         count_changes(drafts, other_grid)
     (drafts / "cvat" / f"{ids[1]}.zip").unlink()
     with pytest.raises(PrelabelError, match=f"{drafts}.*lacks.*{ids[1]}.zip"):
+        check_drafts(drafts)
+    shutil.copytree(chain.load("prelabel_drafts"), drafts, dirs_exist_ok=True)
+    (drafts / "label_studio" / f"{ids[0]}.json").unlink()
+    with pytest.raises(PrelabelError, match=f"{drafts}.*lacks.*label_studio/{ids[0]}.json"):
         check_drafts(drafts)
     (drafts / "drafts.json").unlink()
     with pytest.raises(PrelabelError, match=f"{drafts} has no drafts.json"):

@@ -14,17 +14,27 @@ Layout of ``annotations_dir`` (one entry per image, format detected per image):
   ``SegmentationClass/<patch_id>.png``. Members are read in memory, never extracted, and
   only after their declared sizes and compression ratios pass :data:`MAX_ENTRY_BYTES` and
   :data:`MAX_ENTRY_RATIO`; a PNG is decoded only once its header says it has its window's size.
+- ``<image_id>.json``: a Label Studio JSON export (project Export -> JSON) of the image's patch
+  tasks, one task per patch, found by its ``data.patch_id`` or else by the stem of its
+  ``data.image`` (a local-files ``?d=`` path or a URL; the 8-hex prefix Label Studio gives an
+  uploaded file is dropped). Of a task's annotations the last one not cancelled is read;
+  a task without one is a missing patch. Its ``brushlabels`` results (brush RLE, decoded by
+  :mod:`urur.label_studio`) are painted in their order, later regions on top as Label Studio
+  draws them, where their alpha is at least 128; labels are matched to classes by name
+  (case-insensitive). Pixels no region covers are ignore (255): nobody labelled them. The file
+  is read only up to :data:`MAX_LABEL_STUDIO_BYTES`, and each region only once its
+  ``original_height`` x ``original_width`` and its RLE's value count match the patch's window.
 
 Ignore (255, :data:`urur.classes.IGNORE_INDEX`): pixels the annotators could not or need not
 label. Index PNGs hold the value 255; RGB PNGs the colour white (255, 255, 255,
-:data:`urur.classes.IGNORE_COLOUR`); CVAT a label named ``ignore`` (any colour). Pixels that
-are fill (nodata) in the image become 255 whatever the annotators drew.
+:data:`urur.classes.IGNORE_COLOUR`); CVAT and Label Studio a label named ``ignore`` (any
+colour). Pixels that are fill (nodata) in the image become 255 whatever the annotators drew.
 
 Merged masks are single-band uint8 tiled GeoTIFFs at :func:`urur.io.layout.mask_path` with the
 image's CRS and transform, the URUR colour table and nodata 255, so a GIS overlays them on
 the images and training reads random windows of them.
 
-An image with both a folder and a zip is ambiguous and an error.
+An image with two exports (a folder, a zip, a JSON file) is ambiguous and an error.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import io
 import json
 import os
 import re
+import urllib.parse
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,10 +68,11 @@ from urur.classes import (
 )
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import read_raster, read_valid, write_raster
+from urur.label_studio import LABEL_CONFIG, BrushRleError, decode_brush_rle
 from urur.parallel import map_items
 from urur.tiling import Window, crop, merge_patches, patch_grid, patch_id
 
-AnnotationFormat = Literal["index", "rgb", "cvat"]
+AnnotationFormat = Literal["index", "rgb", "cvat", "label_studio"]
 OnMissing = Literal["error", "prelabel"]
 CVAT_MASK_FOLDER = "SegmentationClass"
 CVAT_LABELMAP = "labelmap.txt"
@@ -73,6 +85,13 @@ MAX_ENTRY_BYTES = 64 * 2**20
 # a crafted entry. Entries smaller than MAX_RATIO_FREE_BYTES may have any ratio (labelmap.txt).
 MAX_ENTRY_RATIO = 200
 MAX_RATIO_FREE_BYTES = 2**20
+# A Label Studio export's brush RLE lists take 1-4 JSON characters per byte; an image of a
+# hundred 1000² patches with eight smooth regions each is a few MB. JSON of this size parses
+# into a few GB of Python lists, so a larger file is refused before it is read.
+MAX_LABEL_STUDIO_BYTES = 512 * 2**20
+LABEL_STUDIO_RESULT = "brushlabels"
+_LABEL_STUDIO_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(?P<name>.+_r\d{5}_c\d{5})$")
+LABEL_STUDIO_FIX = "export the project again from Label Studio as JSON"
 
 
 class AnnotationError(ValueError):
@@ -289,18 +308,142 @@ class _CvatZip:
             raise _InvalidPatch(f"has colours that {CVAT_LABELMAP} does not list: {error}") from error
 
 
+def _label_studio_patch_id(data: object) -> str | None:
+    """The patch a task holds: ``data.patch_id``, else the stem of ``data.image``'s file."""
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("patch_id"), str):
+        return data["patch_id"]
+    image = data.get("image")
+    if not isinstance(image, str) or not image:
+        return None
+    url = urllib.parse.urlsplit(image)
+    local = urllib.parse.parse_qs(url.query).get("d")
+    stem = PurePosixPath(urllib.parse.unquote(local[0] if local else url.path)).stem
+    upload = _LABEL_STUDIO_UPLOAD_PREFIX.match(stem)
+    return upload["name"] if upload else stem
+
+
+class _LabelStudioJson:
+    """``<annotations_dir>/<image_id>.json``: a Label Studio JSON export, one task per patch."""
+
+    def __init__(self, path: Path, num_classes: int) -> None:
+        self.path, self.source = path, str(path)
+        names = [name.lower() for name in URUR_CLASSES[:num_classes]]
+        self.names = names
+        self.value_of = {name: value for value, name in enumerate(names)} | {IGNORE_NAME: IGNORE_INDEX}
+        size = path.stat().st_size
+        if size > MAX_LABEL_STUDIO_BYTES:
+            raise AnnotationError(
+                f"{path} is {size} bytes, more than {MAX_LABEL_STUDIO_BYTES} for one image's Label Studio "
+                "export; the file is damaged or hostile, or holds more than one image: export each "
+                "image's tasks as <image_id>.json"
+            )
+        try:
+            tasks = json.loads(path.read_bytes())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise AnnotationError(f"{path} is not JSON ({error}); {LABEL_STUDIO_FIX}") from None
+        if not isinstance(tasks, list):
+            raise AnnotationError(
+                f"{path} holds a JSON {type(tasks).__name__}, not the list of tasks of a Label Studio "
+                f"JSON export; {LABEL_STUDIO_FIX} (JSON, not JSON-MIN)"
+            )
+        self.tasks: dict[str, dict] = {}
+        for number, task in enumerate(tasks, 1):
+            pid = _label_studio_patch_id(task.get("data") if isinstance(task, dict) else None)
+            if pid is None:
+                raise AnnotationError(
+                    f"{path}: task {number} has no data.patch_id nor data.image naming its patch; "
+                    f"{LABEL_STUDIO_FIX}"
+                )
+            if pid in self.tasks:
+                raise AnnotationError(
+                    f"{path}: two tasks hold patch {pid}; delete the duplicate task in Label Studio and "
+                    "export again"
+                )
+            self.tasks[pid] = task
+
+    def location(self, pid: str) -> str:
+        task_id = self.tasks.get(pid, {}).get("id")
+        return f"{self.path}:{pid}" + (f" (task {task_id})" if task_id is not None else "")
+
+    def patch_ids(self) -> set[str]:
+        return set(self.tasks)
+
+    def _class_value(self, labels: object, pid: str) -> int:
+        if not isinstance(labels, list) or len(labels) != 1 or not isinstance(labels[0], str):
+            raise _InvalidPatch(f"has a brush region labelled {labels!r}; give each region one label")
+        value = self.value_of.get(labels[0].strip().lower())
+        if value is None:
+            raise AnnotationError(
+                f"{self.location(pid)}: brush label {labels[0]!r} is not a URUR class "
+                f"({', '.join(self.names)}) nor '{IGNORE_NAME}'. Rename the label in the project's "
+                f"labeling config (the drafts' {LABEL_CONFIG} lists the names) and export again."
+            )
+        return value
+
+    def load(self, pid: str, window: Window) -> np.ndarray | None:
+        task = self.tasks.get(pid)
+        if task is None:
+            return None
+        annotations = [
+            a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")
+        ]
+        if not annotations:
+            return None
+        labels = np.full((window.height, window.width), IGNORE_INDEX, dtype=np.uint8)
+        for result in annotations[-1].get("result") or []:
+            kind = result.get("type") if isinstance(result, dict) else None
+            if kind != LABEL_STUDIO_RESULT:
+                if isinstance(kind, str) and kind.endswith("labels"):
+                    raise _InvalidPatch(
+                        f"has a {kind} region; only brush regions ({LABEL_STUDIO_RESULT}) are read: "
+                        "redraw it with the brush"
+                    )
+                continue
+            size = (result.get("original_height"), result.get("original_width"))
+            if size != (window.height, window.width):
+                raise _InvalidPatch(
+                    f"has a brush region of {size[0]}x{size[1]} pixels but its window is "
+                    f"{window.height}x{window.width}"
+                )
+            value = result.get("value") if isinstance(result.get("value"), dict) else {}
+            class_value = self._class_value(value.get(LABEL_STUDIO_RESULT), pid)
+            name = value[LABEL_STUDIO_RESULT][0]
+            if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
+                raise _InvalidPatch(f"has a {name!r} brush region without an RLE mask; {LABEL_STUDIO_FIX}")
+            try:
+                alpha = decode_brush_rle(value["rle"], window.height, window.width)
+            except BrushRleError as error:
+                raise _InvalidPatch(
+                    f"has a {name!r} brush region whose RLE {error}; {LABEL_STUDIO_FIX}"
+                ) from None
+            labels[alpha >= 128] = class_value
+        return labels
+
+
 @contextmanager
 def _patch_source(
     annotations_dir: Path, image_id: str, fmt: AnnotationFormat | None, num_classes: int
 ) -> Iterator[_PngFolder | _CvatZip]:
     folder, zip_path = annotations_dir / image_id, annotations_dir / f"{image_id}.zip"
-    if fmt not in (None, "index", "rgb", "cvat"):
-        raise ValueError(f"unknown annotation format {fmt!r}; use index, rgb, cvat or None (detect)")
-    if fmt is None and folder.is_dir() and zip_path.is_file():
-        raise AnnotationError(
-            f"image {image_id} has both {folder} and {zip_path}; keep only the annotators' final export"
+    json_path = annotations_dir / f"{image_id}.json"
+    if fmt not in (None, "index", "rgb", "cvat", "label_studio"):
+        raise ValueError(
+            f"unknown annotation format {fmt!r}; use index, rgb, cvat, label_studio or None (detect)"
         )
-    if fmt == "cvat" or (fmt is None and zip_path.is_file()):
+    exports = [str(p) for p in (folder, zip_path, json_path) if p.is_dir() or p.is_file()]
+    if fmt is None and len(exports) > 1:
+        raise AnnotationError(
+            f"image {image_id} has {' and '.join(exports)}; keep only the annotators' final export"
+        )
+    if fmt == "label_studio" or (fmt is None and json_path.is_file()):
+        if not json_path.is_file():
+            raise AnnotationError(
+                f"no Label Studio export {json_path} for image {image_id}; export its tasks there as JSON"
+            )
+        yield _LabelStudioJson(json_path, num_classes)
+    elif fmt == "cvat" or (fmt is None and zip_path.is_file()):
         if not zip_path.is_file():
             raise AnnotationError(f"no CVAT export {zip_path} for image {image_id}; export the task there")
         try:

@@ -1,7 +1,7 @@
 """Annotation exports in the formats annotation tools import and export.
 
 One writer for every producer of annotations: the simulated annotators (``urur.synthetic``)
-and the pre-labelling drafts (``urur.prelabel``). :mod:`urur.annotation` reads all three back.
+and the pre-labelling drafts (``urur.prelabel``). :mod:`urur.annotation` reads all four back.
 
 - ``index``: ``<out>/<image_id>/<patch_id>.png``, single-channel class values;
 - ``rgb``: the same layout, URUR palette colours;
@@ -10,6 +10,8 @@ and the pre-labelling drafts (``urur.prelabel``). :mod:`urur.annotation` reads a
   ``ImageSets/Segmentation/default.txt``. As in CVAT, unlabelled pixels are ``background``
   (black), which in URUR is "others". Entries carry a fixed timestamp, so the same masks give
   the same zip bytes in every run.
+- ``label_studio``: ``<out>/<image_id>.json``, a Label Studio JSON export: one task per patch,
+  its ``annotations`` one brush region per class (:mod:`urur.label_studio`), 255 as ``ignore``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from scipy import ndimage
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE, index_to_rgb
 from urur.io.atomic import atomic_directory, atomic_path
+from urur.label_studio import patch_tasks, write_tasks
 
-ANNOTATION_FORMATS = ("index", "rgb", "cvat")
+ANNOTATION_FORMATS = ("index", "rgb", "cvat", "label_studio")
 CVAT_LABELMAP_HEADER = "# label:color_rgb:parts:actions"
 CVAT_BACKGROUND = "background"  # CVAT's name for unlabelled pixels; URUR's "others"
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip time: entries carry no run time
@@ -85,9 +88,9 @@ def write_annotation_export(
 ) -> Path:
     """Write one image's annotated patches as ``format`` under ``out_dir``; returns the written path.
 
-    The folder or zip appears whole or not at all. It replaces this image's earlier export in any
-    format (an image with both a folder and a zip would be ambiguous to the merge); other entries
-    of ``out_dir`` are left alone.
+    The folder, zip or JSON file appears whole or not at all. It replaces this image's earlier
+    export in any format (an image with two would be ambiguous to the merge); other entries of
+    ``out_dir`` are left alone.
     """
     if format not in ANNOTATION_FORMATS:
         raise ValueError(f"format must be one of {ANNOTATION_FORMATS}, got {format!r}")
@@ -96,7 +99,11 @@ def write_annotation_export(
             raise ValueError(f"patch {pid} of {image_id} must be an (H, W) uint8 map of URUR class values")
     out_dir = Path(out_dir)
     folder, archive_path = out_dir / image_id, out_dir / f"{image_id}.zip"
-    if format == "cvat":
+    tasks_path = out_dir / f"{image_id}.json"
+    if format == "label_studio":
+        written = write_tasks(tasks_path, patch_tasks(image_id, patches, URUR_CLASSES))
+    elif format == "cvat":
+        written = archive_path
         with atomic_path(archive_path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             _write_entry(archive, "labelmap.txt", cvat_labelmap().encode())
             for pid, mask in patches.items():
@@ -106,12 +113,15 @@ def write_annotation_export(
                 _write_entry(archive, f"SegmentationObject/{pid}.png", _png_bytes(colours[instances]))
             listing = "".join(f"{pid}\n" for pid in patches)
             _write_entry(archive, "ImageSets/Segmentation/default.txt", listing.encode())
-        if folder.is_dir():
-            shutil.rmtree(folder)
-        return archive_path
-    with atomic_directory(folder) as staging:
-        for pid, mask in patches.items():
-            image = mask if format == "index" else index_to_rgb(mask)
-            Image.fromarray(image).save(staging / f"{pid}.png")
-    archive_path.unlink(missing_ok=True)
-    return folder
+    else:
+        written = folder
+        with atomic_directory(folder) as staging:
+            for pid, mask in patches.items():
+                image = mask if format == "index" else index_to_rgb(mask)
+                Image.fromarray(image).save(staging / f"{pid}.png")
+    if written != folder and folder.is_dir():
+        shutil.rmtree(folder)
+    for other in (archive_path, tasks_path):
+        if other != written:
+            other.unlink(missing_ok=True)
+    return written

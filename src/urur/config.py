@@ -44,7 +44,7 @@ class SyntheticParams(_Section):
 
 class SyntheticAnnotatorsParams(_Section):
     model_config = _section("synthetic_annotators")
-    format: Literal["index", "rgb", "cvat"] = "cvat"
+    format: Literal["index", "rgb", "cvat", "label_studio"] = "cvat"
     seed: int = 1
     missing_fraction: float = Field(0.0, ge=0.0, le=1.0)
 

@@ -14,8 +14,11 @@ images and had annotators adjust its masks on the rest. Here:
 
 Draft folder layout (published whole; ``drafts.json`` lists what it holds):
 ``index/<image_id>/<patch_id>.png``, ``rgb/<image_id>/<patch_id>.png``, ``cvat/<image_id>.zip``
-(:mod:`urur.annotation_export`), ``prelabels/<image_id>.tif`` (the whole prediction, usable as
-``annotation.prelabels``) and ``ranking/<image_id>.csv`` (patches, most uncertain first).
+(:mod:`urur.annotation_export`), ``label_studio/<image_id>.json`` (Label Studio tasks, one per
+patch, the draft as the model's brush-RLE ``predictions`` scored by the patch's uncertainty)
+with ``label_studio/label_config.xml`` (the project's labeling config; :mod:`urur.label_studio`),
+``prelabels/<image_id>.tif`` (the whole prediction, usable as ``annotation.prelabels``) and
+``ranking/<image_id>.csv`` (patches, most uncertain first).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.io.atomic import atomic_path
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster, write_raster
+from urur.label_studio import DEFAULT_IMAGE_ROOT, LABEL_CONFIG, label_config, patch_tasks, write_tasks
 from urur.preprocessing import normalize, to_tensor
 from urur.synthetic.annotators import AnnotatorHabits, simulate_annotations, truth_window
 from urur.synthetic.noise import stable_int
@@ -48,6 +52,7 @@ from urur.tiling import crop, patch_grid, patch_id
 from urur.training import TrainingParams, build_model_from_checkpoint
 
 DRAFT_FORMATS = ("index", "rgb", "cvat")
+LABEL_STUDIO_FOLDER = "label_studio"
 DRAFTS_MANIFEST = "drafts.json"
 PREDICTION_FOLDER = "prelabels"
 RANKING_FOLDER = "ranking"
@@ -106,6 +111,8 @@ class PrelabelParams(BaseModel):
     correction_seed: int = 2
     review: ReviewParams = Field(default_factory=ReviewParams)
     top_share: float = Field(0.2, gt=0.0, le=1.0)  # the "top 20 %" of patches by score
+    # Label Studio tasks' data.image: this + "<image_id>/<patch_id>.png" (the tiling stage's patches)
+    label_studio_images: str = DEFAULT_IMAGE_ROOT
 
 
 def choose_round_one(
@@ -194,14 +201,41 @@ def patch_scores(
     return table.sort_values("rank").reset_index(drop=True)[list(RANKING_COLUMNS)]
 
 
-def write_drafts(labels: np.ndarray, image_id: str, out_dir: Path, patch_size: int, overlap: int) -> None:
-    """Cut ``labels`` on the annotation grid into index, URUR-palette and CVAT drafts under ``out_dir``."""
+def model_version(checkpoint: str | Path) -> str:
+    """What Label Studio shows as the drafts' model: ``<configuration folder>/<checkpoint>``."""
+    checkpoint = Path(checkpoint)
+    return f"{checkpoint.parent.name}/{checkpoint.stem}"
+
+
+def write_drafts(
+    labels: np.ndarray,
+    image_id: str,
+    out_dir: Path,
+    patch_size: int,
+    overlap: int,
+    *,
+    ranking: pd.DataFrame,
+    version: str,
+    image_root: str = DEFAULT_IMAGE_ROOT,
+    num_classes: int = len(URUR_CLASSES),
+) -> None:
+    """Cut ``labels`` on the annotation grid into index, URUR-palette and CVAT drafts under
+    ``out_dir``, and Label Studio tasks whose predictions carry ``version`` and the ranking's score."""
     patches = {
         patch_id(image_id, window): np.ascontiguousarray(crop(labels, window))
         for window in patch_grid(*labels.shape, patch_size, overlap)
     }
     for fmt in DRAFT_FORMATS:
         write_annotation_export(out_dir / fmt, image_id, patches, fmt)
+    tasks = patch_tasks(
+        image_id,
+        patches,
+        URUR_CLASSES[:num_classes],
+        image_root=image_root,
+        model_version=version,
+        scores=dict(zip(ranking["patch_id"], ranking["score"], strict=True)),
+    )
+    write_tasks(out_dir / LABEL_STUDIO_FOLDER / f"{image_id}.json", tasks)
 
 
 def draft_images(
@@ -215,6 +249,7 @@ def draft_images(
     num_classes: int = len(URUR_CLASSES),
     margin: float = 0.2,
     score: str = "entropy",
+    label_studio_images: str = DEFAULT_IMAGE_ROOT,
 ) -> pd.DataFrame:
     """Draft every image of ``image_ids`` into ``out_dir`` (layout in the module docstring).
 
@@ -227,6 +262,8 @@ def draft_images(
     # A checkpoint of another class count is a CheckpointError naming the file.
     model, meta = build_model_from_checkpoint(checkpoint, "cpu", num_classes=num_classes)
     out_dir = Path(out_dir)
+    with atomic_path(out_dir / LABEL_STUDIO_FOLDER / LABEL_CONFIG) as tmp:
+        tmp.write_text(label_config(URUR_CLASSES[:num_classes], URUR_PALETTE))
     rankings = []
     for image_id in image_ids:
         source = image_path(images_dir, image_id)
@@ -237,7 +274,18 @@ def draft_images(
         del image
         labels, entropy, low_margin = uncertainty_maps(logits, margin)
         del logits
-        write_drafts(labels, image_id, out_dir, patch_size, overlap)
+        ranking = patch_scores(image_id, entropy, low_margin, patch_size, overlap, score)
+        write_drafts(
+            labels,
+            image_id,
+            out_dir,
+            patch_size,
+            overlap,
+            ranking=ranking,
+            version=model_version(checkpoint),
+            image_root=label_studio_images,
+            num_classes=num_classes,
+        )
         info = raster_info(source)
         with atomic_path(mask_path(out_dir / PREDICTION_FOLDER, image_id)) as tmp:
             write_raster(
@@ -248,7 +296,6 @@ def draft_images(
                 nodata=255,
                 colormap=mask_colour_table(URUR_PALETTE[:num_classes]),
             )
-        ranking = patch_scores(image_id, entropy, low_margin, patch_size, overlap, score)
         (out_dir / RANKING_FOLDER).mkdir(parents=True, exist_ok=True)
         ranking.to_csv(out_dir / RANKING_FOLDER / f"{image_id}.csv", index=False)
         rankings.append(ranking)
@@ -277,6 +324,7 @@ def check_drafts(drafts_dir: str | Path) -> dict:
     for image_id in listing["images"]:
         expected = (
             drafts_dir / "cvat" / f"{image_id}.zip",
+            drafts_dir / LABEL_STUDIO_FOLDER / f"{image_id}.json",
             drafts_dir / "index" / image_id,
             mask_path(drafts_dir / PREDICTION_FOLDER, image_id),
         )

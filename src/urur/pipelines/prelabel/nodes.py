@@ -86,6 +86,7 @@ def draft(
             num_classes=len(p.training.class_names or prelabel.URUR_CLASSES),
             margin=p.margin,
             score=p.score,
+            label_studio_images=p.label_studio_images,
         )
     log.info("Drafted %d patches of %d images", len(ranking), ranking["image_id"].nunique())
     return drafts_dir, ranking
