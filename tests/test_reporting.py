@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
-from urur.classes import URUR_CLASSES
+from urur.classes import IGNORE_INDEX, URUR_CLASSES
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import branch_metrics
 from urur.io.datasets import FigureFolderDataset, OptionalDataset
 from urur.pipelines.reporting import create_pipeline
 from urur.pipelines.reporting.nodes import ReportingParams
 from urur.pipelines.reporting.pipeline import after
-from urur.reporting.document import Image, Note, Table, to_markdown
-from urur.reporting.figures import class_iou_chart
-from urur.reporting.report import ReportInputs, build_sections, dvc_hashes
+from urur.reporting.document import Image, KeyFigures, Note, Table, to_html, to_markdown
+from urur.reporting.figures import (
+    ERROR_COLOURS,
+    class_iou_chart,
+    error_codes,
+    error_map,
+    smooth,
+    training_curves,
+)
+from urur.reporting.headline import CheckpointRecord, checkpoint_record, failure_images, largest_leaks
+from urur.reporting.report import (
+    ReportInputs,
+    build_sections,
+    dvc_hashes,
+    effort_table,
+    error_figure,
+    most_uncertain,
+)
 from urur.training import TrainingParams
+from urur.training.checkpoint import save_checkpoint
 from urur.training.config import TrainingRunParams
 
 STATS = {
@@ -55,14 +74,15 @@ def test_report_before_training_says_what_is_missing_and_reports_the_dataset() -
     missing = " ".join(n.text for n in _blocks(sections, Note) if n.missing)
     assert "kedro run --pipeline=train_urur" in missing  # the model's metrics and figures
     assert "kedro run --pipeline=compare_urur" in missing  # Tables 4-6
-    table1 = _blocks(sections, Table)[0].frame
-    assert table1["dataset"].tolist() == [
+    table1 = _blocks(sections, Table)[0].frame.set_index("measure")  # one column per dataset
+    assert table1.columns.tolist() == [
         "this dataset",
         "DeepGlobe (quoted from the paper)",
         "Inria Aerial (quoted from the paper)",
         "URUR (quoted from the paper)",
     ]
-    assert table1.loc[3, "context_richness"] == 0.883 and table1.loc[0, "images"] == 16
+    assert table1.loc["context_richness", "URUR (quoted from the paper)"] == 0.883
+    assert table1.loc["images", "this dataset"] == 16
     assert not _blocks(sections, Image)
 
 
@@ -106,17 +126,40 @@ def test_the_trained_model_section_shows_what_each_branch_contributes() -> None:
     assert unmeasured.missing and "evaluation.branch_ablation: true" in unmeasured.text
 
 
-def test_dvc_hashes_lists_every_stage_output(tmp_path: Path) -> None:
-    lock = tmp_path / "dvc.lock"
-    lock.write_text(
-        "schema: '2.0'\nstages:\n  split:\n    cmd: x\n    outs:\n    - path: data/05_model_input/split.csv\n"
-        "      hash: md5\n      md5: abc\n      size: 10\n"
+def test_dvc_hashes_are_the_files_as_they_are_not_the_lock(tmp_path: Path) -> None:
+    """A lock left by an earlier run records another md5 and size: the table shows the file's own
+    (hashlib's md5 of it, its size) and says the lock differs; the report's own stage is left out."""
+    from dvc.repo import Repo
+
+    plain, tmp_path = tmp_path / "plain", tmp_path / "project"
+    plain.mkdir()
+    tmp_path.mkdir()
+    Repo.init(str(tmp_path), no_scm=True).close()
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  make:\n    cmd: kedro run --pipelines make\n    outs: [metrics.json, folder]\n"
+        "  reporting:\n    cmd: kedro run --pipelines reporting\n    outs: [report.html]\n"
+        "  absent:\n    cmd: kedro run --pipelines absent\n    outs: [never.csv]\n"
     )
-    table = dvc_hashes(lock)
-    assert table.to_dict("records") == [
-        {"stage": "split", "path": "data/05_model_input/split.csv", "md5": "abc", "size": 10, "files": None}
-    ]
-    assert dvc_hashes(tmp_path / "absent.lock") is None
+    (tmp_path / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  make:\n    cmd: kedro run --pipelines make\n    outs:\n"
+        f"    - path: metrics.json\n      hash: md5\n      md5: {'91d68a0f' * 4}\n      size: 351\n"
+    )
+    content = b'{"test/mIoU": 0.63}\n'
+    (tmp_path / "metrics.json").write_bytes(content)
+    (tmp_path / "report.html").write_text("<html>")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "a.bin").write_bytes(b"a" * 10)
+    (tmp_path / "folder" / "b.bin").write_bytes(b"b" * 5)
+    table = dvc_hashes(tmp_path, skip_pipeline="reporting").set_index("path")
+    assert table.index.tolist() == ["metrics.json", "folder", "never.csv"]
+    metrics = table.loc["metrics.json"]
+    assert metrics["md5"] == hashlib.md5(content).hexdigest() and metrics["size"] == len(content)
+    assert metrics["dvc.lock"] == f"differs: {'91d68a0f' * 4}"
+    folder = table.loc["folder"]
+    assert folder["md5"].endswith(".dir") and (folder["size"], folder["files"]) == (15, 2)
+    assert folder["dvc.lock"] == "not recorded"
+    assert table.loc["never.csv", "md5"] == "missing"
+    assert dvc_hashes(plain, skip_pipeline="reporting") is None
 
 
 def test_optional_dataset_loads_none_until_the_file_exists(tmp_path: Path) -> None:
@@ -167,3 +210,240 @@ def test_in_a_whole_run_the_report_reads_what_the_chain_writes() -> None:
     assert wired.inputs() - {"test_metrics"} == report.inputs() - {"test_metrics_if_present"}
     order = [node.name for node in (chain + wired).nodes]
     assert order.index("evaluate") < order.index("write_report")  # Kedro orders the report after it
+
+
+CLASSES = ("others", "road", "water")
+SPLIT = pd.DataFrame(
+    {
+        "image_id": ["a1", "a2", "b1", "v1", "t1"],
+        "scene_id": ["cityA_s0", "cityA_s0", "cityB_s3", "cityA_s1", "cityB_s4"],
+        "city": ["cityA", "cityA", "cityB", "cityA", "cityB"],
+        "split": ["test", "test", "test", "val", "train"],
+    }
+)
+IMAGE_METRICS = pd.DataFrame(
+    {"image_id": ["a1", "a2", "b1"], "pixels": [16, 16, 16], "aAcc": [0.9, 0.5, 0.7], "mIoU": [0.8, 0.3, 0.6]}
+)
+# Rows = target: 45 % of road goes to others, 10 % of others and 8 % of water to road.
+CONFUSION = pd.DataFrame(
+    {"target": list(CLASSES), "others": [90, 45, 0], "road": [10, 55, 8], "water": [0, 0, 92]}
+)
+
+
+def _trained_inputs(**overrides) -> ReportInputs:
+    metrics = {"model": "stdc", "test/mIoU": 0.6312, "test/mF1": 0.7, "test/aAcc": 0.81, "test_images": 3}
+    values = {
+        "class_names": CLASSES,
+        "test_metrics": metrics,
+        "test_class_metrics": pd.DataFrame({"class_name": CLASSES, "IoU": [0.7, 0.41, 0.9]}),
+        "test_confusion": CONFUSION,
+        "test_image_metrics": IMAGE_METRICS,
+        "dataset_split": SPLIT,
+        "checkpoint": CheckpointRecord(350, 0.62, {"mIoU": 0.62, "mF1": 0.71, "aAcc": 0.8}),
+        "training_summary": {"best_checkpoint": "data/06_models/x/best.pt", "iterations": 400},
+    }
+    return ReportInputs(**(values | overrides))
+
+
+def test_the_headline_comes_first_with_test_and_val_and_what_they_rest_on() -> None:
+    sections = build_sections(_trained_inputs())
+    headline = sections[0]
+    assert headline.title.startswith("Headline")
+    key = next(b for b in headline.blocks if isinstance(b, KeyFigures))
+    assert key.figures == {
+        "test mIoU": "63.1 %",
+        "test mF1": "70.0 %",
+        "test aAcc": "81.0 %",
+        "val mIoU (same checkpoint)": "62.0 %",
+    }
+    table = next(b for b in headline.blocks if isinstance(b, Table)).frame.set_index("split")
+    assert table.loc["test", ["mIoU (%)", "images", "scenes", "cities"]].tolist() == [63.1, 3, 2, 2]
+    assert table.loc["val", ["mIoU (%)", "images", "scenes", "cities"]].tolist() == [62.0, 1, 1, 1]
+    notes = " ".join(b.text for b in headline.blocks if isinstance(b, Note))
+    assert "3 images from 2 scenes (cityA_s0, cityB_s3) in 2 cities" in notes
+    assert "a first look" in notes  # under 5 scenes
+    assert "iteration 350 of 400, the best val/mIoU" in notes
+    assert "Weakest classes (test IoU): road 41.0 %, others 70.0 %, water 90.0 %." in notes
+    assert "45.0 % of road pixels predicted as others; 10.0 % of others pixels predicted as road" in notes
+
+
+def test_largest_leaks_are_the_largest_off_diagonal_shares_of_each_target_row() -> None:
+    counts = CONFUSION[list(CLASSES)].to_numpy(dtype=float)
+    shares = counts / counts.sum(axis=1, keepdims=True)
+    expected = sorted(
+        (
+            (shares[r, c], CLASSES[r], CLASSES[c])
+            for r in range(3)
+            for c in range(3)
+            if r != c and shares[r, c]
+        ),
+        reverse=True,
+    )
+    assert largest_leaks(CONFUSION, count=5) == [(t, p, pytest.approx(v)) for v, t, p in expected]
+
+
+def test_the_failures_section_lists_images_worst_first_and_shows_worst_and_best() -> None:
+    assert failure_images(IMAGE_METRICS, 1) == [("worst", "a2"), ("best", "a1")]
+    assert failure_images(IMAGE_METRICS, 2) == [("worst", "a2"), ("worst", "b1"), ("best", "a1")]
+    figures = {error_figure("a2"): b"png", error_figure("a1"): b"png"}
+    failures = build_sections(_trained_inputs(figures=figures))[1]
+    table = next(b for b in failures.blocks if isinstance(b, Table)).frame
+    assert table["image"].tolist() == ["a2", "b1", "a1"] and table["mIoU (%)"].tolist() == [30.0, 60.0, 80.0]
+    assert table["scene"].tolist() == ["cityA_s0", "cityB_s3", "cityA_s0"]
+    images = [b for b in failures.blocks if isinstance(b, Image)]
+    assert [i.name for i in images] == ["errors_a2", "errors_a1"]
+    assert images[0].caption.startswith("Worst test image by mIoU (a2, 30.0 %)")
+
+
+def test_checkpoint_record_reads_the_iteration_and_validation_the_checkpoint_saved(tmp_path: Path) -> None:
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = [
+        {"iteration": 2.0, "train/loss": 1.0, "val/mIoU": 0.4, "val/aAcc": 0.7},
+        {"iteration": 4.0, "train/loss": 0.5, "val/mIoU": 0.6, "val/aAcc": 0.8},
+    ]
+    path = save_checkpoint(
+        tmp_path / "best.pt",
+        model=model,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
+        iteration=4,
+        meta={"model": "x"},
+        best={"score": 0.6, "iteration": 4},
+        history=history,
+        data_state={"seed": 0, "micro_step": 4},
+    )
+    assert checkpoint_record(path) == CheckpointRecord(4, 0.6, {"mIoU": 0.6, "aAcc": 0.8})
+
+
+def test_the_ten_most_uncertain_patches_are_the_global_top_ten_by_score() -> None:
+    """The ranking's ``rank`` is per image: image b's second patch outranks image a's first."""
+    rng = np.random.default_rng(0)
+    scores = rng.random(24)
+    ranking = pd.DataFrame(
+        {
+            "image_id": np.repeat(["a", "b", "c"], 8),
+            "patch_id": [f"{i}_r{k:05d}_c00000" for i in "abc" for k in range(8)],
+            "score": scores,
+            "entropy": scores,
+            "low_margin": scores,
+        }
+    )
+    ranking["rank"] = ranking.groupby("image_id")["score"].rank(ascending=False).astype(int)
+    top = most_uncertain(ranking)
+    assert top["score"].tolist() == sorted(scores, reverse=True)[:10]
+    assert top["rank"].tolist() == list(range(1, 11))
+    assert top["patch (offset)"].iloc[0] == ranking.loc[scores.argmax(), "patch_id"][2:]
+
+
+def test_annotation_qa_counts_the_pre_labelled_patches_not_only_the_filled_ones() -> None:
+    qa = pd.DataFrame(
+        {
+            "image_id": ["a", "b"],
+            "patches_expected": [9, 9],
+            "patches_missing": [0, 1],
+            "patches_invalid": [0, 0],
+            "patches_from_prelabel": [0, 1],
+            "overlap_agreement": [0.9, 0.8],
+            "min_pair_agreement": [0.7, 0.6],
+            "worst_pair_a": ["a_r00000_c00000", "b_r00000_c00056"],
+            "worst_pair_b": ["a_r00000_c00056", "b_r00056_c00056"],
+        }
+    )
+    scores = np.linspace(0.9, 0.1, 9)
+    ranking = pd.DataFrame(
+        {"image_id": ["b"] * 9, "patch_id": [f"b_{k}" for k in range(9)], "rank": range(1, 10)}
+        | {"score": scores, "entropy": scores, "low_margin": scores}
+    )
+    sections = build_sections(
+        ReportInputs(class_names=URUR_CLASSES, annotation_qa=qa, prelabel_ranking=ranking)
+    )
+    tables = {t.caption.split(" (")[0]: t for t in _blocks(sections, Table)}
+    summary, worst = (
+        tables["Annotation QA over all images"],
+        tables["Images whose overlapping patches agree least"],
+    )
+    values = dict(zip(summary.frame["measure"], summary.frame["value"], strict=True))
+    assert (
+        values["patches pre-labelled"] == 9
+        and values["missing or invalid patches filled from pre-labels"] == 1
+    )
+    assert values["images pre-labelled (drafted by the model, then corrected)"] == 1
+    assert worst.frame["worst pair (patch offsets)"].tolist() == [
+        "r00000_c00056 / r00056_c00056",
+        "r00000_c00000 / r00000_c00056",
+    ]
+
+
+def test_pre_labelling_metrics_are_named_in_words() -> None:
+    effort = {
+        "effort_saved_pct": 87.8,
+        "ranking_roc_auc": None,
+        "prelabel_IoU_road": 0.42,
+        "prelabel_mIoU": 0.73,
+    }
+    table = effort_table(effort)
+    assert table["measure"].tolist() == [
+        "labelling effort saved against labelling from scratch (%)",
+        "uncertainty ranking: ROC AUC for 'patch corrected at all'",
+        "pre-label IoU: road",
+        "pre-label mIoU against the final masks",
+    ]
+    assert table["value"].tolist() == [87.8, "undefined (every patch or none was corrected)", 0.42, 0.73]
+    assert not any("_" in name for name in table["measure"])
+
+
+def test_training_curves_draw_each_loss_term_on_its_own_axis_and_lr_apart() -> None:
+    steps = np.arange(1, 201)
+    series = {
+        "train/loss_wsl": pd.DataFrame({"step": steps, "value": np.linspace(100, 20, 200)}),
+        "train/loss": pd.DataFrame({"step": steps, "value": np.linspace(102, 21, 200)}),
+        "train/loss_seg": pd.DataFrame({"step": steps, "value": np.geomspace(2.0, 0.1, 200)}),
+        "train/lr": pd.DataFrame({"step": steps, "value": np.linspace(0.01, 0.0, 200)}),
+        "val/mIoU": pd.DataFrame({"step": [100, 200], "value": [0.4, 0.6]}),
+    }
+    figure = training_curves(series, best_iteration=200)
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["loss", "loss_seg", "loss_wsl", "lr", "Validation"]
+    assert [ax.get_yscale() for ax in axes] == [
+        "linear",
+        "log",
+        "linear",
+        "linear",
+        "linear",
+    ]  # seg spans 20x
+    raw, smoothed = axes[1].lines[:2]
+    assert raw.get_alpha() < 0.5 and smoothed.get_alpha() is None
+    np.testing.assert_allclose(smoothed.get_ydata(), smooth(series["train/loss_seg"]["value"], 10))
+    assert all(ax.lines[-1].get_xdata()[0] == 200 for ax in axes)  # the checkpoint's iteration marked
+
+
+def test_smoothing_is_a_bias_corrected_exponential_average() -> None:
+    values = pd.Series([4.0, 0.0, 2.0])
+    alpha = 2 / (3 + 1)
+    weights = [(1 - alpha) ** k for k in range(3)]
+    expected = [
+        4.0,
+        (0 + (1 - alpha) * 4) / sum(weights[:2]),
+        (2 + weights[1] * 0 + weights[2] * 4) / sum(weights),
+    ]
+    np.testing.assert_allclose(smooth(values, 3), expected)
+
+
+def test_the_error_map_marks_correct_wrong_and_ignored_pixels() -> None:
+    truth = np.array([[0, 1], [2, IGNORE_INDEX]], dtype=np.uint8)
+    prediction = np.array([[0, 2], [2, 1]], dtype=np.uint8)
+    assert error_codes(truth, prediction).tolist() == [[0, 1], [0, 2]]
+    image = np.zeros((2, 2, 3), dtype=np.uint8)
+    figure = error_map(image, truth, prediction, CLASSES, "Worst test image")
+    assert figure._suptitle.get_text() == "Worst test image: 33.3 % of its annotated pixels wrong"
+    panel = figure.axes[3].images[0].get_array()
+    assert (panel[0, 1] == ERROR_COLOURS[1]).all() and (panel[1, 1] == ERROR_COLOURS[2]).all()
+
+
+def test_the_html_has_no_scrolling_wrapper_and_renders_key_figures() -> None:
+    sections = build_sections(_trained_inputs())
+    page = to_html("r", sections, {})
+    assert "overflow-x" not in page and "overflow-wrap:anywhere" in page
+    assert "<div class='key'><div><b>63.1 %</b><span>test mIoU</span></div>" in page
+    assert "**63.1 %** test mIoU · **70.0 %** test mF1" in to_markdown("r", sections, "f")

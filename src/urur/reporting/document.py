@@ -26,6 +26,13 @@ class Image:
 
 
 @dataclass(frozen=True)
+class KeyFigures:
+    """The few numbers a reader looks for first, each with its label (``{"test mIoU": "63.1 %"}``)."""
+
+    figures: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Note:
     """A paragraph; ``missing`` marks what is absent and says how to produce it."""
 
@@ -33,7 +40,7 @@ class Note:
     missing: bool = False
 
 
-Block = Table | Image | Note
+Block = Table | Image | Note | KeyFigures
 
 
 @dataclass
@@ -44,12 +51,17 @@ class Section:
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.85em}
-th,td{border:1px solid #bbb;padding:.25em .5em;text-align:right}th{background:#eee}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.85em;max-width:100%}
+th,td{border:1px solid #bbb;padding:.25em .5em;text-align:right;overflow-wrap:anywhere}th{background:#eee}
 td:first-child,th:first-child{text-align:left}
 caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}
-img{max-width:100%;border:1px solid #ddd}.missing{background:#fff4e5;border-left:4px solid #f90;padding:.5em}
-figure{margin:1em 0}.wide{overflow-x:auto}figcaption{font-size:.9em;color:#555}
+img{max-width:100%;height:auto;border:1px solid #ddd}
+.missing{background:#fff4e5;border-left:4px solid #f90;padding:.5em}
+figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
+.key{display:flex;flex-wrap:wrap;gap:.75em;margin:1em 0}
+.key div{border:1px solid #bbb;border-radius:4px;padding:.4em .8em;background:#f6f8fa}
+.key b{display:block;font-size:1.6em}.key span{font-size:.85em;color:#555}
+@media (max-width:900px){body{margin:1em auto}table{font-size:.75em}th,td{padding:.2em .3em}}
 """
 
 
@@ -78,12 +90,16 @@ def to_html(title: str, sections: list[Section], figures: Mapping[str, bytes]) -
             if isinstance(block, Note):
                 css = " class='missing'" if block.missing else ""
                 parts.append(f"<p{css}>{html.escape(block.text)}</p>")
+            elif isinstance(block, KeyFigures):
+                items = (
+                    f"<div><b>{html.escape(value)}</b><span>{html.escape(label)}</span></div>"
+                    for label, value in block.figures.items()
+                )
+                parts.append(f"<div class='key'>{''.join(items)}</div>")
             elif isinstance(block, Table):
                 table = _fmt(block.frame).to_html(index=False, border=0, escape=True)
                 caption = f"<caption>{html.escape(block.caption)}</caption>" if block.caption else ""
-                parts.append(
-                    "<div class='wide'>" + table.replace("<thead>", f"{caption}<thead>", 1) + "</div>"
-                )
+                parts.append(table.replace("<thead>", f"{caption}<thead>", 1))
             else:
                 data = base64.b64encode(figures[block.name]).decode("ascii")
                 parts.append(
@@ -103,6 +119,8 @@ def to_markdown(title: str, sections: list[Section], figure_dir: str) -> str:
         for block in section.blocks:
             if isinstance(block, Note):
                 lines += [f"> **Missing:** {block.text}" if block.missing else block.text, ""]
+            elif isinstance(block, KeyFigures):
+                lines += [" · ".join(f"**{value}** {label}" for label, value in block.figures.items()), ""]
             elif isinstance(block, Table):
                 lines += [f"**{block.caption}**", ""] if block.caption else []
                 lines += [_fmt(block.frame).to_markdown(index=False), ""]

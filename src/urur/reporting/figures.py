@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from urur.classes import URUR_PALETTE, index_to_rgb
+from urur.classes import IGNORE_INDEX, URUR_PALETTE, index_to_rgb
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster
 from urur.windows import Window
@@ -70,21 +70,131 @@ def read_live_series(live_dir: str | Path) -> dict[str, pd.DataFrame]:
     return series
 
 
-def training_curves(series: Mapping[str, pd.DataFrame]) -> Figure:
-    """Training losses (left) and validation metrics (right) against the iteration."""
-    figure = Figure(figsize=(11, 4), dpi=DPI, layout="constrained")
-    losses, validation = figure.subplots(1, 2)
-    for name, table in series.items():
-        if name.startswith("train/loss"):
-            losses.plot(table["step"], table["value"], label=name.removeprefix("train/"))
-        elif name.startswith("val/"):
-            validation.plot(table["step"], table["value"], marker="o", label=name.removeprefix("val/"))
-    for ax, title in ((losses, "Training losses"), (validation, "Validation")):
+def smooth(values: pd.Series, span: int) -> pd.Series:
+    """Exponential moving average with bias correction (pandas ``ewm(adjust=True)``, TensorBoard's
+    smoothing): the first points are not pulled towards zero."""
+    return values.ewm(span=span, adjust=True).mean()
+
+
+def _loss_order(name: str) -> tuple[bool, str]:
+    return name != "train/loss", name  # the total first, then its terms
+
+
+def training_curves(series: Mapping[str, pd.DataFrame], best_iteration: int | None = None) -> Figure:
+    """One panel per loss term (each on its own scale, smoothed with the raw trace faint), the
+    learning rate on its own axis and the validation metrics, against the iteration; a dashed
+    line marks the evaluated checkpoint's iteration. A loss spanning over a decade gets a log axis."""
+    losses = sorted((n for n in series if n.startswith("train/loss")), key=_loss_order)
+    validation = [n for n in series if n.startswith("val/")]
+    panels = [*losses, *(["train/lr"] if "train/lr" in series else []), *(["val"] if validation else [])]
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure = Figure(figsize=(11, 3.2 * rows), dpi=DPI, layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, panel in zip(axes, panels, strict=False):
+        if panel == "val":
+            for name in validation:
+                ax.plot(series[name]["step"], series[name]["value"] * 100, marker="o", label=name)
+            ax.set_ylabel("%")
+            ax.set_title("Validation")
+        else:
+            table = series[panel]
+            if panel == "train/lr":
+                ax.plot(table["step"], table["value"], color="tab:green")
+            else:
+                span = max(2, round(len(table) / 20))
+                ax.plot(table["step"], table["value"], color="tab:blue", alpha=0.25, lw=0.8, label="raw")
+                ax.plot(
+                    table["step"], smooth(table["value"], span), color="tab:blue", label=f"EMA, span {span}"
+                )
+                values = table["value"].to_numpy()
+                if values.min() > 0 and values.max() > 10 * values.min():
+                    ax.set_yscale("log")
+            ax.set_title(panel.removeprefix("train/"))
+        if best_iteration is not None:
+            ax.axvline(
+                best_iteration, color="grey", ls="--", lw=1, label=f"checkpoint (iter {best_iteration})"
+            )
         ax.set_xlabel("iteration")
-        ax.set_title(title)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    figure.suptitle("Training: each loss term on its own scale, learning rate, validation")
     return figure
+
+
+# Error maps: what the model got right, what it got wrong, and what the truth leaves out.
+ERROR_CLASSES = ("correct", "wrong", "ignored")
+ERROR_COLOURS = np.array(
+    [[225, 225, 225], [215, 48, 39], [255, 255, 255]], dtype=np.uint8
+)  # ignored: white, as in the truth
+
+
+def error_codes(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """Per pixel 0 = correct, 1 = wrong, 2 = ignored (the truth is ``IGNORE_INDEX``): the
+    error map's classes, in :data:`ERROR_CLASSES` order."""
+    codes = (truth != prediction).astype(np.uint8)
+    codes[truth == IGNORE_INDEX] = 2
+    return codes
+
+
+def error_map(
+    image: np.ndarray,
+    truth: np.ndarray,
+    prediction: np.ndarray,
+    class_names: Sequence[str],
+    title: str,
+) -> Figure:
+    """Image | ground truth / prediction | error map, two by two so each panel is half the page
+    wide; class and error legends below."""
+    palette = URUR_PALETTE[: len(class_names)]
+    codes = error_codes(truth, prediction)
+    figure = Figure(figsize=(11, 11.8), dpi=DPI, layout="constrained")
+    axes = figure.subplots(2, 2).ravel()
+    panels = (
+        (image, "image", "antialiased"),
+        (index_to_rgb(truth, palette), "ground truth (ignored: white)", "nearest"),
+        (index_to_rgb(prediction, palette), "prediction", "nearest"),
+        (ERROR_COLOURS[codes], "error map", "nearest"),
+    )
+    for ax, (panel, name, interpolation) in zip(axes, panels, strict=True):
+        ax.imshow(panel, interpolation=interpolation)
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])  # the frame stays: white (ignored) pixels reach the panel's edge
+    valid = codes != 2
+    wrong = float(np.count_nonzero(codes == 1) / max(np.count_nonzero(valid), 1))
+    classes = [
+        Patch(facecolor=np.asarray(c) / 255, edgecolor="black", label=n)
+        for n, c in zip(class_names, palette, strict=True)
+    ]
+    errors = [
+        Patch(facecolor=c / 255, edgecolor="black", label=n)
+        for n, c in zip(ERROR_CLASSES, ERROR_COLOURS, strict=True)
+    ]
+    figure.legend(handles=classes, loc="outside lower left", ncols=4, fontsize=9, title="classes")
+    figure.legend(handles=errors, loc="outside lower right", ncols=3, fontsize=9, title="error map")
+    figure.suptitle(f"{title}: {100 * wrong:.1f} % of its annotated pixels wrong", fontsize=11)
+    return figure
+
+
+def read_error_map(
+    image_id: str,
+    images_dir: str | Path,
+    masks_dir: str | Path,
+    predictions_dir: str | Path,
+    class_names: Sequence[str],
+    title: str,
+) -> Figure:
+    """:func:`error_map` of one whole test image from the image, mask and prediction folders."""
+    return error_map(
+        read_raster(image_path(images_dir, image_id), bands=[1, 2, 3]),
+        read_raster(mask_path(masks_dir, image_id), bands=[1]),
+        read_raster(Path(predictions_dir) / f"{image_id}.tif", bands=[1]),
+        class_names,
+        title,
+    )
 
 
 def centre_window(height: int, width: int, crop: int) -> Window:

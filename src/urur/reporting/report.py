@@ -15,19 +15,30 @@ from typing import Any
 
 import pandas as pd
 import torch
-import yaml
 
 from urur.evaluation.evaluate import contribution_key, zeroed_key
+from urur.io.dvc_record import parse_kedro_command
 from urur.models import MODEL_NAMES, model_class
 from urur.models.common import TwoBranchModel
 from urur.reporting.comparison import paper_orderings
-from urur.reporting.document import Image, Note, Section, Table
+from urur.reporting.document import Image, KeyFigures, Note, Section, Table
+from urur.reporting.headline import (
+    CheckpointRecord,
+    Coverage,
+    failure_images,
+    largest_leaks,
+    percent,
+    split_coverage,
+    weakest_classes,
+)
 from urur.reporting.paper import PAPER_HARDWARE, TABLE1_QUOTED
 
 log = logging.getLogger(__name__)
 
 TRAIN_COMMAND = "kedro run --pipeline=train_urur"
 COMPARE_COMMAND = "kedro run --pipeline=compare_urur"
+HEADLINE_METRICS = ("mIoU", "mF1", "aAcc")
+FEW_SCENES = 5  # below this many test scenes the headline says the figures are a first look
 COMPARISON_TABLES = {
     "table4": "Table 4: models on the test split",
     "table5": "Table 5: WSDNet's deep-branch downsampling",
@@ -50,6 +61,12 @@ class ReportInputs:
     training_summary: Mapping[str, Any] | None = None
     test_metrics: Mapping[str, Any] | None = None
     test_class_metrics: pd.DataFrame | None = None
+    test_image_metrics: pd.DataFrame | None = None
+    test_confusion: pd.DataFrame | None = None
+    dataset_split: pd.DataFrame | None = None
+    checkpoint: CheckpointRecord | None = None
+    monitor: str = "val/mIoU"  # what chose the checkpoint (training.monitor)
+    error_images: int = 1  # worst and best test images shown with their error maps
     comparison: Mapping[str, pd.DataFrame | None] = field(default_factory=dict)
     run: Mapping[str, Any] = field(default_factory=dict)
 
@@ -94,6 +111,13 @@ def table1(stats: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def table1_by_measure(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 with one row per measure and one column per dataset: four columns fit any page,
+    where twelve measures across do not."""
+    frame = table.set_index("dataset").T.astype(object)
+    return frame.rename_axis(None, axis=1).reset_index(names="measure")
+
+
 def _dataset_section(inputs: ReportInputs) -> Section:
     section = Section("Dataset (Table 1)")
     if inputs.dataset_stats is None:
@@ -107,7 +131,7 @@ def _dataset_section(inputs: ReportInputs) -> Section:
     else:
         section.blocks.append(
             Table(
-                table1(inputs.dataset_stats),
+                table1_by_measure(table1(inputs.dataset_stats)),
                 "Table 1: this dataset beside the paper's quoted rows (theirs are not recomputed)",
             )
         )
@@ -116,47 +140,127 @@ def _dataset_section(inputs: ReportInputs) -> Section:
     return section
 
 
+def _annotation_summary(qa: pd.DataFrame, ranking: pd.DataFrame | None) -> pd.DataFrame:
+    """The QA table in one column: what was annotated, how it was checked, what the model drafted."""
+    rows = {
+        "images": len(qa),
+        "patches expected": int(qa["patches_expected"].sum()),
+        "patches missing": int(qa["patches_missing"].sum()),
+        "patches invalid": int(qa["patches_invalid"].sum()),
+        "missing or invalid patches filled from pre-labels": int(qa["patches_from_prelabel"].sum()),
+    }
+    if ranking is not None:  # every patch the pre-labelling model drafted is ranked
+        rows["images pre-labelled (drafted by the model, then corrected)"] = int(
+            ranking["image_id"].nunique()
+        )
+        rows["patches pre-labelled"] = len(ranking)
+    rows |= {
+        "mean overlap agreement": float(qa["overlap_agreement"].mean()),
+        "worst pair agreement": float(qa["min_pair_agreement"].min()),
+    }
+    return pd.DataFrame({"measure": list(rows), "value": list(rows.values())}, dtype=object)
+
+
+def _patch_offset(patch_id: str, image_id: str) -> str:
+    """``<image_id>_r00880_c01048`` -> ``r00880_c01048``: the patch within its image."""
+    return str(patch_id).removeprefix(f"{image_id}_")
+
+
+def least_agreeing(qa: pd.DataFrame, count: int = 5) -> pd.DataFrame:
+    """The images whose overlapping patches agree least, the worst pair named by its offsets."""
+    worst = qa.nsmallest(count, "min_pair_agreement")
+    pairs = [
+        f"{_patch_offset(a, i)} / {_patch_offset(b, i)}"
+        for i, a, b in zip(worst["image_id"], worst["worst_pair_a"], worst["worst_pair_b"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "image": worst["image_id"],
+            "overlap agreement": worst["overlap_agreement"],
+            "worst pair agreement": worst["min_pair_agreement"],
+            "worst pair (patch offsets)": pairs,
+        }
+    )
+
+
+def most_uncertain(ranking: pd.DataFrame, count: int = 10) -> pd.DataFrame:
+    """The ``count`` patches of highest uncertainty score over all images (the ranking's ``rank``
+    is per image: its rank 1 of every image is not the global top)."""
+    top = ranking.sort_values(["score", "patch_id"], ascending=[False, True], kind="stable").head(count)
+    return pd.DataFrame(
+        {
+            "rank": range(1, len(top) + 1),
+            "image": top["image_id"],
+            "patch (offset)": [
+                _patch_offset(p, i) for p, i in zip(top["patch_id"], top["image_id"], strict=True)
+            ],
+            "score": top["score"],
+            "entropy": top["entropy"],
+            "low margin": top["low_margin"],
+            "rank in its image": top["rank"],
+        }
+    )
+
+
+# prelabel_effort.json's keys (urur.prelabel.effort_summary) as a reader says them.
+EFFORT_NAMES = {
+    "effort_saved_pct": "labelling effort saved against labelling from scratch (%)",
+    "patches": "patches drafted and corrected",
+    "patches_unchanged_share": "share of drafts accepted unchanged",
+    "pixels_changed_share": "share of drafted pixels the annotators corrected",
+    "scratch_pixels_share": "share of pixels labelled when labelling from scratch",
+    "ranking_roc_auc": "uncertainty ranking: ROC AUC for 'patch corrected at all'",
+    "ranking_roc_auc_above_median": "uncertainty ranking: ROC AUC for 'more corrected than the median'",
+    "ranking_spearman": "uncertainty ranking: Spearman correlation of score and corrected share",
+    "top_patches_correction_share": "share of all corrections in the top-ranked patches (prelabel.top_share)",
+    "prelabel_aAcc": "pre-label pixel accuracy against the final masks",
+    "prelabel_mIoU": "pre-label mIoU against the final masks",
+}
+EFFORT_CLASS_PREFIX = "prelabel_IoU_"
+
+
+def effort_table(effort: Mapping[str, Any]) -> pd.DataFrame:
+    """``prelabel_effort.json`` in words, in the file's order; an undefined value (null) says why."""
+    names = [
+        f"pre-label IoU: {key.removeprefix(EFFORT_CLASS_PREFIX)}"
+        if key.startswith(EFFORT_CLASS_PREFIX)
+        else EFFORT_NAMES.get(key, key.replace("_", " "))
+        for key in effort
+    ]
+    values = ["undefined (every patch or none was corrected)" if v is None else v for v in effort.values()]
+    return pd.DataFrame({"measure": names, "value": values}, dtype=object)
+
+
 def _annotation_section(inputs: ReportInputs) -> Section:
     section = Section("Annotation QA and pre-labelling")
     qa = inputs.annotation_qa
     if qa is None:
         section.blocks.append(Note(f"No annotation QA table: run `{TRAIN_COMMAND}`.", missing=True))
     else:
-        summary = pd.DataFrame(
-            [
-                {
-                    "images": len(qa),
-                    "patches expected": int(qa["patches_expected"].sum()),
-                    "patches missing": int(qa["patches_missing"].sum()),
-                    "patches invalid": int(qa["patches_invalid"].sum()),
-                    "patches from pre-labels": int(qa["patches_from_prelabel"].sum()),
-                    "mean overlap agreement": qa["overlap_agreement"].mean(),
-                    "worst pair agreement": qa["min_pair_agreement"].min(),
-                }
-            ]
-        )
         section.blocks.append(
-            Table(summary, "Annotation QA over all images (data/08_reporting/annotation_qa.csv)")
+            Table(
+                _annotation_summary(qa, inputs.prelabel_ranking),
+                "Annotation QA over all images (data/08_reporting/annotation_qa.csv)",
+            )
         )
-        worst = qa.nsmallest(5, "min_pair_agreement")[
-            ["image_id", "overlap_agreement", "min_pair_agreement", "worst_pair_a", "worst_pair_b"]
-        ]
-        section.blocks.append(Table(worst, "Images whose overlapping patches agree least"))
+        section.blocks.append(Table(least_agreeing(qa), "Images whose overlapping patches agree least"))
     if inputs.prelabel_effort is None:
         section.blocks.append(
             Note("No pre-labelling table: run `kedro run --pipelines prelabel`.", missing=True)
         )
     else:
-        effort = pd.DataFrame(
-            {"measure": list(inputs.prelabel_effort), "value": list(inputs.prelabel_effort.values())}
-        )
         section.blocks.append(
-            Table(effort, "Pre-labelling: effort saved and the uncertainty ranking's quality")
+            Table(
+                effort_table(inputs.prelabel_effort),
+                "Pre-labelling: effort saved and the uncertainty ranking's quality",
+            )
         )
     if inputs.prelabel_ranking is not None:
-        top = inputs.prelabel_ranking.sort_values("rank").head(10)
         section.blocks.append(
-            Table(top, "Patches annotators should check first (uncertainty ranking, top 10)")
+            Table(
+                most_uncertain(inputs.prelabel_ranking),
+                "Patches annotators should check first: the 10 most uncertain over all images",
+            )
         )
     if inputs.prelabel_truth_agreement is not None:
         section.blocks.append(
@@ -195,8 +299,29 @@ def branch_contributions(metrics: Mapping[str, Any]) -> Note | None:
     return Note(text)
 
 
-def _model_section(inputs: ReportInputs) -> Section:
-    section = Section("Trained model")
+def error_figure(image_id: str) -> str:
+    """The key of a test image's error-map figure (the PNG's file stem)."""
+    return f"errors_{image_id}"
+
+
+def _classes_match(frame: pd.DataFrame | None, column: str, class_names: Sequence[str]) -> bool:
+    return frame is not None and [str(n) for n in frame[column]] == list(class_names)
+
+
+def _scenes_text(coverage: Coverage) -> str:
+    scenes = f"{len(coverage.scenes)} scene{'s' * (len(coverage.scenes) != 1)}"
+    if len(coverage.scenes) <= 3:
+        scenes += f" ({', '.join(coverage.scenes)})"
+    cities = f"{len(coverage.cities)} cit{'ies' if len(coverage.cities) != 1 else 'y'}"
+    return (
+        f"{coverage.images} images from {scenes} in {cities}"
+        if coverage.cities
+        else (f"{coverage.images} images from {scenes}")
+    )
+
+
+def _headline_section(inputs: ReportInputs) -> Section:
+    section = Section("Headline: how good the model is, on what")
     metrics = inputs.test_metrics
     if metrics is None:
         section.blocks.append(
@@ -206,7 +331,149 @@ def _model_section(inputs: ReportInputs) -> Section:
                 missing=True,
             )
         )
-    else:
+        return section
+    validation = inputs.checkpoint.validation if inputs.checkpoint is not None else {}
+    key = {f"test {m}": percent(metrics[f"test/{m}"]) for m in HEADLINE_METRICS if f"test/{m}" in metrics}
+    if "mIoU" in validation:
+        key["val mIoU (same checkpoint)"] = percent(validation["mIoU"])
+    section.blocks.append(KeyFigures(key))
+    split = inputs.dataset_split
+    coverage = {name: split_coverage(split, name) for name in ("test", "val")} if split is not None else {}
+    rows = []
+    for name, values in (
+        ("test", {m: metrics.get(f"test/{m}") for m in HEADLINE_METRICS}),
+        ("val", validation),
+    ):
+        if not any(v is not None for v in values.values()):
+            continue
+        cover = coverage.get(name)
+        rows.append(
+            {"split": name}
+            | {
+                f"{m} (%)": round(100 * values[m], 1) if values.get(m) is not None else None
+                for m in HEADLINE_METRICS
+            }
+            | {
+                "images": cover.images if cover else metrics.get("test_images") if name == "test" else None,
+                "scenes": len(cover.scenes) if cover else None,
+                "cities": len(cover.cities) if cover and cover.cities else None,
+            }
+        )
+    section.blocks.append(Table(pd.DataFrame(rows), "Test and validation metrics, and what they rest on"))
+    if "test" in coverage:
+        text = f"The test figures rest on {_scenes_text(coverage['test'])}."
+        if len(coverage["test"].scenes) < FEW_SCENES:
+            text += (
+                f" Under {FEW_SCENES} scenes, one scene's content decides each class's IoU: read them as "
+                "a first look at this model, not a measurement of it."
+            )
+        section.blocks.append(Note(text))
+    summary = inputs.training_summary or {}
+    if inputs.checkpoint is not None:
+        total = summary.get("iterations")
+        section.blocks.append(
+            Note(
+                f"Model {metrics.get('model', summary.get('model', '?'))}, checkpoint "
+                f"{summary.get('best_checkpoint', '?')}: iteration {inputs.checkpoint.iteration}"
+                + (f" of {total}" if total else "")
+                + f", the best {inputs.monitor} of the run's validations; test and val figures are both this "
+                "checkpoint's."
+            )
+        )
+    per_class = inputs.test_class_metrics
+    if per_class is not None and not stale_classes(per_class, inputs.class_names):
+        weakest = ", ".join(f"{name} {percent(iou)}" for name, iou in weakest_classes(per_class))
+        section.blocks.append(Note(f"Weakest classes (test IoU): {weakest}."))
+    if _classes_match(inputs.test_confusion, "target", inputs.class_names):
+        leaks = "; ".join(
+            f"{percent(share)} of {target} pixels predicted as {predicted}"
+            for target, predicted, share in largest_leaks(inputs.test_confusion)
+        )
+        if leaks:
+            section.blocks.append(Note(f"Largest confusions on the test split: {leaks}."))
+    return section
+
+
+def image_table(image_metrics: pd.DataFrame, split: pd.DataFrame | None) -> pd.DataFrame:
+    """``test_image_metrics.csv`` worst image first, with each image's scene and city (from the split)."""
+    table = image_metrics.sort_values(["mIoU", "image_id"], kind="stable")
+    if split is not None:
+        where = [c for c in ("scene_id", "city") if c in split]
+        table = table.merge(split[["image_id", *where]], on="image_id", how="left", validate="one_to_one")
+    frame = pd.DataFrame({"image": table["image_id"]})
+    for column, name in (("scene_id", "scene"), ("city", "city")):
+        if column in table:
+            frame[name] = table[column]
+    frame["mIoU (%)"] = (100 * table["mIoU"]).round(1)
+    frame["aAcc (%)"] = (100 * table["aAcc"]).round(1)
+    for column in ("pixels", "seconds"):
+        if column in table:
+            frame[column] = table[column]
+    return frame
+
+
+def _failures_section(inputs: ReportInputs) -> Section:
+    section = Section("Where the model fails: test images, worst and best")
+    images = inputs.test_image_metrics
+    if images is None:
+        if inputs.test_metrics is not None:
+            section.blocks.append(
+                Note(
+                    "No per-image test table (data/08_reporting/test_image_metrics.csv): rerun "
+                    "`kedro run --pipelines evaluation`.",
+                    missing=True,
+                )
+            )
+        return section
+    section.blocks.append(
+        Table(
+            image_table(images, inputs.dataset_split), "Per test image, worst first (test_image_metrics.csv)"
+        )
+    )
+    mious = dict(zip(images["image_id"].astype(str), images["mIoU"], strict=True))
+    for label, image_id in failure_images(images, inputs.error_images):
+        name = error_figure(image_id)
+        if name in inputs.figures:
+            caption = (
+                f"{label.capitalize()} test image by mIoU ({image_id}, {percent(mious[image_id])}): image, "
+                "truth, prediction and error map (grey correct, red wrong, white ignored)"
+            )
+            section.blocks.append(Image(name, caption))
+        else:
+            section.blocks.append(
+                Note(
+                    f"The error map of {image_id} could not be drawn: its image, mask or prediction is "
+                    f"missing; rerun `{TRAIN_COMMAND}`.",
+                    missing=True,
+                )
+            )
+    return section
+
+
+def _training_section(inputs: ReportInputs) -> Section:
+    section = Section("Training")
+    if "training_curves" in inputs.figures:
+        section.blocks.append(
+            Image(
+                "training_curves",
+                "Each loss term on its own axis (raw faint, smoothed bold), the learning rate and the "
+                "validation metrics (DVCLive, data/08_reporting/training)",
+            )
+        )
+    elif inputs.test_metrics is not None:
+        section.blocks.append(
+            Note(
+                f"No training curves (DVCLive's data/08_reporting/training): rerun `{TRAIN_COMMAND}`.",
+                missing=True,
+            )
+        )
+    return section
+
+
+def _model_section(inputs: ReportInputs) -> Section:
+    section = Section("Trained model: every test figure")
+    metrics = inputs.test_metrics
+    if metrics is not None:
         section.blocks.append(
             Table(
                 pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())}),
@@ -232,8 +499,6 @@ def _model_section(inputs: ReportInputs) -> Section:
     captions = {
         "class_iou": "Test IoU per class",
         "confusion": "Confusion matrix, each target row normalised",
-        "training_curves": "Training losses and validation metrics (DVCLive)",
-        "prediction_panels": "Test crops | ground truth | predictions (Figure 3 of the paper)",
     }
     for name, caption in captions.items():
         if name in inputs.figures:
@@ -246,6 +511,11 @@ def _model_section(inputs: ReportInputs) -> Section:
                     missing=True,
                 )
             )
+    if "prediction_panels" in inputs.figures:
+        caption = (
+            "Test crops | ground truth | this run's and compare_urur's predictions (Figure 3 of the paper)"
+        )
+        section.blocks.append(Image("prediction_panels", caption))
     return section
 
 
@@ -307,41 +577,75 @@ def _run_section(inputs: ReportInputs) -> Section:
         flat.columns = ["parameter", "value"]
         section.blocks.append(Table(flat.astype(str), "Parameters of the run"))
     if hashes is None or hashes.empty:
-        section.blocks.append(Note("No dvc.lock: data hashes appear after `dvc repro`.", missing=True))
+        section.blocks.append(
+            Note("No DVC project here: data hashes appear in a DVC checkout.", missing=True)
+        )
     else:
-        section.blocks.append(Table(hashes, "DVC data hashes (dvc.lock)"))
+        section.blocks.append(
+            Table(
+                hashes,
+                "DVC data: each stage output's md5 and size as the files are now, against dvc.lock "
+                "(a kedro run records its stages there when it ends)",
+            )
+        )
     return section
 
 
 def build_sections(inputs: ReportInputs) -> list[Section]:
-    """Every section of the report, in reading order."""
+    """Every section of the report, in reading order: the answer first, the evidence after."""
     return [
+        _headline_section(inputs),
+        _failures_section(inputs),
+        _training_section(inputs),
+        _model_section(inputs),
         _dataset_section(inputs),
         _annotation_section(inputs),
-        _model_section(inputs),
         _comparison_section(inputs),
         _run_section(inputs),
     ]
 
 
-def dvc_hashes(lock_file: str | Path) -> pd.DataFrame | None:
-    """Every stage output's path and hash in ``dvc.lock`` (None where there is no lock file)."""
-    path = Path(lock_file)
-    if not path.is_file():
+def dvc_hashes(root: str | Path, skip_pipeline: str) -> pd.DataFrame | None:
+    """Every DVC stage output's md5, size and file count as it is on disk, hashed by DVC itself
+    (its state database skips files unchanged since it last hashed them), and whether dvc.lock
+    records the same; the stages that run ``skip_pipeline`` (the report, still being written) are
+    left out. None where DVC cannot open a project at ``root``."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+    from dvc_data.hashfile.build import build
+
+    try:
+        repo = Repo(str(root))
+    except DvcException as error:
+        log.info("Report: no DVC data hashes (%s)", error)
         return None
-    lock = yaml.safe_load(path.read_text()) or {}
-    rows = [
-        {
-            "stage": stage,
-            "path": out["path"],
-            "md5": out.get("md5", ""),
-            "size": out.get("size"),
-            "files": out.get("nfiles"),
-        }
-        for stage, spec in (lock.get("stages") or {}).items()
-        for out in spec.get("outs", [])
-    ]
-    return pd.DataFrame(rows, columns=["stage", "path", "md5", "size", "files"])
+    rows = []
+    with repo:
+        for stage in repo.index.stages:
+            command = parse_kedro_command(stage.addressing, getattr(stage, "cmd", "") or "")
+            if command is not None and command.pipeline == skip_pipeline:
+                continue
+            for out in stage.outs:
+                row = {"stage": stage.addressing, "path": out.def_path}
+                locked = out.hash_info.value if out.hash_info else None
+                if Path(out.fs_path).exists():
+                    _, meta, obj = build(
+                        out.cache, out.fs_path, out.fs, out.hash_name, ignore=out.dvcignore, dry_run=True
+                    )
+                    actual = obj.hash_info.value
+                    row |= {"md5": actual, "size": meta.size, "files": meta.nfiles}
+                    row["dvc.lock"] = (
+                        "same" if locked == actual else f"differs: {locked}" if locked else "not recorded"
+                    )
+                else:
+                    row |= {
+                        "md5": "missing",
+                        "size": None,
+                        "files": None,
+                        "dvc.lock": locked or "not recorded",
+                    }
+                rows.append(row)
+    return pd.DataFrame(rows, columns=["stage", "path", "md5", "size", "files", "dvc.lock"])
 
 
 def machine() -> str:

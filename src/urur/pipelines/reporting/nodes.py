@@ -13,11 +13,13 @@ from urur.evaluation.config import EvaluationParams
 from urur.pipelines.training.nodes import split_ids
 from urur.reporting import figures as fig
 from urur.reporting.document import to_html, to_markdown
+from urur.reporting.headline import CheckpointRecord, checkpoint_record, failure_images, percent
 from urur.reporting.report import (
     TRAIN_COMMAND,
     ReportInputs,
     build_sections,
     dvc_hashes,
+    error_figure,
     machine,
     stale_classes,
 )
@@ -27,30 +29,47 @@ from urur.training.config import TrainingRunParams
 
 log = logging.getLogger(__name__)
 
+REPORTING_PIPELINE = "reporting"  # its DVC stage writes the report: no hash of it while it is written
+
 
 class ReportingParams(BaseModel):
     """``reporting`` in conf/base/parameters_reporting.yml."""
 
     model_config = ConfigDict(extra="forbid", title="reporting (conf/base/parameters_reporting.yml)")
     title: str = "URUR run report"
-    panel_images: int = Field(2, ge=1)  # test images in the Figure 3 panels
+    error_images: int = Field(1, ge=1)  # worst and best test images shown with their error maps
+    panel_images: int = Field(2, ge=1)  # test images in the Figure 3 panels (with compare_urur's models)
     panel_crop: int = Field(512, ge=16)  # side of each panel's centre crop (pixels)
     figure_dir: str = "report_figures"  # the figures' folder, relative to the Markdown report
-    dvc_lock: str = "dvc.lock"
+    dvc_root: str = "."  # the DVC project whose outputs' hashes the report lists
 
 
 def _class_names(training: TrainingParams) -> list[str]:
     return list(training.class_names or URUR_CLASSES)
 
 
+def read_checkpoint_record(training_summary: dict | None) -> CheckpointRecord | None:
+    """The evaluated (best) checkpoint's iteration and validation metrics (both nodes read them:
+    memory-mapped, it costs nothing); None before training or where the checkpoint is not here."""
+    path = (training_summary or {}).get("best_checkpoint")
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        log.warning("Report: checkpoint %s is not here; the headline goes without its validation", path)
+        return None
+    return checkpoint_record(path)
+
+
 def draw_figures(
     test_class_metrics: pd.DataFrame | None,
     test_confusion: pd.DataFrame | None,
+    test_image_metrics: pd.DataFrame | None,
     test_predictions: Path | None,
     compare_predictions: Path | None,
     images_dir: Path | None,
     masks_dir: Path | None,
     dataset_split: pd.DataFrame | None,
+    training_summary: dict | None,
     training: TrainingParams,
     run: TrainingRunParams,
     reporting: ReportingParams,
@@ -64,13 +83,23 @@ def draw_figures(
         figures["confusion"] = fig.confusion_chart(test_confusion)
     series = fig.read_live_series(run.live_dir)
     if series:
-        figures["training_curves"] = fig.training_curves(series)
-    if all(x is not None for x in (test_predictions, images_dir, masks_dir, dataset_split)):
+        checkpoint = read_checkpoint_record(training_summary)
+        best = checkpoint.iteration if checkpoint is not None else None
+        figures["training_curves"] = fig.training_curves(series, best)
+    folders = (test_predictions, images_dir, masks_dir)
+    if test_image_metrics is not None and all(x is not None for x in folders):
+        mious = dict(zip(test_image_metrics["image_id"].astype(str), test_image_metrics["mIoU"], strict=True))
+        for label, image_id in failure_images(test_image_metrics, reporting.error_images):
+            title = f"{label.capitalize()} test image by mIoU: {image_id} (mIoU {percent(mious[image_id])})"
+            figures[error_figure(image_id)] = fig.read_error_map(
+                image_id, images_dir, masks_dir, test_predictions, class_names, title
+            )
+    if compare_predictions is not None and all(x is not None for x in (*folders, dataset_split)):
+        # The paper's Figure 3: this run's model beside compare_urur's (ISDNet, WSDNet) on the same crops.
         predictions = {f"{training.model} (this run)": test_predictions}
-        if compare_predictions is not None:  # e.g. ISDNet beside WSDNet, as in the paper's Figure 3
-            predictions |= {
-                f"{p.name} (compare_urur)": p for p in sorted(compare_predictions.iterdir()) if p.is_dir()
-            }
+        predictions |= {
+            f"{p.name} (compare_urur)": p for p in sorted(compare_predictions.iterdir()) if p.is_dir()
+        }
         ids = split_ids(dataset_split, "test")[: reporting.panel_images]
         figures["prediction_panels"] = fig.prediction_panels(
             ids, images_dir, masks_dir, predictions, class_names, reporting.panel_crop
@@ -91,6 +120,9 @@ def write_report(
     test_metrics: dict | None,
     test_evaluation: dict | None,
     test_class_metrics: pd.DataFrame | None,
+    test_image_metrics: pd.DataFrame | None,
+    test_confusion: pd.DataFrame | None,
+    dataset_split: pd.DataFrame | None,
     compare_table4: pd.DataFrame | None,
     compare_table5: pd.DataFrame | None,
     compare_table6: pd.DataFrame | None,
@@ -111,6 +143,12 @@ def write_report(
         training_summary=training_summary,
         test_metrics={**(test_evaluation or {}), **test_metrics} if test_metrics is not None else None,
         test_class_metrics=test_class_metrics,
+        test_image_metrics=test_image_metrics,
+        test_confusion=test_confusion,
+        dataset_split=dataset_split,
+        checkpoint=read_checkpoint_record(training_summary),
+        monitor=training.monitor,
+        error_images=reporting.error_images,
         comparison={"table4": compare_table4, "table5": compare_table5, "table6": compare_table6},
         run={
             "command": TRAIN_COMMAND,
@@ -122,7 +160,7 @@ def write_report(
                 "training": training.model_dump(mode="json"),
                 "evaluation": evaluation.model_dump(mode="json"),
             },
-            "dvc_hashes": dvc_hashes(reporting.dvc_lock),
+            "dvc_hashes": dvc_hashes(reporting.dvc_root, skip_pipeline=REPORTING_PIPELINE),
         },
     )
     sections = build_sections(inputs)
