@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -151,9 +152,13 @@ def test_global_mode_feeds_the_downsampled_image(dataset: tuple) -> None:
     assert model.sizes == [(10, 14)]
 
 
-def test_predictions_are_palette_geotiffs_with_the_image_georeferencing(dataset: tuple) -> None:
+def test_predictions_are_label_rasters_named_by_the_classes(dataset: tuple) -> None:
+    """Georeferenced like the image, coloured (:func:`palette_for` the names: a DeepGlobe model's
+    predictions are no longer drawn in URUR's colours, tests/test_label_raster.py) and named by
+    the checkpoint's classes."""
     root, pairs = dataset
     out = root / "predictions"
+    names = ("sea", "sand", "dune", "reef")
     evaluate_images(
         RedDecimal(),
         ["a"],
@@ -161,16 +166,34 @@ def test_predictions_are_palette_geotiffs_with_the_image_georeferencing(dataset:
         root / "masks",
         K,
         predictions_dir=out,
+        class_names=names,
         progress=False,
         **IDENTITY,
     )
-    assert sorted(p.name for p in out.iterdir()) == ["a.tif"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.qml", "a.tif", "a.tif.aux.xml"]
     np.testing.assert_array_equal(read_raster(out / "a.tif"), pairs["a"][0])
     info = raster_info(out / "a.tif")
     assert (info.crs, info.transform) == (CRS, TRANSFORM)
     with rasterio.open(out / "a.tif") as written:
         colormap = written.colormap(1)
-    assert [colormap[k][:3] for k in range(len(URUR_PALETTE))] == [tuple(c) for c in URUR_PALETTE.tolist()]
+        assert written.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+    assert [colormap[k][:3] for k in range(K)] == [tuple(c) for c in URUR_PALETTE[:K].tolist()]
+    assert [e.get("label") for e in ElementTree.parse(out / "a.qml").iter("paletteEntry")] == list(names)
+
+
+def test_writing_predictions_needs_the_class_names(dataset: tuple) -> None:
+    root, _ = dataset
+    with pytest.raises(ValueError, match="names of the 4 classes"):
+        evaluate_images(
+            RedDecimal(),
+            ["a"],
+            root / "images",
+            root / "masks",
+            K,
+            predictions_dir=root / "p",
+            progress=False,
+        )
+    assert not (root / "p").exists()
 
 
 def test_normalisation_uses_the_given_statistics(dataset: tuple) -> None:
@@ -319,7 +342,16 @@ def test_evaluation_reports_the_branch_contributions_of_two_branch_models(
     model, meta = build_model_from_checkpoint(checkpoint)
     masks = tmp_path / "own_predictions"
     own = {"mean": meta["mean"], "std": meta["std"], "progress": False}
-    evaluate_images(model, ids, images, tmp_path / "masks", len(URUR_CLASSES), predictions_dir=masks, **own)
+    evaluate_images(
+        model,
+        ids,
+        images,
+        tmp_path / "masks",
+        len(URUR_CLASSES),
+        predictions_dir=masks,
+        class_names=URUR_CLASSES,
+        **own,
+    )
     params = EvaluationParams(device="cpu", branch_ablation=ablation, speed={"enabled": False})
     with caplog.at_level(logging.INFO, logger="urur.pipelines.evaluation.nodes"):
         metrics, *_ = evaluate(

@@ -37,17 +37,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import rasterio
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from urur.classes import URUR_PALETTE
 from urur.evaluation.inference import slide_inference, whole_inference
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
-from urur.io.atomic import atomic_path
+from urur.io.label_raster import write_label_raster
 from urur.io.layout import find_mask, image_path
-from urur.io.raster import raster_info, read_raster, write_raster
+from urur.io.raster import raster_info, read_raster
 from urur.models.common import BRANCHES, zero_branch
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 
@@ -83,15 +81,10 @@ def predict_logits(
     return logits
 
 
-def _write_prediction(path: Path, labels: np.ndarray, source: Path, palette: np.ndarray) -> None:
-    """A palette GeoTIFF of ``labels`` with ``source``'s georeferencing, written atomically."""
+def _write_prediction(path: Path, labels: np.ndarray, source: Path, class_names: Sequence[str]) -> None:
+    """The label raster of ``labels`` (:mod:`urur.io.label_raster`) with ``source``'s georeferencing."""
     info = raster_info(source)
-    colormap = {index: (*map(int, colour), 255) for index, colour in enumerate(palette)}
-    with atomic_path(path) as tmp:
-        write_raster(tmp, labels, crs=info.crs, transform=info.transform)
-        # No .aux.xml side-car: the colour table goes into the TIFF itself.
-        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(tmp, "r+") as dataset:
-            dataset.write_colormap(1, colormap)
+    write_label_raster(path, labels, class_names=class_names, crs=info.crs, transform=info.transform)
 
 
 def evaluate_images(
@@ -109,22 +102,26 @@ def evaluate_images(
     std: Sequence[float] = IMAGENET_STD,
     device: str | torch.device = "cpu",
     predictions_dir: str | Path | None = None,
-    palette: np.ndarray = URUR_PALETTE,
+    class_names: Sequence[str] | None = None,
     progress: bool = True,
 ) -> EvaluationResult:
     """Evaluate ``model`` on ``image_ids`` the paper's way; see the module docstring.
 
     The model is moved to ``device`` and run in eval mode; its previous train/eval mode is
     restored afterwards, so a trainer can validate mid-run. With ``predictions_dir``, every
-    prediction is written as ``<id>.tif``: a single-band palette GeoTIFF (class values, coloured
-    with ``palette``) carrying the image's CRS and transform.
+    prediction is written as ``<id>.tif``: a label raster (class values as a Cloud-Optimised
+    GeoTIFF coloured with the palette of ``class_names``, named by them, with a QGIS style beside
+    it; :mod:`urur.io.label_raster`) carrying the image's CRS and transform.
     """
     if mode not in MODES:
         raise ValueError(f"unknown evaluation mode {mode!r}; valid modes are {', '.join(MODES)}")
     if not image_ids:
         raise ValueError(f"no images to evaluate in {images_dir}: the split is empty")
-    if len(palette) < num_classes:
-        raise ValueError(f"palette has {len(palette)} colours for {num_classes} classes; pass a longer one")
+    if predictions_dir is not None and (class_names is None or len(class_names) != num_classes):
+        raise ValueError(
+            f"writing predictions needs the names of the {num_classes} classes (class_names), "
+            f"got {class_names}"
+        )
     device = torch.device(device)
     was_training = model.training
     model.to(device).eval()
@@ -166,7 +163,7 @@ def evaluate_images(
                 }
             )
             if predictions_dir is not None:
-                _write_prediction(Path(predictions_dir) / f"{image_id}.tif", labels, source, palette)
+                _write_prediction(Path(predictions_dir) / f"{image_id}.tif", labels, source, class_names)
     finally:
         model.train(was_training)
     per_image = pd.DataFrame(rows, columns=["image_id", "pixels", "aAcc", "mIoU", "seconds"])

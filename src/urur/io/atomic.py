@@ -43,6 +43,23 @@ def _respect_umask(path: Path, mode: int) -> None:
 
 
 @contextlib.contextmanager
+def scratch_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file path beside ``target``, removed at the end: an intermediate file
+    that is never published. Named and ``flock``-ed like :func:`atomic_path`'s temporaries, so
+    :func:`clean_temporaries` removes one that a killed run left behind."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
+    tmp_path = Path(tmp)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield tmp_path
+    finally:
+        tmp_path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, *, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary file path beside ``target``; rename it onto ``target`` on success.
 
@@ -52,11 +69,7 @@ def atomic_path(target: str | os.PathLike, *, replace: bool = True) -> Iterator[
     raising ``FileExistsError`` naming it otherwise: a concurrent writer's output is never lost.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
-    tmp_path = Path(tmp)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with scratch_path(target) as tmp_path:
         yield tmp_path
         if tmp_path.exists():
             _respect_umask(tmp_path, 0o666)
@@ -64,9 +77,6 @@ def atomic_path(target: str | os.PathLike, *, replace: bool = True) -> Iterator[
             os.replace(tmp_path, target)
         else:
             _publish_new(tmp_path, target)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-        os.close(fd)
 
 
 def _publish_new(tmp: Path, target: Path) -> None:

@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import MaskFlags
@@ -34,7 +35,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.transform import Affine
 from rasterio.windows import Window as RioWindow
 
-from urur.io.atomic import atomic_path
+from urur.io.atomic import atomic_path, scratch_path
 from urur.windows import Window
 
 PNG_ZLEVEL = 1
@@ -437,8 +438,10 @@ def _new_raster(
     colormap: dict[int, tuple[int, int, int, int]] | None,
     half_float: bool,
     replace: bool,
+    cog_resampling: str | None = None,
 ) -> Iterator[rasterio.io.DatasetWriter]:
-    """A raster opened for writing under a temporary name, published at ``path`` on success."""
+    """A raster opened for writing under a temporary name, published at ``path`` on success;
+    ``cog_resampling``: as a Cloud-Optimised GeoTIFF with overviews resampled so (:func:`_to_cog`)."""
     driver = driver_for(path)
     extras = (crs, transform, nodata, colormap) + ((True,) if masked or half_float else ())
     if driver != "GTiff" and any(extra is not None for extra in extras):
@@ -471,9 +474,34 @@ def _new_raster(
     ):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(tmp, "w", **profile) as dataset:
-            yield dataset
+            # Before any pixel: once blocks are written, libtiff refuses to set the palette's
+            # PhotometricInterpretation tag ("Cannot modify tag ... while writing", logged by GDAL).
             if colormap is not None:
                 dataset.write_colormap(1, colormap)
+            yield dataset
+        if cog_resampling is not None:
+            _to_cog(tmp, path, cog_resampling, dtype)
+
+
+def _to_cog(path: Path, target: Path, resampling: str, dtype: np.dtype) -> None:
+    """Rewrite the tiled GeoTIFF ``path`` (the temporary of ``target``) as a Cloud-Optimised
+    GeoTIFF: the same tiles and compression, with internal overviews (halvings down to one tile) resampled by
+    ``resampling`` ("mode" or "nearest" for labels) and laid out so a viewer reads only the
+    level and tiles it shows. GDAL's COG driver only copies a finished raster, so the first file
+    is a scratch one; its colour table, nodata tag and georeferencing are carried over. The
+    overviews are computed tile by tile through a temporary file: memory stays bounded."""
+    with scratch_path(target) as cog:
+        rasterio.shutil.copy(
+            path,
+            cog,
+            driver="COG",
+            blocksize=GEOTIFF_BLOCK_SIZE,
+            compress=GEOTIFF_COMPRESSION,
+            predictor="FLOATING_POINT" if np.issubdtype(dtype, np.floating) else "YES",
+            overview_resampling=resampling.upper(),
+            bigtiff="IF_SAFER",
+        )
+        os.replace(cog, path)
 
 
 @contextlib.contextmanager
@@ -524,15 +552,19 @@ def raster_block_writer(
     colormap: dict[int, tuple[int, int, int, int]] | None = None,
     half_float: bool = False,
     replace: bool = True,
+    cog_resampling: str | None = None,
 ) -> Iterator[RasterBlockWriter]:
     """:func:`raster_writer` for pixels that arrive as windows in any order (:class:`RasterBlockWriter`):
-    a GeoTIFF whose width never needs to fit in memory, not even one row of tiles of it."""
+    a GeoTIFF whose width never needs to fit in memory, not even one row of tiles of it.
+    ``cog_resampling``: publish it as a Cloud-Optimised GeoTIFF whose overviews are resampled
+    so ("mode", "nearest", "average"...; GDAL's names)."""
     path = Path(path)
     if driver_for(path) != "GTiff":
         raise ValueError(f"cannot write {path} window by window: only GeoTIFFs are tiled; use a .tif path")
     with _new_raster(
         path, height, width, bands=bands, dtype=np.dtype(dtype), crs=crs, transform=transform,
         nodata=nodata, masked=False, colormap=colormap, half_float=half_float, replace=replace,
+        cog_resampling=cog_resampling,
     ) as dataset:  # fmt: skip
         writer = RasterBlockWriter(dataset, path)
         yield writer

@@ -47,8 +47,8 @@ def evaluate(
     Returns the metrics (numbers only: DVC metrics; with ``branch_ablation``, a two-branch model's
     mIoU with each branch zeroed and each branch's contribution in points), what was evaluated and
     how it was timed (model, checkpoint, speed input and device), per-class and per-image tables,
-    the confusion matrix and the folder of predicted masks (URUR palette GeoTIFFs, georeferenced
-    like the images).
+    the confusion matrix and the folder of predicted masks (label rasters in the palette of the
+    checkpoint's classes, georeferenced like the images, :mod:`urur.io.label_raster`).
     """
     checkpoint = (
         training_summary[f"{evaluation.checkpoint}_checkpoint"] or training_summary["last_checkpoint"]
@@ -69,7 +69,10 @@ def evaluate(
     }
     with staging_directories("predictions") as (predictions_dir,):
         result = evaluate_images(
-            *split, **options, predictions_dir=predictions_dir if evaluation.write_predictions else None
+            *split,
+            **options,
+            predictions_dir=predictions_dir if evaluation.write_predictions else None,
+            class_names=class_names,
         )
     unknown = sorted(set(evaluation.excluded_classes) - set(class_names))
     if unknown:
