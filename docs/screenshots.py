@@ -1,15 +1,18 @@
-"""Redraw the README's pictures from a project that has run: the report (its first screen and its
+"""Redraw the README's pictures from a project that has run: the report (from its headline through
+the loss panels and the worst test image's error map, at desktop width and at 800 px, and its
 Tables 4-6) and kedro-viz's pipeline.
 
-    .venv/bin/python docs/screenshots.py [PROJECT_ROOT]
+    .venv/bin/python docs/screenshots.py [PROJECT_ROOT] [--only report|comparison|pipeline ...]
 
-after `kedro run`, `kedro run --pipeline=compare_urur` and `kedro viz build` there.
+after `kedro run` (the report), `kedro run --pipeline=compare_urur` (its Tables 4-6) and
+`kedro viz build` (the pipeline) there.
 
 Headless Chromium (the OS package) through Playwright, as the report's browser test drives it.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import http.server
 import sys
@@ -19,13 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import browser_page  # noqa: E402
+from tests.browser import browser_page, report_screenshot  # noqa: E402
+
+REPORT_WIDTHS = {1280: "report.png", 800: "report_800.png"}  # desktop, and a narrow window
 
 
-def report(project: Path, out: Path) -> None:
-    with browser_page(1200, 1800) as (page, _):
+def report(project: Path, out: Path, width: int) -> None:
+    """The clip the browser test checks (tests/test_browser_e2e.py), from the demo's report."""
+    with browser_page(width, 900) as (page, _):
         page.goto((project / "data/08_reporting/report.html").as_uri())
-        page.screenshot(path=out)
+        report_screenshot(page, out)
 
 
 def comparison(project: Path, out: Path) -> None:
@@ -55,8 +61,22 @@ def pipeline(project: Path, out: Path) -> None:
         server.shutdown()
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("project", nargs="?", type=Path, default=ROOT, help="a project that has run")
+    parser.add_argument(
+        "--only", choices=("report", "comparison", "pipeline"), action="append", help="redraw only these"
+    )
+    args = parser.parse_args()
+    only = set(args.only or ("report", "comparison", "pipeline"))
+    if "report" in only:
+        for width, name in REPORT_WIDTHS.items():
+            report(args.project, ROOT / "docs/img" / name, width)
+    if "comparison" in only:
+        comparison(args.project, ROOT / "docs/img/report_comparison.png")
+    if "pipeline" in only:
+        pipeline(args.project, ROOT / "docs/img/pipeline.png")
+
+
 if __name__ == "__main__":
-    project = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
-    report(project, ROOT / "docs/img/report.png")
-    comparison(project, ROOT / "docs/img/report_comparison.png")
-    pipeline(project, ROOT / "docs/img/pipeline.png")
+    main()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -40,3 +42,19 @@ def browser_page(width: int = 1200, height: int = 900) -> Iterator[tuple[Page, l
             yield page, requests
         finally:
             browser.close()
+
+
+# The report's first screens, as docs/img/report*.png show them: from the top through the worst
+# test image's error map (the headline, the loss panels and the error maps).
+FIRST_ERROR_MAP = "img[alt^='errors_']"
+
+
+def report_screenshot(page: Page, out: str | Path) -> dict[str, float]:
+    """Screenshot ``page`` (a report, loaded) from its top through the first error map; the clip."""
+    bottom = page.evaluate(
+        f"document.querySelector(\"{FIRST_ERROR_MAP}\").closest('figure').getBoundingClientRect().bottom"
+        " + window.scrollY"
+    )
+    clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": math.ceil(bottom) + 16}
+    page.screenshot(path=out, clip=clip, full_page=True)
+    return clip

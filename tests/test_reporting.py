@@ -286,7 +286,7 @@ def test_the_failures_section_lists_images_worst_first_and_shows_worst_and_best(
     assert failure_images(IMAGE_METRICS, 1) == [("worst", "a2"), ("best", "a1")]
     assert failure_images(IMAGE_METRICS, 2) == [("worst", "a2"), ("worst", "b1"), ("best", "a1")]
     figures = {error_figure("a2"): b"png", error_figure("a1"): b"png"}
-    failures = build_sections(_trained_inputs(figures=figures))[1]
+    failures = build_sections(_trained_inputs(figures=figures))[2]  # after the headline and training
     table = next(b for b in failures.blocks if isinstance(b, Table)).frame
     assert table["image"].tolist() == ["a2", "b1", "a1"] and table["mIoU (%)"].tolist() == [30.0, 60.0, 80.0]
     assert table["scene"].tolist() == ["cityA_s0", "cityB_s3", "cityA_s0"]

@@ -156,7 +156,7 @@ def error_map(
         (image, "image", "antialiased"),
         (index_to_rgb(truth, palette), "ground truth (ignored: white)", "nearest"),
         (index_to_rgb(prediction, palette), "prediction", "nearest"),
-        (ERROR_COLOURS[codes], "error map", "nearest"),
+        (ERROR_COLOURS[codes], "error map", "antialiased"),  # shrunk, a mixed area reads pink
     )
     for ax, (panel, name, interpolation) in zip(axes, panels, strict=True):
         ax.imshow(panel, interpolation=interpolation)

@@ -595,8 +595,8 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
     """Every section of the report, in reading order: the answer first, the evidence after."""
     return [
         _headline_section(inputs),
-        _failures_section(inputs),
         _training_section(inputs),
+        _failures_section(inputs),
         _model_section(inputs),
         _dataset_section(inputs),
         _annotation_section(inputs),
@@ -609,13 +609,15 @@ def dvc_hashes(root: str | Path, skip_pipeline: str) -> pd.DataFrame | None:
     """Every DVC stage output's md5, size and file count as it is on disk, hashed by DVC itself
     (its state database skips files unchanged since it last hashed them), and whether dvc.lock
     records the same; the stages that run ``skip_pipeline`` (the report, still being written) are
-    left out. None where DVC cannot open a project at ``root``."""
+    left out. None where there is no DVC project at ``root``."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
     from dvc_data.hashfile.build import build
 
     try:
-        repo = Repo(str(root))
+        repo = Repo(
+            str(root), config={"core": {"no_scm": True}}
+        )  # hashing needs no git (a copy of the project)
     except DvcException as error:
         log.info("Report: no DVC data hashes (%s)", error)
         return None
