@@ -18,8 +18,10 @@ from urur.classes import IGNORE_INDEX, URUR_CLASSES
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import branch_metrics
 from urur.io.datasets import FigureFolderDataset, OptionalDataset
+from urur.io.layout import image_path, mask_path
+from urur.io.raster import write_raster
 from urur.pipelines.reporting import create_pipeline
-from urur.pipelines.reporting.nodes import ReportingParams
+from urur.pipelines.reporting.nodes import ReportingParams, draw_figures
 from urur.pipelines.reporting.pipeline import after
 from urur.reporting.document import Image, KeyFigures, Note, Table, to_html, to_markdown
 from urur.reporting.figures import (
@@ -447,3 +449,39 @@ def test_the_html_has_no_scrolling_wrapper_and_renders_key_figures() -> None:
     assert "overflow-x" not in page and "overflow-wrap:anywhere" in page
     assert "<div class='key'><div><b>63.1 %</b><span>test mIoU</span></div>" in page
     assert "**63.1 %** test mIoU · **70.0 %** test mF1" in to_markdown("r", sections, "f")
+
+
+def test_draw_figures_maps_the_errors_of_the_worst_and_best_test_images(tmp_path: Path) -> None:
+    """From the image, mask and prediction rasters: the worst image (a2) shows its wrong pixels,
+    the best (a1) none; the curves mark no checkpoint where training left none."""
+    folders = {name: tmp_path / name for name in ("images", "masks", "predictions")}
+    for folder in folders.values():
+        folder.mkdir()
+    truth = np.tile(np.array([0, 1, 2, 1], dtype=np.uint8), (4, 1))
+    for image_id in IMAGE_METRICS["image_id"]:
+        write_raster(image_path(folders["images"], image_id), np.zeros((4, 4, 3), dtype=np.uint8))
+        write_raster(mask_path(folders["masks"], image_id), truth)
+        prediction = truth.copy()
+        if image_id == "a2":
+            prediction[0] = 0  # 3 of its 16 pixels wrong
+        write_raster(folders["predictions"] / f"{image_id}.tif", prediction)
+    figures = draw_figures(
+        None,
+        None,
+        IMAGE_METRICS,
+        folders["predictions"],
+        None,
+        folders["images"],
+        folders["masks"],
+        SPLIT,
+        None,
+        TrainingParams(model="stdc", class_names=list(CLASSES)),
+        TrainingRunParams(live_dir=str(tmp_path / "live")),
+        ReportingParams(),
+    )
+    assert list(figures) == ["errors_a2", "errors_a1"]
+    titles = [f._suptitle.get_text() for f in figures.values()]
+    assert titles == [
+        "Worst test image by mIoU: a2 (mIoU 30.0 %): 18.8 % of its annotated pixels wrong",
+        "Best test image by mIoU: a1 (mIoU 80.0 %): 0.0 % of its annotated pixels wrong",
+    ]
