@@ -6,7 +6,6 @@ PYTHON ?= python3
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
-export PYTHONWARNINGS := ignore::UserWarning:pytorch_wavelets.dtcwt.coeffs
 
 .PHONY: install run test lint bench viz repro clean mutation
 
@@ -23,6 +22,7 @@ run: install
 	$(VENV)/bin/kedro run --pipeline=train_urur
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc metrics show data/08_reporting/test_metrics.json
 	@echo "Outputs are under data/ (test metrics, per-class IoU and the dataset statistics in data/08_reporting)."
+	@echo "Next: open data/08_reporting/report.html (the report: metrics, where the model fails, the data)."
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -28,3 +28,32 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         os.chdir(cwd)
     return root
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh tiny WSDNet (width 0.125, 8 URUR classes) saved the way training saves it."""
+    import torch
+
+    from urur.classes import URUR_CLASSES
+    from urur.models import build_model
+    from urur.training.checkpoint import build_meta, save_checkpoint
+    from urur.training.config import TrainingParams
+
+    params = TrainingParams(model="wsdnet", model_options={"width": 0.125})
+    torch.manual_seed(0)
+    model = build_model("wsdnet", 8, width=0.125)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
+    save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
+        iteration=0,
+        meta=build_meta(params, URUR_CLASSES, ["a"]),
+        best={"score": None, "iteration": 0},
+        history=[],
+        data_state={},
+    )
+    return str(path)

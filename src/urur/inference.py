@@ -49,6 +49,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from urur.classes import IGNORE_INDEX, index_to_rgb, mask_colour_table, palette_for
+from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
 from urur.ingestion import (
     IngestionError,
     _read_uint8,
@@ -71,8 +72,6 @@ from urur.training.checkpoint import build_model_from_checkpoint
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TILE = 2048
-DEFAULT_OVERLAP = 256
 PREVIEW_SIDE = 2048  # longer side of the colour preview, in pixels
 CONFIDENCE_NODATA = 0.0  # a softmax maximum is at least 1 / classes, so 0 never is a confidence
 TRAINING_SUMMARY = Path("data") / "06_models" / "training_summary.json"
@@ -513,10 +512,24 @@ def predict_file(
     output: str | os.PathLike,
     *,
     checkpoint: str | os.PathLike | None = None,
+    onnx: str | os.PathLike | None = None,
     device: str = "auto",
     **options: object,
 ) -> PredictionResult:
-    """:func:`predict_raster` with the model of ``checkpoint`` (default: :func:`default_checkpoint`)."""
+    """:func:`predict_raster` with the model of ``checkpoint`` (default: :func:`default_checkpoint`),
+    or with the graph ``urur export-onnx`` wrote at ``onnx``, run by onnxruntime on the CPU."""
+    if onnx is not None:
+        given = {"checkpoint": checkpoint, "device": device not in ("auto", "cpu"), **options}
+        torch_only = [f"--{name}" for name in ("checkpoint", "device", "bf16", "compile") if given.get(name)]
+        if torch_only:
+            raise PredictionError(
+                f"--onnx runs the exported graph with onnxruntime on the CPU: drop {', '.join(torch_only)} "
+                "(for the torch model only)"
+            )
+        from urur.onnx_export import load_onnx_predictor  # onnxruntime only where it is used
+
+        model, meta = load_onnx_predictor(onnx)
+        return predict_raster(model, meta, source, output, **options)
     resolved = resolve_device(device)
     model, meta = load_predictor(checkpoint if checkpoint is not None else default_checkpoint(), resolved)
     return predict_raster(model, meta, source, output, device=resolved, **options)

@@ -1,6 +1,8 @@
 """The ``urur`` console script: what users run beside ``kedro`` (``urur predict big.tif -o mask.tif``).
 
-Kept apart from :mod:`urur.__main__` (Kedro's project commands), so ``urur`` starts without Kedro.
+Kept apart from :mod:`urur.__main__` (Kedro's project commands), so ``urur`` starts without Kedro;
+torch, GDAL and onnxruntime are imported inside the commands that use them, so ``--help`` answers
+at once (option defaults come from :mod:`urur.defaults`).
 A user error (bad input, output or checkpoint) prints its one-line message and fix, exit status 1
 (``--verbose`` or ``URUR_DEBUG=1``: its traceback, :mod:`urur.errors`).
 """
@@ -8,13 +10,16 @@ A user error (bad input, output or checkpoint) prints its one-line message and f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
+from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
 from urur.errors import is_own_error, show_traceback
-from urur.inference import DEFAULT_OVERLAP, DEFAULT_TILE, predict_file
-from urur.ingestion import parse_rgb_bands
+
+T = TypeVar("T")
 
 
 def _user_error(error: Exception) -> bool:
@@ -22,14 +27,28 @@ def _user_error(error: Exception) -> bool:
     return is_own_error(error) or isinstance(error, FileNotFoundError | PermissionError)
 
 
+def _run(verbose: bool, function: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """``function(*args, **kwargs)``; a user error becomes click's one-line ``Error:`` and exit
+    status 1 (``verbose`` or ``URUR_DEBUG``: raised with its traceback)."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:
+        if show_traceback(verbose) or not _user_error(error):
+            raise
+        raise click.ClickException(f"{type(error).__name__}: {error}") from error
+
+
 def _rgb_bands(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    from urur.ingestion import parse_rgb_bands
+
     try:
         return parse_rgb_bands(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="urur", message="%(prog)s %(version)s")
 def main() -> None:
     """URUR: ultra-high-resolution land-cover segmentation."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -42,6 +61,11 @@ def main() -> None:
     "--checkpoint",
     type=click.Path(path_type=Path),
     help="trained checkpoint (default: best_checkpoint of data/06_models/training_summary.json)",
+)
+@click.option(
+    "--onnx",
+    type=click.Path(path_type=Path),
+    help="run this ONNX model (urur export-onnx) with onnxruntime on the CPU instead of a checkpoint",
 )
 @click.option("--tile", default=DEFAULT_TILE, show_default=True, help="tile side in pixels")
 @click.option("--overlap", default=DEFAULT_OVERLAP, show_default=True, help="overlap of neighbouring tiles")
@@ -59,14 +83,33 @@ def main() -> None:
 @click.option("--verbose", is_flag=True, help="show the traceback of an error (also URUR_DEBUG=1)")
 def predict(source: Path, output: Path, checkpoint: Path | None, verbose: bool, **options: object) -> None:
     """Predict land cover of SOURCE (GeoTIFF, PNG or JPEG of any size) into a label GeoTIFF."""
+    from urur.inference import predict_file
+
     options["batch_size"] = options.pop("batch")
-    try:
-        result = predict_file(source, output, checkpoint=checkpoint, **options)
-    except Exception as error:
-        if show_traceback(verbose) or not _user_error(error):
-            raise
-        raise click.ClickException(f"{type(error).__name__}: {error}") from error
+    result = _run(verbose, predict_file, source, output, checkpoint=checkpoint, **options)
     click.echo(
         f"wrote {result.output} ({result.height}x{result.width}, {result.tiles} tiles, "
         f"{result.megapixels_per_second:.2f} MP/s)"
     )
+
+
+@main.command("export-onnx")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="ONNX model (.onnx)")
+@click.option("--tile", default=DEFAULT_TILE, show_default=True, help="tile side the metadata proposes")
+@click.option("--overlap", default=DEFAULT_OVERLAP, show_default=True, help="overlap the metadata proposes")
+@click.option("--resolution", type=float, help="ground resolution of the training imagery, cm per pixel")
+@click.option("--overwrite", is_flag=True, help="replace an existing output")
+@click.option("--verbose", is_flag=True, help="show the traceback of an error (also URUR_DEBUG=1)")
+def export_onnx(
+    checkpoint: Path, output: Path, resolution: float | None, verbose: bool, **options: object
+) -> None:
+    """Export CHECKPOINT's inference graph to ONNX, with the metadata of QGIS' Deepness plugin.
+
+    The graph takes any batch of square tiles whose side is a multiple of 32 (64-2560 pixels)
+    and returns logits; `urur predict --onnx` runs it with onnxruntime.
+    """
+    from urur.onnx_export import export_onnx as export
+
+    written = _run(verbose, export, checkpoint, output, resolution_cm=resolution, **options)
+    click.echo(f"wrote {written}")

@@ -30,11 +30,17 @@ pytorch_wavelets.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import torch
-from pytorch_wavelets import DWTForward, DWTInverse
 from torch import nn
+
+with warnings.catch_warnings():
+    # pytorch_wavelets 1.3 imports pkg_resources (its dtcwt filters), which warns that it is
+    # deprecated on every start of every command; setuptools < 81 (pyproject) keeps it working.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from pytorch_wavelets import DWTForward, DWTInverse
 
 _MODE = "periodization"
 SUBBANDS: tuple[str, ...] = ("LL", "LH", "HL", "HH")
