@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import urur.annotation
 from tests.test_annotation import WINDOWS, _labels, _labels_with_ignore, _merge
@@ -321,3 +322,24 @@ def test_broken_files_duplicates_and_ambiguous_exports_are_named(tmp_path):
         _merge(tmp_path)
     with pytest.raises(AnnotationError, match=r"no Label Studio export .*other\.json for image other"):
         _merge(tmp_path, "other", format="label_studio")
+
+
+def test_label_studio_converter_reads_the_export_with_the_label_config(tmp_path):
+    """The reference converter parses label_config() with Label Studio's own config parser and
+    turns the export's regions into one PNG per label: each is its class's pixels."""
+    converter = pytest.importorskip("label_studio_converter")
+    labels = _labels_with_ignore()[:12, :12]
+    tasks = patch_tasks("img", {"img_r00000_c00000": labels}, URUR_CLASSES)
+    tasks[0]["id"] = 1
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    (tmp_path / "png").mkdir()
+    convert = converter.Converter(config=label_config(URUR_CLASSES, URUR_PALETTE), project_dir=None)
+    convert.convert(str(tmp_path / "export.json"), str(tmp_path / "png"), "BRUSH_TO_PNG", is_dir=False)
+    names = {**dict(enumerate(URUR_CLASSES)), 255: "ignore"}
+    layers = {path.name: np.asarray(Image.open(path)) for path in (tmp_path / "png").iterdir()}
+    assert sorted(layers) == sorted(
+        f"task-1-annotation-1-by--{FROM_NAME}-{names[v]}-0.png" for v in np.unique(labels).tolist()
+    )
+    for value in np.unique(labels).tolist():
+        layer = layers[f"task-1-annotation-1-by--{FROM_NAME}-{names[value]}-0.png"]
+        np.testing.assert_array_equal(layer == 255, labels == value)
