@@ -485,3 +485,31 @@ def test_draw_figures_maps_the_errors_of_the_worst_and_best_test_images(tmp_path
         "Worst test image by mIoU: a2 (mIoU 30.0 %): 18.8 % of its annotated pixels wrong",
         "Best test image by mIoU: a1 (mIoU 80.0 %): 0.0 % of its annotated pixels wrong",
     ]
+
+
+def test_comparison_tables_name_one_machine_once_not_per_row() -> None:
+    def table(machines: list[str]) -> pd.DataFrame:
+        rows = {
+            "row": ["WSDNet", "ISDNet", "GLNet"],
+            "seeds": [3, 3, 0],
+            "mIoU (%)": ["42.0 ± 2.3", "38.7", None],
+        }
+        means = {
+            "mIoU_mean": [0.42, 0.387, np.nan],
+            "mIoU_std": [0.023, 0.0, np.nan],
+            "paper mIoU (%)": [46.9, 45.8, 41.2],
+        }
+        return pd.DataFrame(rows | means | {"measured on": [*machines, "RTX 2080Ti (the paper)"]})
+
+    def rendered(*machines: str) -> tuple[list[Table], str]:
+        sections = build_sections(
+            ReportInputs(class_names=URUR_CLASSES, comparison={"table4": table(list(machines))})
+        )
+        comparison = next(s for s in sections if s.title.startswith("Comparison"))
+        return [b for b in comparison.blocks if isinstance(b, Table)], comparison.blocks[-1].text
+
+    (same, _), note = rendered("laptop, 2 CPUs", "laptop, 2 CPUs")  # Table 4 and its ordering
+    assert "measured on" not in same.frame and note.endswith("this project's on laptop, 2 CPUs.")
+    (mixed, _), note = rendered("laptop", "server")
+    assert mixed.frame["measured on"].tolist() == ["laptop", "server", "RTX 2080Ti (the paper)"]
+    assert note.endswith("the machine named in each table.")

@@ -519,8 +519,21 @@ def _model_section(inputs: ReportInputs) -> Section:
     return section
 
 
+MACHINE_COLUMN = "measured on"
+
+
+def _one_machine(tables: Sequence[pd.DataFrame]) -> str | None:
+    """The machine every measured row (seeds > 0) of ``tables`` names, or None where they differ:
+    then each table keeps its column, else one sentence names it (the column repeats it per row)."""
+    machines = {
+        str(m) for t in tables if MACHINE_COLUMN in t for m in t.loc[t["seeds"] > 0, MACHINE_COLUMN].dropna()
+    }
+    return machines.pop() if len(machines) == 1 else None
+
+
 def _comparison_section(inputs: ReportInputs) -> Section:
     section = Section("Comparison and ablations (Tables 4-6)")
+    machine_name = _one_machine([t for t in inputs.comparison.values() if t is not None])
     for key, caption in COMPARISON_TABLES.items():
         table = inputs.comparison.get(key)
         if table is None:
@@ -545,19 +558,18 @@ def _comparison_section(inputs: ReportInputs) -> Section:
             )
         else:
             numeric = [c for c in table.columns if c.endswith(("_mean", "_std"))]  # in the parquet and JSON
-            section.blocks.append(
-                Table(table.drop(columns=[*numeric, "class_names"], errors="ignore"), caption)
-            )
+            dropped = [*numeric, "class_names", *([MACHINE_COLUMN] if machine_name else [])]
+            section.blocks.append(Table(table.drop(columns=dropped, errors="ignore"), caption))
             orderings = paper_orderings(table, key)
             if not orderings.empty:
                 title = f"{caption.split(':')[0]}: the paper's ordering in this run"
                 section.blocks.append(Table(orderings, title))
-    section.blocks.append(
-        Note(
-            f"The paper's rows were measured on {PAPER_HARDWARE}; this project's on "
-            "the machine named in each table."
-        )
+    ours = (
+        f"this project's on {machine_name}"
+        if machine_name
+        else "this project's on the machine named in each table"
     )
+    section.blocks.append(Note(f"The paper's rows were measured on {PAPER_HARDWARE}; {ours}."))
     return section
 
 
