@@ -63,11 +63,11 @@ from urur.classes import (
     URUR_CLASSES,
     URUR_PALETTE,
     UnknownColourError,
-    mask_colour_table,
     rgb_to_index,
 )
+from urur.io.label_raster import write_label_raster
 from urur.io.layout import image_path, mask_path
-from urur.io.raster import read_raster, read_valid, write_raster
+from urur.io.raster import read_raster, read_valid
 from urur.label_studio import LABEL_CONFIG, BrushRleError, decode_brush_rle
 from urur.parallel import map_items
 from urur.tiling import Window, crop, merge_patches, patch_grid, patch_id
@@ -85,9 +85,9 @@ MAX_ENTRY_BYTES = 64 * 2**20
 # a crafted entry. Entries smaller than MAX_RATIO_FREE_BYTES may have any ratio (labelmap.txt).
 MAX_ENTRY_RATIO = 200
 MAX_RATIO_FREE_BYTES = 2**20
-# A Label Studio export's brush RLE lists take 1-4 JSON characters per byte; an image of a
-# hundred 1000² patches with eight smooth regions each is a few MB. JSON of this size parses
-# into a few GB of Python lists, so a larger file is refused before it is read.
+# A Label Studio export's brush RLE lists take 2-4 JSON characters per byte: the demo's drafts
+# hold 0.35 MiB per 1000² patch (5-8 regions), so this admits about 1500 patches of one image.
+# JSON of this size parses into a few GB of Python lists; a larger file is refused unread.
 MAX_LABEL_STUDIO_BYTES = 512 * 2**20
 LABEL_STUDIO_RESULT = "brushlabels"
 _LABEL_STUDIO_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(?P<name>.+_r\d{5}_c\d{5})$")
@@ -688,13 +688,12 @@ def _merge_manifest_row(
         **options,
     )
     crs, transform = _georeferencing(row)
-    write_raster(
+    write_label_raster(
         mask_path(out_dir, image_id),
         mask,
+        class_names=URUR_CLASSES[: options["num_classes"]],
         crs=crs,
         transform=transform,
-        nodata=IGNORE_INDEX,
-        colormap=mask_colour_table(URUR_PALETTE[: options["num_classes"]]),
     )
     return qa_row
 
