@@ -427,7 +427,7 @@ def _manifest(table: pd.DataFrame, size: int = 256, split: int = 2) -> pd.DataFr
     )
 
 
-@pytest.mark.parametrize("export_format", ["index", "rgb", "cvat"])
+@pytest.mark.parametrize("export_format", ["index", "rgb", "cvat", "label_studio"])
 def test_annotate_images_reads_each_image_window_and_merges_back(tmp_path, generated, export_format):
     from urur.annotation import merge_image_annotations
 
