@@ -464,7 +464,8 @@ def test_draw_figures_maps_the_errors_of_the_worst_and_best_test_images(tmp_path
         prediction = truth.copy()
         if image_id == "a2":
             prediction[0] = 0  # 3 of its 16 pixels wrong
-        write_raster(folders["predictions"] / f"{image_id}.tif", prediction)
+        if image_id != "b1":  # b1: no prediction written, no error map (neither worst nor best here)
+            write_raster(folders["predictions"] / f"{image_id}.tif", prediction)
     figures = draw_figures(
         None,
         None,
@@ -480,6 +481,12 @@ def test_draw_figures_maps_the_errors_of_the_worst_and_best_test_images(tmp_path
         ReportingParams(),
     )
     assert list(figures) == ["errors_a2", "errors_a1"]
+    worst_two = draw_figures(
+        *(None, None, IMAGE_METRICS, folders["predictions"], None, folders["images"], folders["masks"]),
+        *(SPLIT, None, TrainingParams(model="stdc", class_names=list(CLASSES))),
+        *(TrainingRunParams(live_dir=str(tmp_path / "live")), ReportingParams(error_images=2)),
+    )
+    assert list(worst_two) == ["errors_a2", "errors_a1"]  # b1, second worst, has no prediction
     titles = [f._suptitle.get_text() for f in figures.values()]
     assert titles == [
         "Worst test image by mIoU: a2 (mIoU 30.0 %): 18.8 % of its annotated pixels wrong",

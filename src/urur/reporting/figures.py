@@ -179,19 +179,24 @@ def error_map(
     return figure
 
 
-def read_error_map(
-    image_id: str,
-    images_dir: str | Path,
-    masks_dir: str | Path,
-    predictions_dir: str | Path,
-    class_names: Sequence[str],
-    title: str,
-) -> Figure:
-    """:func:`error_map` of one whole test image from the image, mask and prediction folders."""
+def error_map_sources(
+    image_id: str, images_dir: str | Path, masks_dir: str | Path, predictions_dir: str | Path
+) -> tuple[Path, Path, Path]:
+    """The image, mask and prediction (``<id>.tif``, as evaluation writes it) of one test image."""
+    return (
+        image_path(images_dir, image_id),
+        mask_path(masks_dir, image_id),
+        Path(predictions_dir) / f"{image_id}.tif",
+    )
+
+
+def read_error_map(sources: tuple[Path, Path, Path], class_names: Sequence[str], title: str) -> Figure:
+    """:func:`error_map` of one whole test image from its :func:`error_map_sources`."""
+    image, mask, prediction = sources
     return error_map(
-        read_raster(image_path(images_dir, image_id), bands=[1, 2, 3]),
-        read_raster(mask_path(masks_dir, image_id), bands=[1]),
-        read_raster(Path(predictions_dir) / f"{image_id}.tif", bands=[1]),
+        read_raster(image, bands=[1, 2, 3]),
+        read_raster(mask, bands=[1]),
+        read_raster(prediction, bands=[1]),
         class_names,
         title,
     )

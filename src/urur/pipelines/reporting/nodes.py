@@ -90,10 +90,13 @@ def draw_figures(
     if test_image_metrics is not None and all(x is not None for x in folders):
         mious = dict(zip(test_image_metrics["image_id"].astype(str), test_image_metrics["mIoU"], strict=True))
         for label, image_id in failure_images(test_image_metrics, reporting.error_images):
+            sources = fig.error_map_sources(image_id, images_dir, masks_dir, test_predictions)
+            missing = [str(path) for path in sources if not path.is_file()]
+            if missing:  # evaluation.write_predictions: false, say; the report names the gap
+                log.warning("Report: no error map of %s (%s missing)", image_id, ", ".join(missing))
+                continue
             title = f"{label.capitalize()} test image by mIoU: {image_id} (mIoU {percent(mious[image_id])})"
-            figures[error_figure(image_id)] = fig.read_error_map(
-                image_id, images_dir, masks_dir, test_predictions, class_names, title
-            )
+            figures[error_figure(image_id)] = fig.read_error_map(sources, class_names, title)
     if compare_predictions is not None and all(x is not None for x in (*folders, dataset_split)):
         # The paper's Figure 3: this run's model beside compare_urur's (ISDNet, WSDNet) on the same crops.
         predictions = {f"{training.model} (this run)": test_predictions}
