@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -385,34 +388,62 @@ def test_streamed_blend_gives_exactly_the_labels_of_the_whole_image_blend(tmp_pa
     )
 
 
+_MEASURE_GROWTH = """
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tests.test_predict import META, Pointwise, _image
+from urur.evaluation.evaluate import peak_rss_mb, reset_peak_rss
+from urur.inference import predict_raster
+from urur.io.raster import write_raster
+
+torch.set_num_threads(1)  # 64² tiles: a second thread only adds synchronisation
+folder = Path(sys.argv[1])
+
+
+def predict(width: int, name: str) -> float:
+    source = folder / f"{name}.tif"
+    write_raster(source, np.tile(_image(64, 512), (1, width // 512 + 1, 1))[:, :width])
+    reset_peak_rss()
+    before = peak_rss_mb()
+    predict_raster(
+        Pointwise().eval(), META, source, folder / f"{name}_labels.tif", tile=64, overlap=8,
+        confidence=folder / f"{name}_confidence.tif", progress=False,
+    )
+    return peak_rss_mb() - before
+
+
+predict(2000, "warm_up")  # the first prediction's one-off allocations (GDAL's drivers, torch's kernels)
+print(predict(int(sys.argv[2]), "measured"))
+"""
+
+
 def test_memory_is_bounded_by_the_tile_not_the_raster_width(tmp_path):
     """A raster 48x wider must not need more memory: the row-band blend held 8 classes x tile
-    rows x the raster's width of float32 logits (197 MB here for the wide one)."""
-    from urur.evaluation.evaluate import peak_rss_mb, reset_peak_rss
+    rows x the raster's width of float32 logits (197 MB here for the wide one).
+
+    Each width is measured in a process of its own after a warm-up prediction: in the test
+    session's process the heap earlier tests left behind moved the figures by tens of MB."""
+    from urur.evaluation.evaluate import reset_peak_rss
 
     if not reset_peak_rss():
         pytest.skip("needs /proc/self/clear_refs to reset the peak RSS")
-    growth, threads = {}, torch.get_num_threads()
-    torch.set_num_threads(1)  # 64² tiles: a second thread only adds synchronisation
-    try:
-        for width in (2000, 96000):
-            source = tmp_path / f"wide{width}.tif"
-            write_raster(source, np.tile(_image(64, 512), (1, width // 512 + 1, 1))[:, :width])
-            reset_peak_rss()
-            before = peak_rss_mb()
-            predict_raster(
-                Pointwise().eval(),
-                META,
-                source,
-                tmp_path / f"labels{width}.tif",
-                tile=64,
-                overlap=8,
-                confidence=tmp_path / f"conf{width}.tif",
-                progress=False,
-            )
-            growth[width] = peak_rss_mb() - before
-    finally:
-        torch.set_num_threads(threads)
+    growth = {}
+    for width in (2000, 96000):
+        folder = tmp_path / str(width)
+        folder.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-c", _MEASURE_GROWTH, str(folder), str(width)],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parents[1],
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        growth[width] = float(done.stdout.split()[-1])
     assert growth[96000] - growth[2000] < 48, growth
 
 

@@ -121,6 +121,7 @@ def _sampling_pair(
             f"unknown deep_upsample_kernel {upsample_kernel!r}; valid values are "
             f"{', '.join(map(str, UPSAMPLE_KERNELS))}"
         )
+
     def expand() -> nn.Conv2d:
         return nn.Conv2d(channels, 16 * channels, upsample_kernel, padding=upsample_kernel // 2)
 
