@@ -48,7 +48,7 @@ import torch._inductor.config as inductor_config
 from torch import nn
 from tqdm.auto import tqdm
 
-from urur.classes import IGNORE_INDEX, index_to_rgb, mask_colour_table, palette_for
+from urur.classes import IGNORE_INDEX, palette_for
 from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
 from urur.ingestion import (
     IngestionError,
@@ -58,14 +58,15 @@ from urur.ingestion import (
     validate_raw_scene,
 )
 from urur.io.atomic import clean_temporaries
+from urur.io.label_raster import label_raster_writer, write_label_preview
 from urur.io.raster import (
     DRIVERS_BY_SUFFIX,
     GEOTIFF_BLOCK_SIZE,
     RasterInfo,
     RasterReadError,
     raster_block_writer,
-    write_raster,
 )
+from urur.io.vectorize import DEFAULT_SIMPLIFY, vectorize_labels
 from urur.preprocessing import normalize
 from urur.tiling import Window, patch_grid
 from urur.training.checkpoint import build_model_from_checkpoint
@@ -89,6 +90,7 @@ class PredictionResult:
     output: Path
     confidence: Path | None
     preview: Path | None
+    vector: Path | None
     height: int
     width: int
     tiles: int
@@ -353,6 +355,8 @@ def predict_raster(
     compile: bool = False,
     confidence: str | os.PathLike | None = None,
     preview: str | os.PathLike | None = None,
+    vector: str | os.PathLike | None = None,
+    simplify: float = DEFAULT_SIMPLIFY,
     overwrite: bool = False,
     rgb_bands: Sequence[int] = (1, 2, 3),
     nodata: float | None = None,
@@ -364,7 +368,10 @@ def predict_raster(
 
     ``confidence``: a half-float GeoTIFF of each pixel's blended softmax maximum (0 = fill);
     ``preview``: a PNG coloured with the class palette, its longer side at most
-    :data:`PREVIEW_SIDE`. ``bf16``: autocast the model to bfloat16 (blending stays float32).
+    :data:`PREVIEW_SIDE`, with a legend; ``vector``: a GeoPackage of the label raster's regions
+    as polygons, simplified by ``simplify`` pixels (:func:`urur.io.vectorize.vectorize_labels`,
+    read back from ``output`` strip by strip once it is written). ``bf16``: autocast the model to
+    bfloat16 (blending stays float32).
     The model runs in the channels-last layout (oneDNN's native one: no layout conversion around
     every convolution; the same logits up to float rounding). ``compile``: ``torch.compile`` with
     inductor's freezing (batch norms folded, weights pre-packed, element-wise work fused): about
@@ -374,7 +381,7 @@ def predict_raster(
     Temporaries that killed predictions left beside the outputs are removed first.
     """
     source, output = Path(source), Path(output)
-    extra = {"confidence": confidence, "preview": preview}
+    extra = {"confidence": confidence, "preview": preview, "vector": vector}
     extra = {key: Path(path) for key, path in extra.items() if path is not None}
     if tile < 32 or not 0 <= overlap <= tile // 2 or batch_size < 1:
         raise PredictionError(
@@ -386,6 +393,10 @@ def predict_raster(
             raise PredictionError(f"label and confidence outputs are GeoTIFFs: give a .tif path, not {path}")
     if "preview" in extra and extra["preview"].suffix.lower() != ".png":
         raise PredictionError(f"the preview is a PNG: give a .png path, got {extra['preview']}")
+    if "vector" in extra and extra["vector"].suffix.lower() != ".gpkg":
+        raise PredictionError(f"the vector output is a GeoPackage: give a .gpkg path, got {extra['vector']}")
+    if simplify < 0:
+        raise PredictionError(f"--simplify is a tolerance in pixels, >= 0 (0: pixel edges), got {simplify}")
     if model.training:
         raise PredictionError("prediction needs the model in eval mode: call model.eval() first")
     check_outputs([output, *extra.values()], [source], overwrite)
@@ -396,7 +407,8 @@ def predict_raster(
     fill_value = nodata if nodata is not None else (0.0 if zero_is_fill else None)
     limits = _stretch(source, info, rgb_bands, fill_value)
     num_classes = int(meta["num_classes"])
-    palette = palette_for(list(meta["class_names"]))
+    class_names = list(meta["class_names"])
+    palette = palette_for(class_names)
     device = torch.device(device)
     height, width = info.height, info.width
     windows = patch_grid(height, width, patch_size=tile, overlap=overlap)
@@ -417,9 +429,7 @@ def predict_raster(
     georef = {"crs": info.crs, "transform": info.transform, "replace": overwrite}
     with _kept_if_exists(), ExitStack() as stack:
         labels_out = stack.enter_context(
-            raster_block_writer(
-                output, height, width, **georef, nodata=IGNORE_INDEX, colormap=mask_colour_table(palette)
-            )
+            label_raster_writer(output, height, width, class_names=class_names, palette=palette, **georef)
         )
         confidence_out = (
             stack.enter_context(
@@ -497,13 +507,31 @@ def predict_raster(
                         _start_columns(summed, summed_weight, tile_width - final, col + tile_width, carry_in)
                 bar.update(len(group))
         if preview is not None:
-            write_raster(extra["preview"], index_to_rgb(preview, palette), replace=overwrite)
+            write_label_preview(
+                extra["preview"], preview, class_names=class_names, palette=palette, replace=overwrite
+            )
     seconds = time.perf_counter() - started
     logger.info(
         "predicted %s (%dx%d, %d tiles) -> %s in %.1f s", source, height, width, len(windows), output, seconds
     )
+    if "vector" in extra:  # from the published label raster, strip by strip
+        started = time.perf_counter()
+        with _kept_if_exists():
+            features = vectorize_labels(
+                output, extra["vector"], class_names=class_names, simplify=simplify, replace=overwrite
+            )
+        logger.info(
+            "wrote %d polygons to %s in %.1f s", features, extra["vector"], time.perf_counter() - started
+        )
     return PredictionResult(
-        output, extra.get("confidence"), extra.get("preview"), height, width, len(windows), seconds
+        output,
+        extra.get("confidence"),
+        extra.get("preview"),
+        extra.get("vector"),
+        height,
+        width,
+        len(windows),
+        seconds,
     )
 
 

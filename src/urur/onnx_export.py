@@ -121,14 +121,19 @@ def export_onnx(
     resolution_cm: float | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write ``checkpoint``'s inference graph to ``output`` (see the module docstring).
-
-    ``tile`` and ``overlap`` are the tiling Deepness proposes (metadata only: the graph takes any
-    side in ``MIN_SIDE..MAX_SIDE``); ``resolution_cm`` the training imagery's ground resolution.
-    The graph is run by onnxruntime on example tiles before it is published: its labels must
-    match the torch model's on :data:`AGREEMENT` of the pixels.
-    """
+    """Write ``checkpoint``'s inference graph to ``output``: :func:`export_model` of the model and
+    ``meta`` :func:`~urur.inference.load_predictor` rebuilds from it."""
     checkpoint, output = Path(checkpoint), Path(output)
+    _check_options(output, tile, overlap, resolution_cm)
+    check_outputs([output], [checkpoint], overwrite)
+    model, meta = load_predictor(checkpoint)
+    export_model(
+        model, meta, output, tile=tile, overlap=overlap, resolution_cm=resolution_cm, replace=overwrite
+    )
+    return output
+
+
+def _check_options(output: Path, tile: int, overlap: int, resolution_cm: float | None) -> None:
     if output.suffix.lower() != ".onnx":
         raise PredictionError(f"the ONNX model is a .onnx file: give a .onnx path, not {output}")
     if tile % MULTIPLE or not MIN_SIDE <= tile <= MAX_SIDE or not 0 <= overlap <= tile // 2:
@@ -138,8 +143,30 @@ def export_onnx(
         )
     if resolution_cm is not None and not resolution_cm > 0:
         raise PredictionError(f"the resolution is in cm per pixel and positive, got {resolution_cm}")
-    check_outputs([output], [checkpoint], overwrite)
-    model, meta = load_predictor(checkpoint)
+
+
+def export_model(
+    model: nn.Module,
+    meta: Mapping[str, Any],
+    output: str | os.PathLike,
+    *,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    resolution_cm: float | None = None,
+    replace: bool = True,
+) -> float:
+    """Write the graph of ``model`` (eval mode; ``meta``: its checkpoint's) to ``output`` and return
+    the share of the example tiles' pixels where onnxruntime's labels equal the torch model's.
+
+    ``tile`` and ``overlap`` are the tiling Deepness proposes (metadata only: the graph takes any
+    side in ``MIN_SIDE..MAX_SIDE``); ``resolution_cm`` the training imagery's ground resolution.
+    The graph is run on the example tiles before it is published: below :data:`AGREEMENT`, it is
+    not. ``replace=False``: ``FileExistsError`` rather than replace an ``output`` that appeared.
+    """
+    output = Path(output)
+    _check_options(output, tile, overlap, resolution_cm)
+    if model.training:
+        raise PredictionError("export needs the model in eval mode: call model.eval() first")
     torch.manual_seed(0)
     example = torch.randn(2, 3, EXPORT_SIDE, EXPORT_SIDE)
     side = torch.export.Dim("side", min=MIN_SIDE // MULTIPLE, max=MAX_SIDE // MULTIPLE)
@@ -159,27 +186,29 @@ def export_onnx(
     onnx.helper.set_model_props(proto, _metadata(meta, tile, overlap, resolution_cm))
     with torch.inference_mode():
         expected = model(example)
-    with atomic_path(output, replace=overwrite) as tmp:
+    with atomic_path(output, replace=replace) as tmp:
         onnx.save(proto, tmp)
         got = OnnxSegmenter(_session(tmp))(example)
         agreement = (got.argmax(1) == expected.argmax(1)).double().mean().item()
         if agreement < AGREEMENT:
             raise PredictionError(
-                f"the ONNX graph of {checkpoint} gives the torch model's labels on only "
-                f"{agreement:.2%} of the example's pixels; {output} is not written (report this)"
+                f"the ONNX graph gives the torch model's labels on only {agreement:.2%} of the "
+                f"example's pixels; {output} is not written (report this)"
             )
     logger.info(
-        "exported %s -> %s (labels agree on %.4f%% of the example, max |logit difference| %.2g)",
-        checkpoint,
+        "wrote %s: labels agree with torch on %.4f%% of the example, max |logit difference| %.2g",
         output,
         100 * agreement,
         (got - expected).abs().max().item(),
     )
-    return output
+    return agreement
 
 
 def _session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """onnxruntime's CPU session; its threads sleep between runs rather than spin (its default),
+    which would take the cores from the blending that torch does between two tiles."""
     options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

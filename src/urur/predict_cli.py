@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import click
 
-from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
+from urur.defaults import DEFAULT_OVERLAP, DEFAULT_SIMPLIFY, DEFAULT_TILE
 from urur.errors import is_own_error, show_traceback
 
 T = TypeVar("T")
@@ -74,7 +74,21 @@ def main() -> None:
 @click.option("--bf16", is_flag=True, help="bfloat16 autocast (GPUs, and CPUs with AVX-512 BF16 / AMX)")
 @click.option("--compile", is_flag=True, help="torch.compile the model (1-2 min once; ~1.4x faster on CPU)")
 @click.option("--confidence", type=click.Path(path_type=Path), help="also write a half-float confidence .tif")
-@click.option("--preview", type=click.Path(path_type=Path), help="also write a colour preview .png")
+@click.option(
+    "--preview", type=click.Path(path_type=Path), help="also write a colour preview .png with a legend"
+)
+@click.option(
+    "--vector",
+    type=click.Path(path_type=Path),
+    help="also write the labels as polygons to a GeoPackage (.gpkg): one feature per region",
+)
+@click.option(
+    "--simplify",
+    default=DEFAULT_SIMPLIFY,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="--vector's simplification tolerance in pixels (0: exact pixel edges)",
+)
 @click.option(
     "--rgb-bands", default="1 2 3", show_default=True, callback=_rgb_bands, help="input bands giving R, G, B"
 )
@@ -82,7 +96,10 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True, help="replace existing outputs")
 @click.option("--verbose", is_flag=True, help="show the traceback of an error (also URUR_DEBUG=1)")
 def predict(source: Path, output: Path, checkpoint: Path | None, verbose: bool, **options: object) -> None:
-    """Predict land cover of SOURCE (GeoTIFF, PNG or JPEG of any size) into a label GeoTIFF."""
+    """Predict land cover of SOURCE (GeoTIFF, PNG or JPEG of any size) into a label GeoTIFF.
+
+    The labels are a Cloud-Optimised GeoTIFF named by class, with a QGIS style (.qml) beside it.
+    """
     from urur.inference import predict_file
 
     options["batch_size"] = options.pop("batch")
@@ -91,6 +108,8 @@ def predict(source: Path, output: Path, checkpoint: Path | None, verbose: bool, 
         f"wrote {result.output} ({result.height}x{result.width}, {result.tiles} tiles, "
         f"{result.megapixels_per_second:.2f} MP/s)"
     )
+    if result.vector is not None:
+        click.echo(f"wrote {result.vector}")
 
 
 @main.command("export-onnx")

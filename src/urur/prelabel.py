@@ -38,12 +38,13 @@ from scipy.stats import rankdata, spearmanr
 
 from urur.annotation import AnnotationError, read_export
 from urur.annotation_export import write_annotation_export
-from urur.classes import URUR_CLASSES, URUR_PALETTE, mask_colour_table
+from urur.classes import URUR_CLASSES, URUR_PALETTE
 from urur.evaluation.evaluate import predict_logits
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.io.atomic import atomic_path
+from urur.io.label_raster import write_label_raster
 from urur.io.layout import image_path, mask_path
-from urur.io.raster import raster_info, read_raster, write_raster
+from urur.io.raster import raster_info, read_raster
 from urur.label_studio import DEFAULT_IMAGE_ROOT, LABEL_CONFIG, label_config, patch_tasks, write_tasks
 from urur.preprocessing import normalize, to_tensor
 from urur.synthetic.annotators import AnnotatorHabits, simulate_annotations, truth_window
@@ -287,15 +288,13 @@ def draft_images(
             num_classes=num_classes,
         )
         info = raster_info(source)
-        with atomic_path(mask_path(out_dir / PREDICTION_FOLDER, image_id)) as tmp:
-            write_raster(
-                tmp,
-                labels,
-                crs=info.crs,
-                transform=info.transform,
-                nodata=255,
-                colormap=mask_colour_table(URUR_PALETTE[:num_classes]),
-            )
+        write_label_raster(
+            mask_path(out_dir / PREDICTION_FOLDER, image_id),
+            labels,
+            class_names=meta["class_names"],
+            crs=info.crs,
+            transform=info.transform,
+        )
         (out_dir / RANKING_FOLDER).mkdir(parents=True, exist_ok=True)
         ranking.to_csv(out_dir / RANKING_FOLDER / f"{image_id}.csv", index=False)
         rankings.append(ranking)
