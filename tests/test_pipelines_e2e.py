@@ -102,9 +102,39 @@ def test_kedro_viz_build_writes_a_static_site(project: Path, monkeypatch) -> Non
     assert {"draw_report_figures", "write_report"} <= {n["name"] for n in default["nodes"]}
     # Data-layer bands need an acyclic layer order (kedro-viz drops them all otherwise): pre-labelling's
     # model and drafts sit in their own "annotation" layer between the images and the masks.
-    layers = default["layers"]
-    chain = ["raw", "intermediate", "annotation", "primary", "models", "model_output", "reporting"]
-    assert [layer for layer in layers if layer in chain] == chain, layers
+    # The order README.md's "Report" section gives for kedro-viz's bands.
+    layers = [
+        "raw",
+        "intermediate",
+        "annotation",
+        "model_input",
+        "primary",
+        "models",
+        "model_output",
+        "reporting",
+    ]
+    assert default["layers"] == layers
+    # Collapsed, the run is the README's chain: one box per namespace, the dataset's stages inside.
+    tree = default["modular_pipelines"]
+    boxes = {child["id"] for child in tree["__root__"]["children"] if child["type"] == "modularPipeline"}
+    assert boxes == {"dataset", "training", "evaluation", "reporting"}
+    stages = {child["id"] for child in tree["dataset"]["children"] if child["type"] == "modularPipeline"}
+    assert stages == {
+        f"dataset.{stage}"
+        for stage in (
+            "synthetic",
+            "ingestion",
+            "tiling",
+            "synthetic_annotators",
+            "prelabel",
+            "annotation",
+            "prelabel_report",
+            "split",
+            "stats",
+        )
+    }
+    # Datasets keep their catalog names (no namespace prefix): the catalog and dvc.yaml name them so.
+    assert "masks" in {node["name"] for node in default["nodes"] if node["type"] == "data"}
 
 
 def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:

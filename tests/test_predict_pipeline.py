@@ -53,7 +53,11 @@ def test_predict_pipeline_writes_one_mask_per_raster(tmp_path, monkeypatch):
     )
     SequentialRunner().run(create_pipeline(), catalog)
     out_dir = catalog["predict_outputs"].load()
-    assert sorted(p.name for p in out_dir.iterdir()) == ["a.tif", "a_preview.png", "b.tif", "b_preview.png"]
+    # Each label raster with the side-cars that give QGIS its legend (category names, a .qml style).
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert written == [
+        f"{name}{suffix}" for name in "ab" for suffix in (".qml", ".tif", ".tif.aux.xml", "_preview.png")
+    ]
     with rasterio.open(out_dir / "a.tif") as dataset:
         assert dataset.crs.to_string() == "EPSG:4326" and dataset.shape == (64, 80) and dataset.nodata == 255
 
@@ -62,6 +66,6 @@ def test_predict_runs_only_when_named():
     from urur.pipeline_registry import register_pipelines
 
     pipelines = register_pipelines()
-    assert {n.name for n in pipelines["predict"].nodes} == {"predict_rasters"}
+    assert {n.name for n in pipelines["predict"].nodes} == {"predict.predict_rasters"}
     for name in ("__default__", "train_urur"):
-        assert "predict_rasters" not in {n.name for n in pipelines[name].nodes}
+        assert "predict.predict_rasters" not in {n.name for n in pipelines[name].nodes}

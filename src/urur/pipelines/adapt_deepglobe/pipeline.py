@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["uhr_images", "masks", "image_manifest", "dataset_split", "dataset_source"],
                 name="adapt_deepglobe",
             )
-        ]
+        ],
+        namespace="releases.deepglobe",
+        prefix_datasets_with_namespace=False,
     )

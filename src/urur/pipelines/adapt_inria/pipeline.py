@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["uhr_images", "masks", "image_manifest", "dataset_split", "dataset_source"],
                 name="adapt_inria",
             )
-        ]
+        ],
+        namespace="releases.inria",
+        prefix_datasets_with_namespace=False,
     )

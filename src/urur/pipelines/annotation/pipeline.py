@@ -19,5 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["masks", "annotation_qa"],
                 name="merge_annotations",
             )
-        ]
+        ],
+        namespace="dataset.annotation",
+        prefix_datasets_with_namespace=False,
     )

@@ -39,5 +39,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plan_comparison",
             )
         ]
-        + [_table_node(table) for table in TABLES]
+        + [_table_node(table) for table in TABLES],
+        namespace="compare",
+        prefix_datasets_with_namespace=False,
     )

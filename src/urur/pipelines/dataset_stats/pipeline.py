@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["dataset_stats", "dataset_class_stats"],
                 name="compute_dataset_stats",
             )
-        ]
+        ],
+        namespace="dataset.stats",
+        prefix_datasets_with_namespace=False,
     )

@@ -26,5 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 name="evaluate_model",
             )
-        ]
+        ],
+        namespace="evaluation",
+        prefix_datasets_with_namespace=False,
     )

@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["uhr_images", "image_manifest", "dataset_source"],
                 name="ingest_raw_scenes",
             )
-        ]
+        ],
+        namespace="dataset.ingestion",
+        prefix_datasets_with_namespace=False,
     )

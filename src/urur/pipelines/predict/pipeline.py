@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="predict_outputs",
                 name="predict_rasters",
             )
-        ]
+        ],
+        namespace="predict",
+        prefix_datasets_with_namespace=False,
     )

@@ -17,7 +17,9 @@ DRAFTS, REPORT, SYNTHETIC = "prelabel_drafts", "prelabel_report", "synthetic"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    """Two namespaces inside ``dataset`` as two DVC stages: the drafts come before the annotation
+    merge and the effort report after it, so one namespace would be interrupted by the merge."""
+    drafts = Pipeline(
         [
             Node(
                 choose_round_one,
@@ -68,6 +70,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="simulate_corrections",
                 tags=[DRAFTS, SYNTHETIC],
             ),
+        ],
+        namespace="dataset.prelabel",
+        prefix_datasets_with_namespace=False,
+    )
+    effort = Pipeline(
+        [
             Node(
                 report,
                 ["prelabel_drafts", "corrected_exports", "masks", "prelabel_ranking", "params:prelabel"],
@@ -82,5 +90,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="compare_with_truth",
                 tags=[REPORT, SYNTHETIC],
             ),
-        ]
+        ],
+        namespace="dataset.prelabel_report",
+        prefix_datasets_with_namespace=False,
     )
+    return drafts + effort

@@ -53,7 +53,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["report_html", "report_markdown"],
                 name="write_report",
             ),
-        ]
+        ],
+        namespace="reporting",
+        prefix_datasets_with_namespace=False,
     )
 
 

@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="dataset_split",
                 name="split_dataset",
             )
-        ]
+        ],
+        namespace="dataset.split",
+        prefix_datasets_with_namespace=False,
     )

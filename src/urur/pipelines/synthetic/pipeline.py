@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["synthetic_scenes", "synthetic_truth"],
                 name="generate_synthetic_scenes",
             )
-        ]
+        ],
+        namespace="dataset.synthetic",
+        prefix_datasets_with_namespace=False,
     )

@@ -18,5 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="synthetic_annotations",
                 name="simulate_annotators",
             )
-        ]
+        ],
+        namespace="dataset.synthetic_annotators",
+        prefix_datasets_with_namespace=False,
     )

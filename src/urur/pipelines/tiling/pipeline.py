@@ -12,5 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["annotation_patches", "patch_manifest"],
                 name="tile_annotation_patches",
             )
-        ]
+        ],
+        namespace="dataset.tiling",
+        prefix_datasets_with_namespace=False,
     )

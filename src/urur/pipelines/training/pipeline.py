@@ -19,5 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="training_summary",
                 name="train_model",
             )
-        ]
+        ],
+        namespace="training",
+        prefix_datasets_with_namespace=False,
     )
