@@ -211,7 +211,7 @@ def test_in_a_whole_run_the_report_reads_what_the_chain_writes() -> None:
     assert "test_metrics" in wired.inputs() and "test_metrics_if_present" not in wired.inputs()
     assert wired.inputs() - {"test_metrics"} == report.inputs() - {"test_metrics_if_present"}
     order = [node.name for node in (chain + wired).nodes]
-    assert order.index("evaluate") < order.index("write_report")  # Kedro orders the report after it
+    assert order.index("evaluate") < order.index("reporting.write_report")  # Kedro orders the report after it
 
 
 CLASSES = ("others", "road", "water")
