@@ -84,7 +84,65 @@ def test_cells_are_mean_and_sample_std_over_seeds_with_the_papers_numbers_beside
     assert metrics["rows"]["ISDNet"]["mIoU_std"] == 0.0
 
 
-@pytest.mark.slow
+def test_summary_rows_hold_every_measure_by_value_and_the_quoted_rows_only_in_table_4() -> None:
+    runs = pd.DataFrame(
+        {
+            "row": ["DeepLabV3+ (local)", "DeepLabV3+ (local)", "WSDNet"],
+            "model": ["deeplabv3plus", "deeplabv3plus", "wsdnet"],
+            "mode": ["sliding", "sliding", "whole"],
+            "seed": [0, 1, 0],
+            "mIoU": [0.30, 0.34, 0.5],
+            "mF1": [0.40, 0.50, 0.6],
+            "aAcc": [0.70, 0.80, 0.9],
+            "fps": [1.0, 1.5, 2.0],
+            "peak_memory_mb": [1000.0, 1200.0, 900.0],
+        }
+    )
+    table = summarise(runs, "table4", "a 2-core CPU", ["others", "road"])
+    assert table["row"].tolist() == ["DeepLabV3+ (local)", "WSDNet", "GLNet", "FCtL"]  # runs' order first
+    local = table.iloc[0]
+    spread = {m: np.std(runs[m][:2], ddof=1) for m in ("mIoU", "mF1", "aAcc", "fps", "peak_memory_mb")}
+    assert (local["model"], local["paradigm"], local["seeds"]) == ("deeplabv3plus", "sliding", 2)
+    assert local["mIoU (%)"] == f"32.0 ± {100 * spread['mIoU']:.1f}"
+    assert local["F1 (%)"] == f"45.0 ± {100 * spread['mF1']:.1f}"
+    assert local["Acc (%)"] == f"75.0 ± {100 * spread['aAcc']:.1f}"
+    assert local["memory (MB)"] == f"1100 ± {spread['peak_memory_mb']:.0f}"
+    assert local["FPS"] == f"1.25 ± {spread['fps']:.2f}"
+    for metric, values in {"mIoU": [0.30, 0.34], "fps": [1.0, 1.5], "peak_memory_mb": [1000, 1200]}.items():
+        assert local[f"{metric}_mean"] == pytest.approx(np.mean(values))
+        assert local[f"{metric}_std"] == pytest.approx(np.std(values, ddof=1))
+    # "DeepLabV3+ (local)" takes the paper's DeepLabV3+ numbers; the class names ride along.
+    assert (local["paper mIoU (%)"], local["paper FPS"]) == (33.1, 1.97)
+    assert local["measured on"] == "a 2-core CPU" and local["class_names"] == ["others", "road"]
+    # One seed: the mean alone, no spread.
+    wsdnet = table.iloc[1]
+    assert (wsdnet["mIoU (%)"], wsdnet["FPS"], wsdnet["memory (MB)"]) == ("50.0", "2.00", "900")
+    assert np.isnan(wsdnet["mIoU_std"]) and (wsdnet["paper mIoU (%)"], wsdnet["paper FPS"]) == (46.9, 7.13)
+    glnet = table.iloc[2]
+    assert (glnet["model"], glnet["paradigm"], glnet["measured on"]) == (
+        "no implementation here",
+        "quoted, reference only",
+        "RTX 2080Ti (the paper)",
+    )
+    assert (glnet["paper FPS"], glnet["class_names"]) == (0.04, ["others", "road"])
+    # Tables 5 and 6 look their rows up by option value and list no quoted-only rows.
+    ablation = runs.assign(row=["dwt", "dwt", "bilinear"])
+    table5 = summarise(ablation, "table5", "a 2-core CPU", ["others"])
+    assert table5["row"].tolist() == ["dwt", "bilinear"] and table5["paper FPS"].tolist()[0] == 7.13
+    table6 = summarise(ablation.assign(row=["wsl", "wsl", "none"]), "table6", "a 2-core CPU", ["others"])
+    # A row the paper has no number for (a variant beyond it) gets none.
+    beyond = summarise(ablation.assign(row=["wsl", "wsl", "level_mean wsl"]), "table6", "cpu", ["others"])
+    assert beyond["paper mIoU (%)"].tolist()[0] == 46.9 and beyond["paper mIoU (%)"].isna().tolist() == [
+        False,
+        True,
+    ]
+    # DVC metrics: every measured row, one seed too (its std is null, not NaN), and the seed count.
+    metrics = metrics_json(table, seeds=2)
+    assert metrics["seeds"] == 2 and list(metrics["rows"]) == ["DeepLabV3+ (local)", "WSDNet"]
+    assert metrics["rows"]["WSDNet"]["mIoU_std"] is None and metrics["rows"]["WSDNet"]["mIoU_mean"] == 0.5
+    assert table6["paper mIoU (%)"].tolist() == [46.9, 45.2] and table6["paper FPS"].isna().all()
+
+
 def _summary(table: str, per_seed: dict[str, list[float]]) -> pd.DataFrame:
     runs = pd.DataFrame(
         [
@@ -128,6 +186,28 @@ def test_paper_orderings_judge_each_pair_by_the_seeds_spread() -> None:
     assert one_seed["paper Δ mIoU (pp)"].tolist() == [3.8, 8.9]  # 45.8-42.0, 42.0-33.1
 
 
+def test_ordering_verdicts_at_their_boundaries() -> None:
+    # Binary fractions, so that the boundaries are met exactly: sr_sd 0.5 ± 0.125 (seeds 0.375,
+    # 0.5, 0.625), wsl 0.625 ± 0: a difference of 12.5 pp equal to the spread is "within".
+    table6 = _summary("table6", {"wsl": [0.625] * 3, "sr_sd": [0.375, 0.5, 0.625], "none": [0.5] * 3})
+    orderings = paper_orderings(table6, "table6").set_index("paper's ordering")
+    assert orderings.loc["wsl > sr_sd", "measured Δ mIoU (pp)"] == 12.5
+    assert orderings.loc["wsl > sr_sd", "seeds' spread (pp)"] == 12.5
+    assert orderings.loc["wsl > sr_sd", "verdict"] == "agrees, within the seeds' spread"
+    # Equal means: not an agreement.
+    assert orderings.loc["sr_sd > none", "verdict"] == "reversed, within the seeds' spread"
+    # Half a point ahead is ahead (0.53 pp against a 0.24 pp spread); figures rounded to one decimal.
+    dwt, adaptive = [0.507, 0.507], [0.5, 0.5034]
+    table5 = _summary("table5", {"dwt": dwt, "adaptive": adaptive})
+    row = paper_orderings(table5, "table5").iloc[0]
+    difference = 100 * (np.mean(dwt) - np.mean(adaptive))
+    spread = 100 * (np.std(dwt, ddof=1) + np.std(adaptive, ddof=1))
+    assert row["measured Δ mIoU (pp)"] == round(difference, 1) != round(difference, 2)
+    assert row["seeds' spread (pp)"] == round(spread, 1) != round(spread, 2)
+    assert row["verdict"] == "agrees, beyond the seeds' spread"
+
+
+@pytest.mark.slow
 def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project: Path) -> None:
     cwd = Path.cwd()
     os.chdir(project)
