@@ -22,10 +22,12 @@ from tests.kedro_project import make_project
 from urur.adapters import (
     DeepGlobeParams,
     ReleaseLayoutError,
+    inria_labels,
     list_deepglobe,
     list_inria,
     list_urur,
     urur_label_lut,
+    urur_labels,
 )
 from urur.classes import DEEPGLOBE_CLASSES, DEEPGLOBE_PALETTE, URUR_CLASSES
 from urur.config import RuntimeParams
@@ -126,6 +128,40 @@ def test_urur_label_order_maps_names_to_readme_values() -> None:
     assert lut[0] == URUR_CLASSES.index("building")
     with pytest.raises(ReleaseLayoutError, match="label_order"):
         urur_label_lut(["others", "houses"])
+
+
+def test_urur_label_files_are_remapped_by_value_and_values_outside_the_table_named(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    values = np.array([[0, 7, 255], [3, 1, 0]], np.uint8)  # file values in OTHER_ORDER, 255 = ignore
+    Image.fromarray(values).save(path)
+    labels, counts = urur_labels(path, urur_label_lut(OTHER_ORDER))
+    expected = [[URUR_CLASSES.index(OTHER_ORDER[v]) if v != 255 else 255 for v in row] for row in values]
+    assert labels.tolist() == expected and labels.dtype == np.uint8 and counts == {}
+    Image.fromarray(np.array([[0, 9, 8], [12, 9, 255]], np.uint8)).save(path)
+    with pytest.raises(ReleaseLayoutError) as refused:
+        urur_labels(path, urur_label_lut(None))
+    assert str(refused.value) == (
+        f"{path} holds label values [8, 9, 12] outside the class table (0..7, 255 = ignore); "
+        "set urur_release.label_order to the release's order"
+    )
+    Image.fromarray(np.arange(8, 24, dtype=np.uint8).reshape(4, 4)).save(path)  # 16 values: ten named
+    with pytest.raises(
+        ReleaseLayoutError, match=r"holds label values \[8, 9, 10, 11, 12, 13, 14, 15, 16, 17\] outside"
+    ):
+        urur_labels(path, urur_label_lut(None))
+
+
+def test_inria_masks_are_0_and_255_read_as_0_and_1(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    Image.fromarray(np.array([[0, 255, 255], [255, 0, 0]], np.uint8)).save(path)
+    labels, counts = inria_labels(path)
+    assert labels.tolist() == [[0, 1, 1], [1, 0, 0]] and labels.dtype == np.uint8 and counts == {}
+    Image.fromarray(np.array([[0, 254, 1], [255, 1, 0]], np.uint8)).save(path)
+    with pytest.raises(ReleaseLayoutError) as refused:
+        inria_labels(path)
+    assert str(refused.value) == (
+        f"{path} holds values [1, 254]; Inria masks are 0 and 255 only: re-download the file"
+    )
 
 
 def test_deepglobe_split_lists_and_missing_release(tmp_path: Path) -> None:
