@@ -1,7 +1,7 @@
 """Ingestion: peak memory is bounded by a few images, not by the dataset; speed-up of 2 workers.
 
 Synthetic raw scenes (see ``bench_raster_store.synthetic_scene``) are written as GeoTIFFs, then
-``urur.ingestion.ingest_scenes`` runs in fresh subprocesses on N and on 4N of them, so each peak
+``urur.dataset.ingestion.ingest_scenes`` runs in fresh subprocesses on N and on 4N of them, so each peak
 RSS (VmHWM) belongs to one run only. Two scenarios:
 
 - the paper's case: 10240² 8-bit RGB scenes cut into four 5120² images;
@@ -45,7 +45,7 @@ RESULT_KEYS = ("n_scenes", "split_factor", "scenarios")
 
 def run_child(raw_dir: Path, table_csv: Path, out_dir: Path, workers: int) -> None:
     """Ingest in this (fresh) process and print time and peak memory as JSON."""
-    from urur.ingestion import ingest_scenes, load_scene_table
+    from urur.dataset.ingestion import ingest_scenes, load_scene_table
 
     load_1min = os.getloadavg()[0]
     start = time.perf_counter()

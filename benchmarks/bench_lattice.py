@@ -30,7 +30,7 @@ import rasterio
 import torch
 from common import write_results
 
-from urur.evaluation.inference import whole_inference
+from urur.evaluation.paradigms import whole_inference
 from urur.preprocessing import normalize, to_tensor
 from urur.training.checkpoint import build_model_from_checkpoint
 

@@ -44,10 +44,10 @@ from common import summary, write_results
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from urur.dataset.tiling import patch_grid
 from urur.evaluation.evaluate import describe_device, measure_speed_memory
-from urur.evaluation.inference import slide_inference, whole_inference
+from urur.evaluation.paradigms import slide_inference, whole_inference
 from urur.models import build_model
-from urur.tiling import patch_grid
 
 NAME = "bench_models"
 RESULT_KEYS = ("settings", "entries", "memory_ratios", "fps_ratios", "targets")

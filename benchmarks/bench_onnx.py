@@ -1,9 +1,9 @@
 """onnxruntime vs torch on the same tiles: the forward ``urur predict --onnx`` swaps in.
 
 WSDNet at the demo's width (``--width``, 0.5) with fresh weights (speed does not depend on them)
-is exported as ``urur export-onnx`` exports it (:func:`urur.onnx_export.export_model`); then, in
+is exported as ``urur export-onnx`` exports it (:func:`urur.predict.onnx.export_model`); then, in
 one process, torch (eager, channels-last, inference mode: what ``urur predict`` runs) and
-onnxruntime (CPU provider, through :class:`urur.onnx_export.OnnxSegmenter`, as ``--onnx`` runs
+onnxruntime (CPU provider, through :class:`urur.predict.onnx.OnnxSegmenter`, as ``--onnx`` runs
 it) predict the same tiles of a synthetic scene, ``--threads`` threads each, alternating tile by
 tile so a change in machine load hits both alike: ``--pixels`` megapixels per tile side of
 ``--sides`` (512², Deepness' usual tile; 2048², ``urur predict``'s). Reported: seconds per tile
@@ -28,7 +28,7 @@ from common import summary, write_results
 
 from urur.classes import URUR_CLASSES
 from urur.models import build_model
-from urur.onnx_export import export_model, load_onnx_predictor
+from urur.predict.onnx import export_model, load_onnx_predictor
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 from urur.synthetic.scenes import SceneSpec, synthesize_scene
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import pandas as pd
 from common import write_results
 
-from urur.annotation import merge_annotations
-from urur.ingestion import ingest_scenes, load_scene_table
-from urur.stats import dataset_statistics
+from urur.dataset.annotation import merge_annotations
+from urur.dataset.ingestion import ingest_scenes, load_scene_table
+from urur.dataset.stats import dataset_statistics
+from urur.dataset.tiling import tile_images
 from urur.synthetic import annotate_images, generate_scenes
-from urur.tiling import tile_images
 
 SCENES = dict(num_cities=2, scenes_per_city=2, scene_size=4096, seed=0)
 GRID = dict(patch_size=1000, overlap=120)

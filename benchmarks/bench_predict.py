@@ -2,7 +2,7 @@
 
 - Memory: tiled GeoTIFFs of ``--memory-rasters`` (default 60000² and 2000 x 100000), written
   strip by strip from a repeated random pattern (cheap), each predicted at the default tiles
-  through :func:`urur.inference.predict_raster` in a subprocess of its own, peak RSS (VmHWM).
+  through :func:`urur.predict.raster.predict_raster` in a subprocess of its own, peak RSS (VmHWM).
   A paper-size WSDNet predicts ~0.5 MP/s on 2 cores (2 hours for 60000²), so the large rasters
   run the smallest real WSDNet (``--memory-width``, same tiles and blending: the memory that
   depends on the raster); a ``--reference-size``² raster (2 x 2 tiles) runs at both widths for
@@ -41,9 +41,9 @@ from common import peak_rss_mb, summary, write_results
 from torch.utils.flop_counter import FlopCounterMode
 
 from urur.classes import URUR_CLASSES
-from urur.inference import predict_raster
 from urur.io.raster import raster_writer
 from urur.models import build_model
+from urur.predict.raster import predict_raster
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 
 NAME = "bench_predict"

@@ -26,8 +26,8 @@ import rasterio
 from common import median_seconds, write_results
 from PIL import Image
 
+from urur.dataset.tiling import Window
 from urur.io.raster import GEOTIFF_BLOCK_SIZE, GEOTIFF_COMPRESSION, read_raster, write_raster
-from urur.tiling import Window
 
 IMAGE_SIZE = 5120
 CROP_SIZE = 1024

@@ -21,11 +21,11 @@ import pandas as pd
 from bench_tiling import synthetic_labels
 from common import median_seconds, write_results
 
-from urur.annotation import merge_annotations
+from urur.dataset.annotation import merge_annotations
+from urur.dataset.stats import count_instances, dataset_statistics
+from urur.dataset.tiling import crop, patch_grid, patch_id
 from urur.io.layout import mask_path
 from urur.io.raster import write_raster
-from urur.stats import count_instances, dataset_statistics
-from urur.tiling import crop, patch_grid, patch_id
 
 FULL_SIZE = 5120
 IMAGES = 4

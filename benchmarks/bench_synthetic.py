@@ -28,9 +28,9 @@ RESULT_KEYS = ("rows",)
 
 def run_child(size: int) -> None:
     """Generate, write and annotate one scene of ``size``² in this process; print JSON."""
+    from urur.dataset.tiling import patch_grid
     from urur.synthetic import SceneSpec, simulate_annotations, synthesize_scene, write_annotation_export
     from urur.synthetic.scenes import write_scene_image, write_truth
-    from urur.tiling import patch_grid
 
     result: dict[str, float] = {"size": size, "megapixels": size * size / 1e6}
     start = time.perf_counter()

@@ -25,8 +25,8 @@ import numpy as np
 from bench_raster_store import synthetic_scene
 from common import median_seconds, write_results
 
+from urur.dataset.tiling import crop, merge_patches, patch_grid, tile_image
 from urur.io.raster import read_raster, write_raster
-from urur.tiling import crop, merge_patches, patch_grid, tile_image
 
 IMAGE_SIZE = 5120
 REPEATS = 5

@@ -29,7 +29,7 @@ from urur.classes import URUR_CLASSES
 from urur.defaults import DEFAULT_SIMPLIFY
 from urur.io.label_raster import label_raster_writer
 from urur.io.vectorize import BLOCK_ROWS, vectorize_labels
-from urur.windows import Window
+from urur.io.windows import Window
 
 NAME = "bench_vectorize"
 TRANSFORM = (0.3, 0.0, 500000.0, 0.0, -0.3, 4400000.0)

@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import browser_page, report_screenshot  # noqa: E402
+from tests.support.browser import browser_page, report_screenshot  # noqa: E402
 
 REPORT_WIDTHS = {1280: "report.png", 800: "report_800.png"}  # desktop, and a narrow window
 
 
 def report(project: Path, out: Path, width: int) -> None:
-    """The clip the browser test checks (tests/test_browser_e2e.py), from the demo's report."""
+    """The clip the browser test checks (tests/e2e/test_report_browser.py), from the demo's report."""
     with browser_page(width, 900) as (page, _):
         page.goto((project / "data/08_reporting/report.html").as_uri())
         report_screenshot(page, out)

@@ -7,7 +7,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tests.kedro_project import make_project
+from tests.support.kedro_project import make_project
 
 # Nothing in the tests may reach the network or ask for consent.
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")

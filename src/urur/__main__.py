@@ -4,7 +4,7 @@
 is Kedro's own, registered again under the ``kedro.project_commands`` entry point (pyproject)
 with two changes: its default runner is :class:`BuildIfMissingRunner`, so pipelines that
 *consume* the dataset (``train_urur``) build it only where it is absent instead of rebuilding it
-on every run, and never reuse one built from another source (:func:`urur.sources.check_source`);
+on every run, and never reuse one built from another source (:func:`urur.dataset.sources.check_source`);
 and a user error (bad input, bad parameter, missing input, a second run, a mistyped pipeline
 or environment) prints one ``Error:`` line with its message and fix, not a page of traceback
 (``--verbose`` or ``URUR_DEBUG=1``: the traceback, :mod:`urur.errors`). Everything else (flags,
@@ -34,14 +34,14 @@ from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 from kedro.validation import ParameterValidationError
 
+from urur.dataset.sources import check_source
 from urur.errors import is_own_error, show_traceback
 from urur.io.lock import RunLockedError
-from urur.sources import check_source
 
 # Nodes carrying this tag run only when one of their persistent outputs is missing (or a node
 # that runs needs an output of theirs that is not persisted).
 BUILD_IF_MISSING = "build_if_missing"
-# Which source a built dataset came from (urur.sources.describe_source): written, with the
+# Which source a built dataset came from (urur.dataset.sources.describe_source): written, with the
 # dataset, by the node that builds it from its first input, a raw folder.
 SOURCE_RECORD = "dataset_source"
 ENVIRONMENT = "params:environment"

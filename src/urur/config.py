@@ -98,7 +98,7 @@ class DatasetStatsParams(_Section):
 
 
 class PredictParams(_Section):
-    """Tiled prediction of a folder of rasters (``urur.inference``; the ``urur predict`` options)."""
+    """Tiled prediction of a folder of rasters (``urur.predict.raster``; the ``urur predict`` options)."""
 
     model_config = _section("predict")
     checkpoint: str | None = None  # None: best_checkpoint of the training summary

@@ -15,11 +15,11 @@ from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
 
 from urur.config import RuntimeParams, check_split_divides_scene
+from urur.dataset.sources import resolve_data_source
 from urur.io.atomic import clean_stale, set_staging_root
 from urur.io.dvc_record import KedroStage, kedro_stages, not_recorded_because, record_stages
 from urur.io.lock import RunLock
 from urur.parallel import set_scheduler
-from urur.sources import resolve_data_source
 
 log = logging.getLogger(__name__)
 

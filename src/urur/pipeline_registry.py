@@ -27,8 +27,8 @@ from kedro.utils import find_kedro_project
 
 from urur.__main__ import BUILD_IF_MISSING
 from urur.config import ConfigError
+from urur.dataset.sources import resolve_data_source
 from urur.pipelines.reporting.pipeline import after as report_after
-from urur.sources import resolve_data_source
 
 log = logging.getLogger(__name__)
 

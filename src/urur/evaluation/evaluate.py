@@ -41,8 +41,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from urur.evaluation.inference import slide_inference, whole_inference
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
+from urur.evaluation.paradigms import slide_inference, whole_inference
 from urur.io.label_raster import write_label_raster
 from urur.io.layout import find_mask, image_path
 from urur.io.raster import raster_info, read_raster

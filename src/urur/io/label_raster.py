@@ -31,7 +31,7 @@ from rasterio.crs import CRS
 from urur.classes import IGNORE_COLOUR, IGNORE_INDEX, index_to_rgb, mask_colour_table, palette_for
 from urur.io.atomic import atomic_path
 from urur.io.raster import GEOTIFF_BLOCK_SIZE, RasterBlockWriter, Transform, raster_block_writer, write_raster
-from urur.windows import Window
+from urur.io.windows import Window
 
 OVERVIEW_RESAMPLING = "mode"
 NODATA_NAME = "no data"  # the legend's name of IGNORE_INDEX pixels in previews

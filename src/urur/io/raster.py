@@ -36,7 +36,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window as RioWindow
 
 from urur.io.atomic import atomic_path, scratch_path
-from urur.windows import Window
+from urur.io.windows import Window
 
 PNG_ZLEVEL = 1
 DRIVERS_BY_SUFFIX = {".tif": "GTiff", ".tiff": "GTiff", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}

@@ -49,7 +49,7 @@ from urur.classes import IGNORE_INDEX
 from urur.defaults import DEFAULT_SIMPLIFY
 from urur.io.atomic import atomic_path
 from urur.io.raster import raster_info, read_windows
-from urur.windows import Window
+from urur.io.windows import Window
 
 BLOCK_ROWS = 1024
 WRITE_BATCH = 20_000  # features per append to the GeoPackage

@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from urur.losses import segmentation_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCNet
 from urur.models.common import ConvBNReLU, LossDict, Outputs, SegmentationModel, ToInput, resize, scaled
 from urur.models.heads import DeepLabV3PlusHead, FCNHead, SegHead
+from urur.models.losses import segmentation_loss
 
 _RESNET_LAYOUT_BY_OUTPUT_STRIDE = {
     8: ((1, 2, 1, 1), (1, 1, 2, 4)),

@@ -22,9 +22,9 @@ Top to bottom (channel counts at ``width=1``; every count scales with ``width``)
   (Dropout + 1x1; the cascade's first head has its own loss in mmseg, weight 1);
   ``loss_aux`` 0.4 x CE of an FCN head on layer3 (256 -> 64);
   ``loss_fuse`` CE of two 3x3->1x1 heads on the context features of the two fusions (weight 1
-  each, as in ISDHead); ``loss_sr`` = :func:`urur.losses.sr_loss` (0.1 x MSE) between a
+  each, as in ISDHead); ``loss_sr`` = :func:`urur.models.losses.sr_loss` (0.1 x MSE) between a
   super-resolution decoder (x16 from the deep 1/32 features, 3 channels) and the sum of the two
-  Laplacian levels (ISDHead's target); ``loss_sd`` = :func:`urur.losses.sd_loss` between the deep
+  Laplacian levels (ISDHead's target); ``loss_sd`` = :func:`urur.models.losses.sd_loss` between the deep
   features and the SR decoder's last feature map (SR side detached).
 
 Pretrained weights (none by default; nothing is downloaded): ``pretrained_backbone`` is a path to
@@ -44,12 +44,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from urur.losses import sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import ConvBNReLU, LossDict, Outputs, ToInput, TwoBranchModel, resize, scaled
 from urur.models.heads import ASPP, FCNHead, SegHead, SuperResolutionHead
 from urur.models.laplacian import STRIP_ROWS, LaplacianPyramidInput, laplacian_stdc
+from urur.models.losses import sd_loss, segmentation_loss, sr_loss
 from urur.models.pretrained import split_sources
 
 DEEP_DOWNSAMPLE = 4

@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from urur.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
 from urur.models.backbones.resnet import ResNet
 from urur.models.backbones.stdc import STDCShallow
 from urur.models.common import (
@@ -56,6 +55,7 @@ from urur.models.common import (
 )
 from urur.models.heads import ASPP_DILATIONS, DeepLabV3PlusHead, FCNHead, SegHead, WaveletSuperResolutionHead
 from urur.models.laplacian import STRIP_ROWS, LaplacianPyramidInput, laplacian_stdc
+from urur.models.losses import WaveletSmoothLoss, sd_loss, segmentation_loss, sr_loss
 from urur.models.pretrained import split_sources
 from urur.models.wavelets import InverseWaveletPacket2D, WaveletPacket2D
 

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 from urur.classes import IGNORE_INDEX, URUR_PALETTE, index_to_rgb
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster
-from urur.windows import Window
+from urur.io.windows import Window
 
 DPI = 100
 

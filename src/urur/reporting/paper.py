@@ -6,7 +6,7 @@ from __future__ import annotations
 
 PAPER_HARDWARE = "RTX 2080Ti, batch 1, full-resolution input (the paper)"
 
-# Table 1, the columns this project computes (urur.stats.dataset_statistics); "Type" as printed.
+# Table 1, the columns this project computes (urur.dataset.stats.dataset_statistics); "Type" as printed.
 TABLE1_QUOTED: tuple[dict[str, object], ...] = (
     {
         "dataset": "DeepGlobe",

@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 
 from urur.evaluation.evaluate import contribution_key, zeroed_key
+from urur.experiments.tables import paper_orderings
 from urur.io.dvc_record import parse_kedro_command
 from urur.models import MODEL_NAMES, model_class
 from urur.models.common import TwoBranchModel
-from urur.reporting.comparison import paper_orderings
 from urur.reporting.document import Image, KeyFigures, Note, Section, Table
 from urur.reporting.headline import (
     CheckpointRecord,
@@ -202,7 +202,7 @@ def most_uncertain(ranking: pd.DataFrame, count: int = 10) -> pd.DataFrame:
     )
 
 
-# prelabel_effort.json's keys (urur.prelabel.effort_summary) as a reader says them.
+# prelabel_effort.json's keys (urur.prelabel.drafts.effort_summary) as a reader says them.
 EFFORT_NAMES = {
     "effort_saved_pct": "labelling effort saved against labelling from scratch (%)",
     "patches": "patches drafted and corrected",

@@ -8,7 +8,7 @@ from (seed, patch id)), so two patches sometimes disagree inside their overlap, 
 annotation merge has to settle.
 
 Exports are written in what a user's annotation team would hand over (index or URUR-palette
-PNGs, CVAT "Segmentation mask 1.1" zips) by :mod:`urur.annotation_export`.
+PNGs, CVAT "Segmentation mask 1.1" zips) by :mod:`urur.dataset.annotation_export`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import rasterio
 from rasterio.windows import Window as RasterWindow
 from scipy import ndimage
 
-from urur.annotation_export import ANNOTATION_FORMATS, write_annotation_export
 from urur.classes import URUR_CLASSES
+from urur.dataset.annotation_export import ANNOTATION_FORMATS, write_annotation_export
+from urur.dataset.tiling import Window, patch_grid, patch_id
 from urur.parallel import map_items
 from urur.synthetic.layout import (
     BARELAND,
@@ -36,7 +37,6 @@ from urur.synthetic.layout import (
     WOODLAND,
 )
 from urur.synthetic.noise import stable_int
-from urur.tiling import Window, patch_grid, patch_id
 
 MANIFEST_COLUMNS = ("image_id", "scene_id", "row_off", "col_off", "height", "width")
 

@@ -31,9 +31,9 @@ from urur.classes import IGNORE_INDEX
 from urur.config import ConfigError
 from urur.io.layout import find_mask, image_path
 from urur.io.raster import raster_info, read_windows
+from urur.io.windows import Window
 from urur.preprocessing import normalize, to_tensor
 from urur.training.config import AugmentationParams
-from urur.windows import Window
 
 
 class MaskValueError(ValueError):

@@ -47,7 +47,7 @@ from urur.training.checkpoint import (
 )
 from urur.training.config import TrainingParams
 from urur.training.data import CropDataset, build_augmentation, build_loader
-from urur.training.experiments import open_live
+from urur.training.tracking import open_live
 
 logger = logging.getLogger(__name__)
 

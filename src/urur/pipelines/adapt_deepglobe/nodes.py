@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from urur.adapters import DeepGlobeParams, stage_deepglobe
 from urur.config import RuntimeParams
-from urur.sources import describe_source
+from urur.dataset.releases import DeepGlobeParams, stage_deepglobe
+from urur.dataset.sources import describe_source
 
 
 def adapt_deepglobe(release_dir: Path, p: DeepGlobeParams, runtime: RuntimeParams, environment: str):

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from urur.adapters import InriaParams, inria_labels, list_inria, stage_release
 from urur.config import RuntimeParams
-from urur.sources import describe_source
+from urur.dataset.releases import InriaParams, inria_labels, list_inria, stage_release
+from urur.dataset.sources import describe_source
 
 
 def adapt_inria(release_dir: Path, p: InriaParams, runtime: RuntimeParams, environment: str):

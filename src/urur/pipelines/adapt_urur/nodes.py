@@ -3,9 +3,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from urur.adapters import UrurReleaseParams, list_urur, stage_release, urur_label_lut, urur_labels
 from urur.config import RuntimeParams
-from urur.sources import describe_source
+from urur.dataset.releases import UrurReleaseParams, list_urur, stage_release, urur_label_lut, urur_labels
+from urur.dataset.sources import describe_source
 
 
 def adapt_urur(release_dir: Path, p: UrurReleaseParams, runtime: RuntimeParams, environment: str):

@@ -10,10 +10,7 @@ import pandas as pd
 from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
-from urur.io.atomic import staging_directories
-from urur.pipelines.evaluation.nodes import evaluate
-from urur.pipelines.training.nodes import split_ids, train
-from urur.reporting.comparison import (
+from urur.experiments.tables import (
     PARAMETERS_FILE,
     TABLES,
     CompareParams,
@@ -23,11 +20,14 @@ from urur.reporting.comparison import (
     summarise,
     table_rows,
 )
+from urur.io.atomic import staging_directories
+from urur.pipelines.evaluation.nodes import evaluate
+from urur.pipelines.training.nodes import split_ids, train
 from urur.reporting.report import machine
 from urur.training import TrainingParams
 from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
-from urur.training.experiments import save_experiment
+from urur.training.tracking import save_experiment
 
 log = logging.getLogger(__name__)
 # What `dvc exp show` lists per comparison run, beside the training's own curves and val metrics.

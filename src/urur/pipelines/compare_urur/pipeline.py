@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from urur.reporting.comparison import TABLES
+from urur.experiments.tables import TABLES
 
 from .nodes import compare_table, plan
 

@@ -7,8 +7,8 @@ import pandas as pd
 
 from urur.classes import URUR_CLASSES
 from urur.config import DatasetStatsParams, RuntimeParams
+from urur.dataset.stats import dataset_statistics
 from urur.io.stamp import check_stamp
-from urur.stats import dataset_statistics
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pandas as pd
 
 from urur.config import IngestionParams, RuntimeParams
-from urur.ingestion import ingest_scenes, load_scene_table
+from urur.dataset.ingestion import ingest_scenes, load_scene_table
+from urur.dataset.sources import describe_source
 from urur.io.atomic import staging_directories
 from urur.io.stamp import write_stamp
-from urur.sources import describe_source
 
 log = logging.getLogger(__name__)
 

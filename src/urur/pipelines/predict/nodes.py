@@ -4,8 +4,8 @@ import logging
 from pathlib import Path
 
 from urur.config import PredictParams
-from urur.inference import load_predictor, predict_folder, resolve_device
 from urur.io.atomic import staging_directories
+from urur.predict.raster import load_predictor, predict_folder, resolve_device
 
 log = logging.getLogger(__name__)
 

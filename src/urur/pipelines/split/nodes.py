@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from urur.config import SplitParams
-from urur.split import split_images
+from urur.dataset.split import split_images
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 
 from urur.config import RuntimeParams, TilingParams
+from urur.dataset.tiling import tile_images
 from urur.io.atomic import staging_directories
 from urur.io.stamp import check_stamp
-from urur.tiling import tile_images
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The dataset chain: ingestion, tiling, annotation merge, split, statistics, release adapters."""

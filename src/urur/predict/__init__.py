@@ -1,0 +1,1 @@
+"""Prediction on rasters of any size (torch or ONNX)."""

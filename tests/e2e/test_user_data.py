@@ -1,0 +1,154 @@
+"""A user's data survives every documented command; killed runs leave nothing inconsistent.
+
+Subprocesses run the real ``kedro`` and ``dvc`` commands in a tiny throwaway project.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.kedro_project import TINY_PARAMETERS, make_project
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1"}
+
+
+def _run(root: Path, *cmd: str, ok: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=root, env=ENV, capture_output=True, text=True, timeout=600)
+    if ok:
+        assert result.returncode == 0, f"{cmd}: {result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project after the default `kedro run` on the synthetic source."""
+    root = make_project(tmp_path_factory.mktemp("built"))
+    _run(root, "kedro", "run")
+    return root
+
+
+def test_user_scenes_and_exports_survive_kedro_run_and_dvc_repro(built: Path, tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    raw = root / "data/01_raw"
+    # The user's data: scenes with their table, annotator exports, and a file of their own.
+    shutil.copytree(built / "data/01_raw/synthetic/scenes", raw / "scenes", dirs_exist_ok=True)
+    shutil.copytree(built / "data/01_raw/synthetic/annotations", raw / "annotations", dirs_exist_ok=True)
+    (raw / "scenes/notes.txt").write_text("the user's own notes\n")
+    before = _files(raw)
+
+    first = _run(root, "kedro", "run")
+    assert "Data source: user" in first.stdout + first.stderr
+    assert (root / "data/08_reporting/dataset_stats.json").is_file()
+    assert not (raw / "synthetic").exists()  # the default run left the synthetic source out
+    _run(root, "kedro", "run", "--pipelines", "synthetic")
+    assert _files(raw / "synthetic/scenes")  # generated into its own place ...
+    assert {k: v for k, v in _files(raw).items() if not k.startswith("synthetic/")} == before  # ... only
+
+    _run(root, "git", "init", "-q")
+    shutil.rmtree(root / ".dvc", ignore_errors=True)
+    _run(root, "dvc", "init", "-q")
+    _run(root, "dvc", "config", "core.analytics", "false")
+    _run(root, "dvc", "repro")
+    # After a repro, the user adds a file: the next repro must not restore the old folder.
+    (raw / "scenes/later.txt").write_text("added after the first repro\n")
+    (raw / "annotations/later.txt").write_text("added after the first repro\n")
+    after_first = _files(raw)
+    second = _run(root, "dvc", "repro")
+    assert "Running stage 'ingestion'" in second.stdout  # the user's folder is a dependency
+    now = _files(raw)
+    assert {k: v for k, v in now.items() if not k.startswith("synthetic/")} == {
+        k: v for k, v in after_first.items() if not k.startswith("synthetic/")
+    }
+    assert before.items() <= now.items()
+
+
+KILL = """
+import os, signal, sys
+from pathlib import Path
+root = Path.cwd()
+sys.path.insert(0, str(root / "src"))
+from kedro.framework.hooks import hook_impl
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+class Kill:
+    @hook_impl
+    def {when}(self, dataset_name):
+        if dataset_name == "uhr_images":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+bootstrap_project(root)
+with KedroSession.create(project_path=root) as session:
+    session._hook_manager.register(Kill())
+    session.run(pipeline_names=["ingestion"])
+"""
+
+
+def test_a_stage_killed_between_its_saves_is_refused_downstream(built: Path, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(built, root)
+    # The next ingestion cuts each scene into one image instead of four.
+    ingestion = {**TINY_PARAMETERS["ingestion"], "split_factor": 1}
+    (root / "conf/local/parameters_ingestion.yml").write_text(yaml.safe_dump({"ingestion": ingestion}))
+
+    killed = _run(root, sys.executable, "-c", KILL.replace("{when}", "before_dataset_saved"), ok=False)
+    assert killed.returncode == -9
+    assert list((root / "data/.staging").iterdir())  # SIGKILL left the staging folder behind
+
+    killed = _run(root, sys.executable, "-c", KILL.replace("{when}", "after_dataset_saved"), ok=False)
+    assert killed.returncode == -9
+    assert not list((root / "data/.staging").iterdir())  # its start cleaned the first run's staging
+    # New images beside the old manifest: tiling refuses them, naming the stage to rerun.
+    refused = _run(root, "kedro", "run", "--pipelines", "tiling", ok=False)
+    assert refused.returncode == 1
+    assert "Error: StaleOutputError: " in refused.stderr
+    assert "Rerun the stage that writes both: `kedro run --pipelines ingestion`" in refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+
+    _run(root, "kedro", "run", "--pipelines", "ingestion")
+    _run(root, "kedro", "run", "--pipelines", "tiling")
+    assert not [p for p in (root / "data").rglob(".*") if p.name not in {".gitkeep", ".urur-run.lock"}]
+
+
+UNEXPECTED = """
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path.cwd() / "src"))
+import urur.pipelines.split.nodes as nodes
+
+def broken(*args, **kwargs):
+    raise TypeError("a bug, not a user error")
+
+nodes.split_images = broken
+from kedro.framework.cli import main
+sys.argv = ["kedro", "run", "--pipelines", "split"]
+main()
+"""
+
+
+def test_user_errors_print_message_and_fix_and_bugs_keep_their_traceback(built: Path) -> None:
+    bad = _run(built, "kedro", "run", "--pipelines", "tiling", "--params", "tiling.overlap=500", ok=False)
+    assert bad.returncode == 1
+    assert "Error: ParameterValidationError" in bad.stderr
+    assert "overlap (500) must be smaller than patch_size (64)" in bad.stderr
+    assert "parameters_tiling.yml" in bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr and "╭" not in bad.stdout + bad.stderr
+
+    bug = _run(built, sys.executable, "-c", UNEXPECTED, ok=False)
+    assert bug.returncode == 1
+    assert "TypeError: a bug, not a user error" in bug.stdout + bug.stderr
+    assert "Traceback" in bug.stdout + bug.stderr or "╭" in bug.stdout + bug.stderr
