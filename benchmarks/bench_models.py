@@ -45,7 +45,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from urur.dataset.tiling import patch_grid
-from urur.evaluation.evaluate import describe_device, measure_speed_memory
+from urur.devices import describe_device
+from urur.evaluation.evaluate import measure_speed_memory
 from urur.evaluation.paradigms import slide_inference, whole_inference
 from urur.models import build_model
 

@@ -37,7 +37,7 @@ import torch
 from common import summary, write_results
 from torch import nn
 
-from urur.evaluation.evaluate import describe_device, peak_rss_mb, reset_peak_rss
+from urur.devices import describe_device, peak_rss_mb, reset_peak_rss
 from urur.models import MODEL_NAMES, build_model
 from urur.models.losses import segmentation_loss
 from urur.models.wsdnet import AUX_LOSS_WEIGHT, WSDNet

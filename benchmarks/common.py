@@ -68,15 +68,6 @@ def summary(values: Iterable[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def peak_rss_mb() -> float:
-    """This address space's peak RSS (VmHWM). ``ru_maxrss`` is not used for it: Linux carries it
-    over from the parent through fork and exec, so a child would report the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status: this benchmark needs Linux")
-
-
 def machine_info() -> dict[str, object]:
     """What the figures were measured on (the load averages are recorded beside it)."""
     import torch  # imported here: only for its version, and it is slow to import

@@ -24,10 +24,6 @@ enters the fusion; :func:`branch_metrics` turns the results into test_metrics.js
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
-import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -41,6 +37,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from urur.devices import describe_device, peak_memory_mb, release_freed_heap, reset_peak_rss
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.evaluation.paradigms import slide_inference, whole_inference
 from urur.io.label_raster import write_label_raster
@@ -209,46 +206,6 @@ def branch_metrics(miou: float, zeroed_miou: Mapping[str, float]) -> dict[str, f
     return zeroed | points
 
 
-def release_freed_heap() -> bool:
-    """Hand the heap that earlier work freed back to the OS (glibc keeps it mapped, so it stays in
-    the resident set): a peak RSS measured next then counts what that measurement needs, not what
-    the process held before, e.g. the models of earlier runs in a comparison. False where the C
-    library is not glibc (no ``malloc_trim``)."""
-    gc.collect()
-    try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim(0)
-    return True
-
-
-def reset_peak_rss() -> bool:
-    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0); False if impossible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS: VmHWM where /proc has it, else ``ru_maxrss`` (process lifetime)."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def describe_device(device: torch.device) -> str:
-    """``cuda:0 (NVIDIA H100 ...)`` or ``cpu (2 threads)``: what a timing was measured on."""
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"{device} ({torch.get_num_threads()} threads)"
-
-
 def measure_speed_memory(
     model: nn.Module,
     height: int,
@@ -303,7 +260,7 @@ def measure_speed_memory(
             del logits  # one image's logits must not stay alive during the next run
             if iteration >= warmup:
                 times.append(elapsed)
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else peak_rss_mb()
+    peak = peak_memory_mb(device)
     return {
         "fps": len(times) / float(np.sum(times)),
         "seconds_per_image": float(np.mean(times)),

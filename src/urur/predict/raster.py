@@ -58,6 +58,7 @@ from urur.dataset.ingestion import (
 )
 from urur.dataset.tiling import Window, patch_grid
 from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
+from urur.devices import resolve_device
 from urur.io.atomic import clean_temporaries
 from urur.io.label_raster import label_raster_writer, write_label_preview
 from urur.io.raster import (
@@ -132,19 +133,6 @@ def load_predictor(
     """The checkpoint's model in eval mode on ``device`` and its ``meta``; ``model`` and
     ``num_classes`` are optional expectations (a checkpoint of another model is refused)."""
     return build_model_from_checkpoint(checkpoint, device, model=model, num_classes=num_classes)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"``: the GPU where one is available, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise PredictionError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise PredictionError(f"device {device!r}: this machine has no CUDA GPU; use --device cpu")
-    return resolved
 
 
 def hann_ramp(length: int, overlap: int) -> np.ndarray:
@@ -558,7 +546,7 @@ def predict_file(
 
         model, meta = load_onnx_predictor(onnx)
         return predict_raster(model, meta, source, output, **options)
-    resolved = resolve_device(device)
+    resolved = resolve_device(device, "--device")
     model, meta = load_predictor(checkpoint if checkpoint is not None else default_checkpoint(), resolved)
     return predict_raster(model, meta, source, output, device=resolved, **options)
 

@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import random
-import resource
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +33,7 @@ from tqdm.auto import tqdm
 
 from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
+from urur.devices import peak_memory_mb
 from urur.io.atomic import clean_temporaries
 from urur.models import build_model
 from urur.training.checkpoint import (
@@ -213,12 +213,6 @@ def _truncate_live_history(live_dir: Path, iteration: int) -> None:
             writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t")
             writer.writeheader()
             writer.writerows(kept)
-
-
-def _peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _eta(elapsed: float, done: int, remaining: int) -> str:
@@ -435,7 +429,7 @@ def _train(
                     lr,
                     data_time / params.log_interval,
                     step_time / params.log_interval,
-                    _peak_memory_mb(device),
+                    peak_memory_mb(device),
                     _eta(progress.format_dict["elapsed"], iteration - start, params.iterations - iteration),
                 )
                 data_time = step_time = 0.0

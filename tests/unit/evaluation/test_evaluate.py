@@ -15,13 +15,13 @@ from torch import nn
 
 from tests.support.training_store import write_store
 from urur.classes import URUR_CLASSES, URUR_PALETTE
+from urur.devices import release_freed_heap
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import (
     branch_metrics,
     evaluate_images,
     evaluate_zeroed_branches,
     measure_speed_memory,
-    release_freed_heap,
 )
 from urur.io.raster import raster_info, read_raster, write_raster
 from urur.models import build_model

@@ -396,7 +396,7 @@ import numpy as np
 import torch
 
 from tests.unit.predict.test_raster import META, Pointwise, _image
-from urur.evaluation.evaluate import peak_rss_mb, reset_peak_rss
+from urur.devices import peak_rss_mb, reset_peak_rss
 from urur.predict.raster import predict_raster
 from urur.io.raster import write_raster
 
@@ -427,7 +427,7 @@ def test_memory_is_bounded_by_the_tile_not_the_raster_width(tmp_path):
 
     Each width is measured in a process of its own after a warm-up prediction: in the test
     session's process the heap earlier tests left behind moved the figures by tens of MB."""
-    from urur.evaluation.evaluate import reset_peak_rss
+    from urur.devices import reset_peak_rss
 
     if not reset_peak_rss():
         pytest.skip("needs /proc/self/clear_refs to reset the peak RSS")

@@ -5,9 +5,9 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from urur.config import ConfigError
+from urur.devices import resolve_device
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import (
     branch_metrics,
@@ -24,14 +24,6 @@ from urur.pipelines.training.nodes import split_ids
 from urur.training import build_model_from_checkpoint
 
 log = logging.getLogger(__name__)
-
-
-def _device(choice: str) -> torch.device:
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("evaluation.device is 'cuda' but no GPU is visible; set it to 'auto' or 'cpu'")
-    return torch.device(choice)
 
 
 def evaluate(
@@ -53,7 +45,7 @@ def evaluate(
     checkpoint = (
         training_summary[f"{evaluation.checkpoint}_checkpoint"] or training_summary["last_checkpoint"]
     )
-    device = _device(evaluation.device)
+    device = resolve_device(evaluation.device, "evaluation.device")
     model, meta = build_model_from_checkpoint(checkpoint, device)
     class_names = list(meta["class_names"])
     test_ids = split_ids(dataset_split, "test")

@@ -4,8 +4,9 @@ import logging
 from pathlib import Path
 
 from urur.config import PredictParams
+from urur.devices import resolve_device
 from urur.io.atomic import staging_directories
-from urur.predict.raster import load_predictor, predict_folder, resolve_device
+from urur.predict.raster import load_predictor, predict_folder
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ def predict(input_dir: Path, training_summary: dict, p: PredictParams) -> Path:
     checkpoint = (
         p.checkpoint or training_summary.get("best_checkpoint") or training_summary["last_checkpoint"]
     )
-    device = resolve_device(p.device)
+    device = resolve_device(p.device, "predict.device")
     model, meta = load_predictor(checkpoint, device)
     options = p.model_dump(exclude={"checkpoint", "device"})
     with staging_directories("predict") as (out_dir,):
