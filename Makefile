@@ -26,6 +26,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports  # the layers and independence contracts in pyproject.toml
 
 # pytest exits 5 when it collected no test: that is a failure here, as any non-zero code.
 test: lint
