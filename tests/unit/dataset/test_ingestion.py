@@ -12,21 +12,12 @@ import pytest
 import rasterio
 
 from urur.config import IngestionParams, RuntimeParams
-from urur.dataset.ingestion import (
-    MANIFEST_COLUMNS,
-    IngestionError,
-    ingest_scene,
-    ingest_scenes,
-    load_scene_table,
-    pixel_checksum,
-    stretch_limits,
-    stretch_sample,
-    to_uint8,
-    validate_raw_scene,
-    validate_scene_table,
-)
-from urur.dataset.tiling import Window
+from urur.dataset.ingestion import MANIFEST_COLUMNS, ingest_scene, ingest_scenes, validate_raw_scene
+from urur.dataset.leaks import pixel_checksum
+from urur.dataset.scene_table import IngestionError, load_scene_table, validate_scene_table
+from urur.io.imagery import stretch_limits, stretch_sample, to_uint8
 from urur.io.raster import RasterReadError, raster_info, read_raster, write_raster
+from urur.io.windows import Window
 from urur.pipelines.ingestion.nodes import ingest
 
 # A rotated/sheared transform so that the offset rule is checked in full, not only for north-up.
@@ -584,7 +575,7 @@ def test_long_problem_lists_are_cut_at_ten(raw_dir):
 
 
 def test_duplicate_pixel_check_skips_all_fill_cuts_and_names_the_source():
-    from urur.dataset.ingestion import check_duplicate_pixels
+    from urur.dataset.leaks import check_duplicate_pixels
 
     manifest = pd.DataFrame(
         {
