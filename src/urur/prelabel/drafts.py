@@ -14,9 +14,9 @@ images and had annotators adjust its masks on the rest. Here:
 
 Draft folder layout (published whole; ``drafts.json`` lists what it holds):
 ``index/<image_id>/<patch_id>.png``, ``rgb/<image_id>/<patch_id>.png``, ``cvat/<image_id>.zip``
-(:mod:`urur.dataset.annotation_export`), ``label_studio/<image_id>.json`` (Label Studio tasks, one per
+(:mod:`urur.dataset.annotation.export`), ``label_studio/<image_id>.json`` (Label Studio tasks, one per
 patch, the draft as the model's brush-RLE ``predictions`` scored by the patch's uncertainty)
-with ``label_studio/label_config.xml`` (the project's labeling config; :mod:`urur.dataset.label_studio`),
+with ``label_studio/label_config.xml`` (the project's labeling config; :mod:`urur.dataset.annotation.label_studio`),
 ``prelabels/<image_id>.tif`` (the whole prediction, usable as ``annotation.prelabels``) and
 ``ranking/<image_id>.csv`` (patches, most uncertain first).
 """
@@ -37,9 +37,9 @@ from scipy import ndimage
 from scipy.stats import rankdata, spearmanr
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE
-from urur.dataset.annotation import AnnotationError, read_export
-from urur.dataset.annotation_export import write_annotation_export
-from urur.dataset.label_studio import DEFAULT_IMAGE_ROOT, LABEL_CONFIG, label_config, patch_tasks, write_tasks
+from urur.dataset.annotation.formats import AnnotationError, read_export
+from urur.dataset.annotation.export import write_annotation_export
+from urur.dataset.annotation.label_studio import DEFAULT_IMAGE_ROOT, LABEL_CONFIG, label_config, patch_tasks, write_tasks
 from urur.dataset.tiling import crop, patch_grid, patch_id
 from urur.evaluation.evaluate import predict_logits
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics

@@ -14,10 +14,11 @@ import pytest
 import rasterio
 from PIL import Image
 
-import urur.dataset.annotation
+import urur.dataset.annotation.formats
 from tests.unit.dataset.test_tiling import _reference_merge
 from urur.classes import URUR_PALETTE, index_to_rgb
-from urur.dataset.annotation import AnnotationError, merge_annotations, merge_image_annotations, read_export
+from urur.dataset.annotation.formats import AnnotationError, read_export
+from urur.dataset.annotation.merge import merge_annotations, merge_image_annotations
 from urur.dataset.tiling import crop, patch_grid, patch_id
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import read_raster, write_raster
@@ -348,7 +349,7 @@ def _zip_with(path: Path, name: str, data: bytes) -> None:
 
 
 def test_oversized_zip_entry_is_refused_from_its_header(tmp_path, monkeypatch):
-    monkeypatch.setattr(urur.dataset.annotation, "MAX_ENTRY_BYTES", 2**20)  # 1 MiB, so the test stays tiny
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_ENTRY_BYTES", 2**20)  # 1 MiB, so the test stays tiny
     _zip_with(tmp_path / "img.zip", "SegmentationClass/big.png", bytes(2**20 + 1))
     with pytest.raises(
         AnnotationError, match=r"img\.zip: entry 'SegmentationClass/big\.png' declares 1048577 bytes"
@@ -543,8 +544,8 @@ def test_read_export_names_every_missing_or_invalid_patch(tmp_path):
 
 def test_reading_an_entry_stops_past_the_size_limit_even_without_the_header_check(tmp_path, monkeypatch):
     """Second line of defence: were the header check bypassed, the read itself stops at the limit."""
-    monkeypatch.setattr(urur.dataset.annotation, "_check_entry", lambda info, zip_path: None)
-    monkeypatch.setattr(urur.dataset.annotation, "MAX_ENTRY_BYTES", 1000)
+    monkeypatch.setattr(urur.dataset.annotation.formats, "_check_entry", lambda info, zip_path: None)
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_ENTRY_BYTES", 1000)
     with zipfile.ZipFile(tmp_path / "img.zip", "w") as archive:
         archive.writestr("labelmap.txt", "background:0,0,0::\n")
         archive.writestr("SegmentationClass/img_r00000_c00000.png", bytes(1001))

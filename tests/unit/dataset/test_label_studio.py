@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import urur.dataset.annotation
+import urur.dataset.annotation.formats
 from tests.unit.dataset.test_annotation import WINDOWS, _labels, _labels_with_ignore, _merge
 from urur.classes import URUR_CLASSES, URUR_PALETTE
-from urur.dataset.annotation import AnnotationError, read_export
-from urur.dataset.annotation_export import write_annotation_export
-from urur.dataset.label_studio import (
+from urur.dataset.annotation.formats import AnnotationError, read_export
+from urur.dataset.annotation.export import write_annotation_export
+from urur.dataset.annotation.label_studio import (
     FROM_NAME,
     TO_NAME,
     BrushRleError,
@@ -292,7 +292,7 @@ def test_hostile_sizes_are_refused_before_decoding(tmp_path, monkeypatch):
         _merge(tmp_path)
     assert "100000x100000 pixels but its window is 12x12" in str(error.value)
     assert "holds 36000000 values, not the 576 of a 12x12 RGBA mask" in str(error.value)
-    monkeypatch.setattr(urur.dataset.annotation, "MAX_LABEL_STUDIO_BYTES", 1000)
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_LABEL_STUDIO_BYTES", 1000)
     with pytest.raises(
         AnnotationError, match=f"{path} is \\d+ bytes, more than 1000 for one image's Label Studio"
     ):

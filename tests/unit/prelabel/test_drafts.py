@@ -17,7 +17,8 @@ from kedro.runner import SequentialRunner
 
 from urur.classes import URUR_PALETTE
 from urur.config import RuntimeParams, TilingParams
-from urur.dataset.annotation import merge_annotations, merge_image_annotations, read_export
+from urur.dataset.annotation.formats import read_export
+from urur.dataset.annotation.merge import merge_annotations, merge_image_annotations
 from urur.dataset.tiling import patch_grid, patch_id
 from urur.io.layout import mask_path
 from urur.io.raster import read_raster, write_raster

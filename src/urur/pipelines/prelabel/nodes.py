@@ -8,7 +8,7 @@ import pandas as pd
 
 from urur import prelabel
 from urur.config import RuntimeParams, TilingParams
-from urur.dataset.annotation import merge_annotations
+from urur.dataset.annotation.merge import merge_annotations
 from urur.io.atomic import staging_directories
 from urur.training import fit
 from urur.training.checkpoint import configuration_name
