@@ -349,7 +349,8 @@ def _zip_with(path: Path, name: str, data: bytes) -> None:
 
 
 def test_oversized_zip_entry_is_refused_from_its_header(tmp_path, monkeypatch):
-    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_ENTRY_BYTES", 2**20)  # 1 MiB, so the test stays tiny
+    # 1 MiB, so the test stays tiny
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_ENTRY_BYTES", 2**20)
     _zip_with(tmp_path / "img.zip", "SegmentationClass/big.png", bytes(2**20 + 1))
     with pytest.raises(
         AnnotationError, match=r"img\.zip: entry 'SegmentationClass/big\.png' declares 1048577 bytes"

@@ -14,8 +14,8 @@ from PIL import Image
 import urur.dataset.annotation.formats
 from tests.unit.dataset.test_annotation import WINDOWS, _labels, _labels_with_ignore, _merge
 from urur.classes import URUR_CLASSES, URUR_PALETTE
-from urur.dataset.annotation.formats import AnnotationError, read_export
 from urur.dataset.annotation.export import write_annotation_export
+from urur.dataset.annotation.formats import AnnotationError, read_export
 from urur.dataset.annotation.label_studio import (
     FROM_NAME,
     TO_NAME,
