@@ -24,7 +24,8 @@ from scipy import ndimage
 
 from urur.classes import URUR_CLASSES
 from urur.dataset.annotation.export import ANNOTATION_FORMATS, write_annotation_export
-from urur.dataset.tiling import Window, patch_grid, patch_id
+from urur.dataset.tiling import patch_grid, patch_id
+from urur.io.windows import Window
 from urur.parallel import map_items
 from urur.synthetic.layout import (
     BARELAND,

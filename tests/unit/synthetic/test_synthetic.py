@@ -17,15 +17,15 @@ from PIL import Image
 from scipy import ndimage
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE, rgb_to_index
-from urur.dataset.annotation.export import instance_colours
-from urur.dataset.tiling import Window, patch_grid, patch_id
+from urur.dataset.annotation.export import instance_colours, write_annotation_export
+from urur.dataset.tiling import patch_grid, patch_id
+from urur.io.windows import Window
 from urur.synthetic import (
     SceneSpec,
     annotate_images,
     generate_scenes,
     simulate_annotations,
     synthesize_scene,
-    write_annotation_export,
 )
 from urur.synthetic.annotators import AnnotatorHabits
 from urur.synthetic.appearance import render_rows, scene_look
