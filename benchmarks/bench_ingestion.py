@@ -45,7 +45,8 @@ RESULT_KEYS = ("n_scenes", "split_factor", "scenarios")
 
 def run_child(raw_dir: Path, table_csv: Path, out_dir: Path, workers: int) -> None:
     """Ingest in this (fresh) process and print time and peak memory as JSON."""
-    from urur.dataset.ingestion import ingest_scenes, load_scene_table
+    from urur.dataset.ingestion import ingest_scenes
+    from urur.dataset.scene_table import load_scene_table
 
     load_1min = os.getloadavg()[0]
     start = time.perf_counter()

@@ -20,8 +20,9 @@ from pathlib import Path
 import pandas as pd
 from common import write_results
 
-from urur.dataset.annotation import merge_annotations
-from urur.dataset.ingestion import ingest_scenes, load_scene_table
+from urur.dataset.annotation.merge import merge_annotations
+from urur.dataset.ingestion import ingest_scenes
+from urur.dataset.scene_table import load_scene_table
 from urur.dataset.stats import dataset_statistics
 from urur.dataset.tiling import tile_images
 from urur.synthetic import annotate_images, generate_scenes

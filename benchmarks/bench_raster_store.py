@@ -26,8 +26,8 @@ import rasterio
 from common import median_seconds, write_results
 from PIL import Image
 
-from urur.dataset.tiling import Window
 from urur.io.raster import GEOTIFF_BLOCK_SIZE, GEOTIFF_COMPRESSION, read_raster, write_raster
+from urur.io.windows import Window
 
 IMAGE_SIZE = 5120
 CROP_SIZE = 1024
@@ -91,88 +91,104 @@ def write_layout(path: Path, image: np.ndarray, compression: str, block: int) ->
         dst.write(image.transpose(2, 0, 1))
 
 
-def main() -> None:
-    image = synthetic_scene(IMAGE_SIZE, seed=0)
+def random_windows() -> list[Window]:
+    """``WINDOW_READS`` crops at seeded random positions: every run reads the same windows."""
     rng = np.random.default_rng(1)
-    windows = [
+    return [
         Window(int(r), int(c), CROP_SIZE, CROP_SIZE)
         for r, c in rng.integers(0, IMAGE_SIZE - CROP_SIZE + 1, (WINDOW_READS, 2))
     ]
-    with tempfile.TemporaryDirectory(prefix="bench_raster_store_") as tmp:
-        tmp = Path(tmp)
-        layouts = []
-        for compression, block in LAYOUTS:
-            path = tmp / f"{compression}_{block}.tif"
-            start = time.perf_counter()
-            write_layout(path, image, compression, block)
-            layouts.append(
-                {
-                    "compression": compression,
-                    "block": block,
-                    "path": path,
-                    "size_mb": path.stat().st_size / 2**20,
-                    "write_s": time.perf_counter() - start,
-                    "read_s": [],
-                }
-            )
-        # Round-robin over the layouts, window by window, so a change in machine load hits
-        # every layout alike.
-        for window in windows:
-            for layout in layouts:
-                start = time.perf_counter()
-                read_raster(layout["path"], window)
-                layout["read_s"].append(time.perf_counter() - start)
+
+
+def measure_layouts(image: np.ndarray, windows: list[Window], tmp: Path) -> list[dict]:
+    """Size, write time and median window read of every store layout of ``LAYOUTS``."""
+    layouts = []
+    for compression, block in LAYOUTS:
+        path = tmp / f"{compression}_{block}.tif"
+        start = time.perf_counter()
+        write_layout(path, image, compression, block)
+        layouts.append(
+            {
+                "compression": compression,
+                "block": block,
+                "path": path,
+                "size_mb": path.stat().st_size / 2**20,
+                "write_s": time.perf_counter() - start,
+                "read_s": [],
+            }
+        )
+    # Round-robin over the layouts, window by window, so a change in machine load hits
+    # every layout alike.
+    for window in windows:
         for layout in layouts:
-            layout["window_read_ms"] = statistics.median(layout.pop("read_s")) * 1000
-            del layout["path"]
-            print(layout)
+            start = time.perf_counter()
+            read_raster(layout["path"], window)
+            layout["read_s"].append(time.perf_counter() - start)
+    for layout in layouts:
+        layout["window_read_ms"] = statistics.median(layout.pop("read_s")) * 1000
+        del layout["path"]
+        print(layout)
+    return layouts
 
-        store = tmp / "store.tif"
-        start = time.perf_counter()
-        write_raster(store, image)
-        store_write_s = time.perf_counter() - start
-        png = tmp / "image.png"
-        start = time.perf_counter()
-        Image.fromarray(image).save(png)  # Pillow's default zlib level 6, as most PNG writers
-        png_write_s = time.perf_counter() - start
-        assert np.array_equal(read_raster(store, windows[0]), image[windows[0].slices])
 
-        # Interleave the contenders so a change in machine load hits them alike.
-        store_reads, pillow_decodes, gdal_decodes, gdal_fast_decodes = [], [], [], []
-        for index in range(PNG_DECODES):
-            for window in windows[index::PNG_DECODES]:
-                store_reads.append(median_seconds(lambda window=window: read_raster(store, window), 1))
-            pillow_decodes.append(median_seconds(lambda: np.asarray(Image.open(png)), 1))
-            gdal_decodes.append(median_seconds(lambda: read_raster(png), 1))
-            gdal_fast_decodes.append(median_seconds(lambda: decode_png_gdal_default(png), 1))
-        store_ms = statistics.median(store_reads) * 1000
-        pillow_ms = statistics.median(pillow_decodes) * 1000
-        gdal_ms = statistics.median(gdal_decodes) * 1000
-        gdal_fast_ms = statistics.median(gdal_fast_decodes) * 1000
-        fastest_png_ms = min(pillow_ms, gdal_ms, gdal_fast_ms)
-        store_mb, png_mb = store.stat().st_size / 2**20, png.stat().st_size / 2**20
+def measure_store_vs_png(image: np.ndarray, windows: list[Window], tmp: Path) -> dict[str, float]:
+    """The raster store's window read against a whole-PNG decode (three decoders), with the
+    files' sizes and write times."""
+    store = tmp / "store.tif"
+    start = time.perf_counter()
+    write_raster(store, image)
+    store_write_s = time.perf_counter() - start
+    png = tmp / "image.png"
+    start = time.perf_counter()
+    Image.fromarray(image).save(png)  # Pillow's default zlib level 6, as most PNG writers
+    png_write_s = time.perf_counter() - start
+    assert np.array_equal(read_raster(store, windows[0]), image[windows[0].slices])
 
-    results = {
-        "image": f"synthetic {IMAGE_SIZE}x{IMAGE_SIZE} RGB uint8 ({image.nbytes / 2**20:.0f} MB of pixels)",
-        "crop": f"{CROP_SIZE}x{CROP_SIZE}, {WINDOW_READS} random windows, file opened for every read",
-        "layouts": layouts,
-        "chosen_layout": {"compression": GEOTIFF_COMPRESSION, "block": GEOTIFF_BLOCK_SIZE, "predictor": 2},
-        "store_window_read_ms": store_ms,
-        "png_full_decode_ms": {
-            "pillow": pillow_ms,
-            "gdal_row_by_row": gdal_ms,
-            "gdal_whole_image_fast_path": gdal_fast_ms,
-        },
-        "speedup_vs_fastest_png_decode": fastest_png_ms / store_ms,
-        "size_mb": {"store_geotiff": store_mb, "png": png_mb, "raw_pixels": image.nbytes / 2**20},
-        "write_s": {"store_geotiff": store_write_s, "png": png_write_s},
+    # Interleave the contenders so a change in machine load hits them alike.
+    store_reads, pillow_decodes, gdal_decodes, gdal_fast_decodes = [], [], [], []
+    for index in range(PNG_DECODES):
+        for window in windows[index::PNG_DECODES]:
+            store_reads.append(median_seconds(lambda window=window: read_raster(store, window), 1))
+        pillow_decodes.append(median_seconds(lambda: np.asarray(Image.open(png)), 1))
+        gdal_decodes.append(median_seconds(lambda: read_raster(png), 1))
+        gdal_fast_decodes.append(median_seconds(lambda: decode_png_gdal_default(png), 1))
+    pillow_ms = statistics.median(pillow_decodes) * 1000
+    gdal_ms = statistics.median(gdal_decodes) * 1000
+    gdal_fast_ms = statistics.median(gdal_fast_decodes) * 1000
+    return {
+        "store_ms": statistics.median(store_reads) * 1000,
+        "pillow_ms": pillow_ms,
+        "gdal_ms": gdal_ms,
+        "gdal_fast_ms": gdal_fast_ms,
+        "fastest_png_ms": min(pillow_ms, gdal_ms, gdal_fast_ms),
+        "store_mb": store.stat().st_size / 2**20,
+        "png_mb": png.stat().st_size / 2**20,
+        "store_write_s": store_write_s,
+        "png_write_s": png_write_s,
     }
+
+
+def render_markdown(
+    results: dict,
+    layouts: list[dict],
+    *,
+    store_ms: float,
+    pillow_ms: float,
+    gdal_ms: float,
+    gdal_fast_ms: float,
+    fastest_png_ms: float,
+    store_mb: float,
+    png_mb: float,
+    store_write_s: float,
+    png_write_s: float,
+) -> str:
+    """The results page: the layout table, then the store against the PNG decoders."""
     rows = "\n".join(
         f"| {r['compression']} | {r['block']} | {r['size_mb']:.1f} | {r['write_s']:.2f} "
         f"| {r['window_read_ms']:.1f} |"
         for r in layouts
     )
-    markdown = f"""# Raster store: windowed reads vs whole-PNG decode
+    return f"""# Raster store: windowed reads vs whole-PNG decode
 
 {results["image"]}; {results["crop"]}. Medians. Files hot in the page cache.
 
@@ -198,6 +214,34 @@ horizontal predictor.
 Store size is {store_mb / png_mb:.2f}x the PNG's
 (write: store {store_write_s:.2f} s, PNG {png_write_s:.2f} s).
 """
+
+
+def main() -> None:
+    image = synthetic_scene(IMAGE_SIZE, seed=0)
+    windows = random_windows()
+    with tempfile.TemporaryDirectory(prefix="bench_raster_store_") as tmp:
+        layouts = measure_layouts(image, windows, Path(tmp))
+        timings = measure_store_vs_png(image, windows, Path(tmp))
+    results = {
+        "image": f"synthetic {IMAGE_SIZE}x{IMAGE_SIZE} RGB uint8 ({image.nbytes / 2**20:.0f} MB of pixels)",
+        "crop": f"{CROP_SIZE}x{CROP_SIZE}, {WINDOW_READS} random windows, file opened for every read",
+        "layouts": layouts,
+        "chosen_layout": {"compression": GEOTIFF_COMPRESSION, "block": GEOTIFF_BLOCK_SIZE, "predictor": 2},
+        "store_window_read_ms": timings["store_ms"],
+        "png_full_decode_ms": {
+            "pillow": timings["pillow_ms"],
+            "gdal_row_by_row": timings["gdal_ms"],
+            "gdal_whole_image_fast_path": timings["gdal_fast_ms"],
+        },
+        "speedup_vs_fastest_png_decode": timings["fastest_png_ms"] / timings["store_ms"],
+        "size_mb": {
+            "store_geotiff": timings["store_mb"],
+            "png": timings["png_mb"],
+            "raw_pixels": image.nbytes / 2**20,
+        },
+        "write_s": {"store_geotiff": timings["store_write_s"], "png": timings["png_write_s"]},
+    }
+    markdown = render_markdown(results, layouts, **timings)
     write_results(NAME, results, markdown, RESULT_KEYS)
     print(markdown)
 

@@ -21,7 +21,7 @@ import pandas as pd
 from bench_tiling import synthetic_labels
 from common import median_seconds, write_results
 
-from urur.dataset.annotation import merge_annotations
+from urur.dataset.annotation.merge import merge_annotations
 from urur.dataset.stats import count_instances, dataset_statistics
 from urur.dataset.tiling import crop, patch_grid, patch_id
 from urur.io.layout import mask_path

@@ -28,8 +28,9 @@ RESULT_KEYS = ("rows",)
 
 def run_child(size: int) -> None:
     """Generate, write and annotate one scene of ``size``² in this process; print JSON."""
+    from urur.dataset.annotation.export import write_annotation_export
     from urur.dataset.tiling import patch_grid
-    from urur.synthetic import SceneSpec, simulate_annotations, synthesize_scene, write_annotation_export
+    from urur.synthetic import SceneSpec, simulate_annotations, synthesize_scene
     from urur.synthetic.scenes import write_scene_image, write_truth
 
     result: dict[str, float] = {"size": size, "megapixels": size * size / 1e6}

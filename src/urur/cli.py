@@ -39,7 +39,7 @@ def _run(verbose: bool, function: Callable[..., T], *args: object, **kwargs: obj
 
 
 def _rgb_bands(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    from urur.dataset.ingestion import parse_rgb_bands
+    from urur.dataset.scene_table import parse_rgb_bands
 
     try:
         return parse_rgb_bands(value)

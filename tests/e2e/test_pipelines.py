@@ -17,10 +17,10 @@ from kedro.framework.startup import bootstrap_project
 
 from tests.support.kedro_project import TINY_PARAMETERS, make_project
 from tests.unit.dataset.test_stats import reference_context_richness
-from urur.dataset.ingestion import IngestionError
-from urur.dataset.tiling import Window
+from urur.dataset.scene_table import IngestionError
 from urur.io.layout import mask_path
 from urur.io.raster import read_raster
+from urur.io.windows import Window
 from urur.pipeline_registry import register_pipelines
 
 pytestmark = pytest.mark.slow

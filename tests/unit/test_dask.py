@@ -10,7 +10,8 @@ import pytest
 from dask.distributed import LocalCluster
 
 from urur import parallel
-from urur.dataset.ingestion import IngestionError, ingest_scenes
+from urur.dataset.ingestion import ingest_scenes
+from urur.dataset.scene_table import IngestionError
 from urur.dataset.tiling import tile_images
 from urur.hooks import DaskSchedulerHook
 from urur.synthetic.scenes import generate_scenes

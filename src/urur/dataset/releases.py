@@ -52,7 +52,9 @@ from urur.classes import (
     example_colours,
     rgb_to_index_or,
 )
-from urur.dataset.ingestion import MANIFEST_COLUMNS, SCENE_ID_PATTERN, pixel_checksum
+from urur.dataset.ingestion import MANIFEST_COLUMNS
+from urur.dataset.leaks import pixel_checksum
+from urur.dataset.scene_table import SCENE_ID_PATTERN
 from urur.dataset.split import SPLITS, split_images
 from urur.io.atomic import staging_directories
 from urur.io.layout import image_path, mask_path

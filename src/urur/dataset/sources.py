@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 DATA_SOURCES = ("auto", "synthetic", "user")
 USER_SCENES = Path("data/01_raw/scenes")
-USER_ANNOTATIONS = Path("data/01_raw/annotations")
 USER_SCENE_TABLE = USER_SCENES / "scenes.csv"
 
 

@@ -7,7 +7,7 @@ content into training); every city should appear in every split in about the sam
 Leakage between scenes is refused or grouped before splitting:
 
 - images of different scenes with equal pixel checksums (one scene listed twice) are an error
-  naming both (:func:`urur.dataset.ingestion.check_duplicate_pixels`);
+  naming both (:func:`urur.dataset.leaks.check_duplicate_pixels`);
 - scenes whose footprints overlap (same CRS, intersecting bounds: e.g. a tile and a sub-scene
   of it, or two passes over one place) form one split group, which lands in one split as a
   whole. The ``group`` column of the result names each image's group (its first scene id in
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from urur.dataset.ingestion import check_duplicate_pixels
+from urur.dataset.leaks import check_duplicate_pixels
 
 logger = logging.getLogger(__name__)
 

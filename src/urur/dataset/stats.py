@@ -130,6 +130,42 @@ def _image_statistics(
     }
 
 
+def _check_arguments(
+    image_manifest: pd.DataFrame, num_classes: int, regions_per_image: int, class_names: Sequence[str] | None
+) -> list[str]:
+    """Refuse an empty manifest, no regions or a wrong number of class names; return the names."""
+    if "image_id" not in image_manifest.columns or image_manifest.empty:
+        raise ValueError("the image manifest must list at least one image in an image_id column")
+    if regions_per_image < 1:
+        raise ValueError(
+            f"regions_per_image must be at least 1 (R is computed over regions), got {regions_per_image}"
+        )
+    names = list(class_names) if class_names is not None else list(URUR_CLASSES[:num_classes])
+    if len(names) != num_classes:
+        raise ValueError(f"{len(names)} class names for {num_classes} classes; give one name per class")
+    return names
+
+
+def _per_class_table(
+    names: list[str], class_pixels: np.ndarray, instances: np.ndarray, p: np.ndarray, objects: np.ndarray
+) -> pd.DataFrame:
+    """One row per class: pixels and their share of the labelled ones, instances, images with it,
+    and the p_c and O_c that enter R."""
+    annotated = int(class_pixels.sum())
+    return pd.DataFrame(
+        {
+            "class_value": np.arange(len(names)),
+            "class_name": names,
+            "pixels": class_pixels.sum(axis=0),
+            "pixel_fraction": class_pixels.sum(axis=0) / max(annotated, 1),
+            "instances": instances.sum(axis=0),
+            "images_with_class": np.count_nonzero(class_pixels, axis=0),
+            "region_p": p,
+            "region_instances": objects,
+        }
+    )
+
+
 def dataset_statistics(
     masks_dir: str | os.PathLike,
     image_manifest: pd.DataFrame,
@@ -156,15 +192,7 @@ def dataset_statistics(
     the p_c and O_c that enter R. A mask whose size differs from the manifest's ``height`` x
     ``width`` is an error naming the file.
     """
-    if "image_id" not in image_manifest.columns or image_manifest.empty:
-        raise ValueError("the image manifest must list at least one image in an image_id column")
-    if regions_per_image < 1:
-        raise ValueError(
-            f"regions_per_image must be at least 1 (R is computed over regions), got {regions_per_image}"
-        )
-    names = list(class_names) if class_names is not None else list(URUR_CLASSES[:num_classes])
-    if len(names) != num_classes:
-        raise ValueError(f"{len(names)} class names for {num_classes} classes; give one name per class")
+    names = _check_arguments(image_manifest, num_classes, regions_per_image, class_names)
     work = functools.partial(
         _image_statistics,
         masks_dir=Path(masks_dir),
@@ -211,16 +239,4 @@ def dataset_statistics(
     }
     if "city" in image_manifest.columns:
         summary["cities"] = int(image_manifest["city"].nunique())
-    per_class = pd.DataFrame(
-        {
-            "class_value": np.arange(num_classes),
-            "class_name": names,
-            "pixels": class_pixels.sum(axis=0),
-            "pixel_fraction": class_pixels.sum(axis=0) / max(annotated, 1),
-            "instances": instances.sum(axis=0),
-            "images_with_class": np.count_nonzero(class_pixels, axis=0),
-            "region_p": p,
-            "region_instances": objects,
-        }
-    )
-    return summary, per_class
+    return summary, _per_class_table(names, class_pixels, instances, p, objects)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from urur.dataset.tiling import Window, patch_grid
+from urur.dataset.tiling import patch_grid
+from urur.io.windows import Window
 from urur.models.common import resize
 
 

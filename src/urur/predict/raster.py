@@ -49,17 +49,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from urur.classes import IGNORE_INDEX, palette_for
-from urur.dataset.ingestion import (
-    IngestionError,
-    _read_uint8,
-    stretch_limits,
-    stretch_sample,
-    validate_raw_scene,
-)
-from urur.dataset.tiling import Window, patch_grid
+from urur.dataset.ingestion import validate_raw_scene
+from urur.dataset.scene_table import IngestionError
+from urur.dataset.tiling import patch_grid
 from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
 from urur.devices import resolve_device
 from urur.io.atomic import clean_temporaries
+from urur.io.imagery import read_uint8, stretch_limits, stretch_sample
 from urur.io.label_raster import label_raster_writer, write_label_preview
 from urur.io.raster import (
     DRIVERS_BY_SUFFIX,
@@ -69,6 +65,7 @@ from urur.io.raster import (
     raster_block_writer,
 )
 from urur.io.vectorize import DEFAULT_SIMPLIFY, vectorize_labels
+from urur.io.windows import Window
 from urur.preprocessing import normalize
 from urur.training.checkpoint import build_model_from_checkpoint
 
@@ -254,10 +251,10 @@ def _band_tiles(
     if DRIVERS_BY_SUFFIX[source.suffix.lower()] == "GTiff":
         for col in cols:
             window = Window(first.row, col, first.height, first.width)
-            yield _read_uint8(source, info, window, rgb_bands, limits, fill_value)
+            yield read_uint8(source, info, window, rgb_bands, limits, fill_value)
         return
     band = Window(first.row, 0, first.height, info.width)
-    pixels, valid = _read_uint8(source, info, band, rgb_bands, limits, fill_value)
+    pixels, valid = read_uint8(source, info, band, rgb_bands, limits, fill_value)
     for col in cols:
         cut = slice(col, col + first.width)
         yield pixels[:, cut], None if valid is None else valid[:, cut]

@@ -8,67 +8,58 @@ images and had annotators adjust its masks on the rest. Here:
 2. the trainer (:func:`urur.training.fit`) trains ISDNet on their merged masks;
 3. :func:`draft_images` predicts every other image whole at full resolution, one image at a time
    (memory bounded by one image's logits), and cuts the prediction on the annotation patch grid
-   into drafts annotators import, with a per-patch uncertainty score and a per-image ranking;
-4. annotators correct the drafts (:func:`simulate_corrections` plays them on synthetic data);
-5. :func:`count_changes` and :func:`effort_summary` measure what the drafts saved.
+   into drafts annotators import, with a per-patch uncertainty score and a per-image ranking
+   (:mod:`urur.prelabel.ranking`);
+4. annotators correct the drafts (:func:`urur.synthetic.review.simulate_corrections` plays them
+   on synthetic data);
+5. :mod:`urur.prelabel.effort` measures what the drafts saved.
 
 Draft folder layout (published whole; ``drafts.json`` lists what it holds):
 ``index/<image_id>/<patch_id>.png``, ``rgb/<image_id>/<patch_id>.png``, ``cvat/<image_id>.zip``
-(:mod:`urur.dataset.annotation_export`), ``label_studio/<image_id>.json`` (Label Studio tasks, one per
-patch, the draft as the model's brush-RLE ``predictions`` scored by the patch's uncertainty)
-with ``label_studio/label_config.xml`` (the project's labeling config; :mod:`urur.dataset.label_studio`),
-``prelabels/<image_id>.tif`` (the whole prediction, usable as ``annotation.prelabels``) and
-``ranking/<image_id>.csv`` (patches, most uncertain first).
+(:mod:`urur.dataset.annotation.export`), ``label_studio/<image_id>.json`` (Label Studio tasks, one
+per patch, the draft as the model's brush-RLE ``predictions`` scored by the patch's uncertainty)
+with ``label_studio/label_config.xml`` (the project's labeling config;
+:mod:`urur.dataset.annotation.label_studio`), ``prelabels/<image_id>.tif`` (the whole prediction,
+usable as ``annotation.prelabels``) and ``ranking/<image_id>.csv`` (patches, most uncertain first).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import rasterio
-import torch
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import ndimage
-from scipy.stats import rankdata, spearmanr
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE
-from urur.dataset.annotation import AnnotationError, read_export
-from urur.dataset.annotation_export import write_annotation_export
-from urur.dataset.label_studio import DEFAULT_IMAGE_ROOT, LABEL_CONFIG, label_config, patch_tasks, write_tasks
+from urur.dataset.annotation.export import write_annotation_export
+from urur.dataset.annotation.label_studio import (
+    DEFAULT_IMAGE_ROOT,
+    LABEL_CONFIG,
+    label_config,
+    patch_tasks,
+    write_tasks,
+)
 from urur.dataset.tiling import crop, patch_grid, patch_id
 from urur.evaluation.evaluate import predict_logits
-from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.io.atomic import atomic_path
 from urur.io.label_raster import write_label_raster
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster
+from urur.prelabel.ranking import patch_scores, uncertainty_maps
 from urur.preprocessing import normalize, to_tensor
-from urur.synthetic.annotators import AnnotatorHabits, simulate_annotations, truth_window
 from urur.synthetic.noise import stable_int
+from urur.synthetic.review import ReviewParams
 from urur.training import TrainingParams, build_model_from_checkpoint
 
 DRAFT_FORMATS = ("index", "rgb", "cvat")
+INDEX_DRAFTS = "index"  # the drafts' class-value PNGs: the export read back to compare corrections
 LABEL_STUDIO_FOLDER = "label_studio"
 DRAFTS_MANIFEST = "drafts.json"
 PREDICTION_FOLDER = "prelabels"
 RANKING_FOLDER = "ranking"
-RANKING_COLUMNS = (
-    "image_id",
-    "patch_id",
-    "row",
-    "col",
-    "height",
-    "width",
-    "entropy",
-    "low_margin",
-    "score",
-    "rank",
-)
 PARAMS_FILE = "conf/<env>/parameters_prelabel.yml"
 
 
@@ -83,21 +74,6 @@ class RoundOneParams(BaseModel):
     images: tuple[str, ...] | None = None  # explicit image ids instead of the scene draw
 
 
-class ReviewParams(BaseModel):
-    """What the simulated round-two annotators overlook when they review a draft.
-
-    A person checking a draft redraws the regions that are visibly wrong, not every pixel: a
-    disagreement thinner than ``min_error_width`` px (a boundary drawn a pixel off) or covering
-    fewer than ``min_error_area`` px stays, as it would in their own from-scratch masks (the
-    defaults match :class:`urur.synthetic.annotators.AnnotatorHabits`: 1 px boundary shifts,
-    confused objects up to 400 px). ``1`` and ``1`` fix every wrong pixel.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    min_error_width: int = Field(3, ge=1)
-    min_error_area: int = Field(400, ge=1)
-
-
 class PrelabelParams(BaseModel):
     """The ``prelabel`` section of ``conf/<env>/parameters_prelabel.yml``."""
 
@@ -109,7 +85,7 @@ class PrelabelParams(BaseModel):
     checkpoint_dir: str = "data/06_models/prelabel"
     margin: float = Field(0.2, gt=0.0, le=1.0)  # top-2 softmax margin below which a pixel is unsure
     score: str = Field("entropy", pattern="^(entropy|low_margin)$")  # what ranks the patches
-    correction_seed: int = 2
+    correction_seed: int = 2  # the simulated round-two annotators' (urur.synthetic.review)
     review: ReviewParams = Field(default_factory=ReviewParams)
     top_share: float = Field(0.2, gt=0.0, le=1.0)  # the "top 20 %" of patches by score
     # Label Studio tasks' data.image: this + "<image_id>/<patch_id>.png" (the tiling stage's patches)
@@ -163,43 +139,6 @@ def choose_round_one(
 def round_images(rounds: pd.DataFrame, number: int) -> list[str]:
     """Image ids of round ``number`` (1 or 2), sorted."""
     return sorted(rounds.loc[rounds["round"] == number, "image_id"].astype(str))
-
-
-def uncertainty_maps(logits: torch.Tensor, margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labels (uint8), entropy / log K (0 = sure, 1 = uniform) and small-margin flags of (1, K, H, W) logits.
-
-    A pixel's margin is its top softmax probability minus the second; below ``margin`` it is unsure.
-    """
-    probabilities = torch.softmax(logits[0].float(), dim=0)
-    top2 = probabilities.topk(2, dim=0)
-    entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=0) / math.log(logits.shape[1])
-    low_margin = (top2.values[0] - top2.values[1]) < margin
-    labels = top2.indices[0].to(torch.uint8)
-    return labels.numpy(), entropy.numpy(), low_margin.numpy()
-
-
-def patch_scores(
-    image_id: str, entropy: np.ndarray, low_margin: np.ndarray, patch_size: int, overlap: int, score: str
-) -> pd.DataFrame:
-    """One ranking row per patch: mean entropy, share of small-margin pixels, ``score``, rank (1 = first)."""
-    rows = []
-    for window in patch_grid(*entropy.shape, patch_size, overlap):
-        rows.append(
-            {
-                "image_id": image_id,
-                "patch_id": patch_id(image_id, window),
-                "row": window.row,
-                "col": window.col,
-                "height": window.height,
-                "width": window.width,
-                "entropy": float(crop(entropy, window).mean()),
-                "low_margin": float(crop(low_margin, window).mean()),
-            }
-        )
-    table = pd.DataFrame(rows)
-    table["score"] = table[score]
-    table["rank"] = rankdata(-table["score"].to_numpy(), method="ordinal").astype(int)
-    return table.sort_values("rank").reset_index(drop=True)[list(RANKING_COLUMNS)]
 
 
 def model_version(checkpoint: str | Path) -> str:
@@ -324,231 +263,10 @@ def check_drafts(drafts_dir: str | Path) -> dict:
         expected = (
             drafts_dir / "cvat" / f"{image_id}.zip",
             drafts_dir / LABEL_STUDIO_FOLDER / f"{image_id}.json",
-            drafts_dir / "index" / image_id,
+            drafts_dir / INDEX_DRAFTS / image_id,
             mask_path(drafts_dir / PREDICTION_FOLDER, image_id),
         )
         absent = [str(path) for path in expected if not path.exists()]
         if absent:
             raise PrelabelError(f"draft folder {drafts_dir} lacks {', '.join(absent)}: {fix}")
     return listing
-
-
-def noticed_errors(wrong: np.ndarray, min_width: int = 1, min_area: int = 1) -> np.ndarray:
-    """The part of a disagreement map (bool) a reviewer notices: regions at least ``min_width`` px
-    thick (a binary opening removes thinner slivers) and ``min_area`` px large (8-connected),
-    with the wrong pixels on their rim."""
-    core = ndimage.binary_opening(wrong, np.ones((min_width, min_width), bool)) if min_width > 1 else wrong
-    regions, _ = ndimage.label(core, np.ones((3, 3), bool))
-    large = np.bincount(regions.ravel()) >= min_area
-    large[0] = False
-    seen = large[regions]
-    return wrong & ndimage.binary_dilation(seen, np.ones((3, 3), bool)) if min_width > 1 else seen
-
-
-def correct_patch(
-    draft: np.ndarray, truth: np.ndarray, annotated: np.ndarray, review: ReviewParams | None = None
-) -> np.ndarray:
-    """An annotator's correction: where they notice the draft disagrees with the truth
-    (:func:`noticed_errors`) they draw their own label (``annotated``: the truth with their usual
-    mistakes); elsewhere the draft stays."""
-    review = review or ReviewParams(min_error_width=1, min_error_area=1)
-    fix = noticed_errors(draft != truth, review.min_error_width, review.min_error_area)
-    return np.where(fix, annotated, draft)
-
-
-def simulate_corrections(
-    truth: np.ndarray,
-    image_id: str,
-    drafts: dict[str, np.ndarray],
-    patch_size: int,
-    overlap: int,
-    seed: int,
-    habits: AnnotatorHabits | None = None,
-    review: ReviewParams | None = None,
-) -> dict[str, np.ndarray]:
-    """Corrected draft of every patch of one image (annotators' mistakes seeded per patch)."""
-    windows = patch_grid(*truth.shape, patch_size, overlap)
-    annotated = simulate_annotations(truth, image_id, windows, seed, habits=habits)
-    return {
-        pid: correct_patch(drafts[pid], crop(truth, window), annotated[pid], review)
-        for window, pid in ((w, patch_id(image_id, w)) for w in windows)
-    }
-
-
-def correct_images(
-    truth_dir: str | Path,
-    image_manifest: pd.DataFrame,
-    drafts_dir: str | Path,
-    out_dir: str | Path,
-    *,
-    seed: int,
-    review: ReviewParams | None = None,
-    export_format: str = "cvat",
-) -> pd.DataFrame:
-    """Round two on synthetic data: correct every drafted image, export as ``export_format``.
-
-    Returns the exact pixels each patch's correction changed (``image_id, patch_id, pixels,
-    changed_pixels``).
-    """
-    listing = check_drafts(drafts_dir)
-    records = image_manifest.set_index("image_id").loc[listing["images"]].reset_index()
-    rows = []
-    for record in records.to_dict("records"):
-        image_id = str(record["image_id"])
-        path, window = truth_window(Path(truth_dir), record)
-        with rasterio.open(path) as src:
-            truth = src.read(1, window=window)
-        windows = patch_grid(*truth.shape, listing["patch_size"], listing["overlap"])
-        drafts, _, _ = read_export(Path(drafts_dir) / "index", image_id, windows, format="index")
-        corrected = simulate_corrections(
-            truth, image_id, drafts, listing["patch_size"], listing["overlap"], seed, review=review
-        )
-        write_annotation_export(out_dir, image_id, corrected, export_format)
-        rows += [
-            {
-                "image_id": image_id,
-                "patch_id": pid,
-                "pixels": drafts[pid].size,
-                "changed_pixels": int(np.count_nonzero(corrected[pid] != drafts[pid])),
-            }
-            for pid in corrected
-        ]
-    return pd.DataFrame(rows, columns=["image_id", "patch_id", "pixels", "changed_pixels"])
-
-
-def count_changes(drafts_dir: str | Path, corrected_dir: str | Path) -> pd.DataFrame:
-    """Pixels the annotators changed in each draft patch, read back from their corrected exports.
-
-    A corrected export must hold exactly the drafts' patches (same grid): otherwise an error
-    names the export and the patch ids that differ.
-    """
-    listing = check_drafts(drafts_dir)
-    rows = []
-    for image_id in listing["images"]:
-        info = raster_info(mask_path(Path(drafts_dir) / PREDICTION_FOLDER, image_id))
-        windows = patch_grid(info.height, info.width, listing["patch_size"], listing["overlap"])
-        drafts, _, _ = read_export(Path(drafts_dir) / "index", image_id, windows, format="index")
-        expected = set(drafts)
-        try:
-            corrected, found, source = read_export(
-                corrected_dir, image_id, windows, num_classes=listing["num_classes"]
-            )
-        except AnnotationError as error:
-            raise PrelabelError(
-                f"the corrected export of {image_id} does not match its drafts' patch grid "
-                f"({listing['patch_size']} px, overlap {listing['overlap']}):\n{error}"
-            ) from error
-        if found != expected:
-            raise PrelabelError(
-                f"{source}: corrected export holds patches {sorted(found - expected)[:5]} that its drafts "
-                f"({Path(drafts_dir) / 'index' / image_id}) do not have; the drafts' grid is "
-                f"{listing['patch_size']} px with overlap {listing['overlap']}. Correct the drafts of "
-                "this run (re-import them) instead of patches cut on another grid"
-            )
-        rows += [
-            {
-                "image_id": image_id,
-                "patch_id": pid,
-                "pixels": drafts[pid].size,
-                "changed_pixels": int(np.count_nonzero(corrected[pid] != drafts[pid])),
-            }
-            for pid in drafts
-        ]
-    return pd.DataFrame(rows, columns=["image_id", "patch_id", "pixels", "changed_pixels"])
-
-
-def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` for ``positive`` (Mann-Whitney U, ties counted half);
-    NaN when one of the two groups is empty."""
-    positive = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def prediction_quality(
-    drafts_dir: str | Path, masks_dir: str | Path, num_classes: int = len(URUR_CLASSES)
-) -> dict[str, float | list[float]]:
-    """Pre-labels (whole predictions) against the final merged masks, one confusion matrix over all."""
-    listing = check_drafts(drafts_dir)
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    for image_id in listing["images"]:
-        prediction = read_raster(mask_path(Path(drafts_dir) / PREDICTION_FOLDER, image_id))
-        confusion += confusion_matrix(prediction, read_raster(mask_path(masks_dir, image_id)), num_classes)
-    return segmentation_metrics(confusion)
-
-
-def effort_summary(
-    changes: pd.DataFrame, ranking: pd.DataFrame, quality: dict, top_share: float = 0.2
-) -> dict[str, float | None]:
-    """The effort/quality table: what the drafts saved against labelling every pixel from scratch.
-
-    ``effort_saved_pct`` = 100 x (1 - changed pixels / patch pixels), the from-scratch baseline
-    labelling every pixel (100 %). The ranking works if changed patches score high: ROC AUC of
-    ``score`` for "patch changed" (undefined, None, when every patch or none was changed), ROC
-    AUC for "patch needed more correction than the median patch" (defined as long as the
-    patches differ; it judges the ordering when weak drafts leave no patch untouched), Spearman's
-    rank correlation of score and changed share, and the share of changed pixels in the
-    ``top_share`` of patches by score.
-    """
-    table = changes.merge(ranking[["patch_id", "score"]], on="patch_id", how="left", validate="one_to_one")
-    if table["score"].isna().any():
-        missing = table.loc[table["score"].isna(), "patch_id"].tolist()[:5]
-        raise PrelabelError(
-            f"patches {missing} have corrections but no uncertainty score; rerun the prelabel stage"
-        )
-    changed = table["changed_pixels"].to_numpy()
-    changed_share = changed / table["pixels"].to_numpy()
-    scores = table["score"].to_numpy()
-    pixels = int(table["pixels"].sum())
-    top = table.sort_values("score", ascending=False, kind="stable").head(math.ceil(top_share * len(table)))
-    summary = {
-        "patches": len(table),
-        "patches_unchanged_share": float(np.mean(changed == 0)),
-        "pixels_changed_share": float(changed.sum() / pixels),
-        "scratch_pixels_share": 1.0,
-        "effort_saved_pct": float(100 * (1 - changed.sum() / pixels)),
-        "ranking_roc_auc": roc_auc(scores, changed > 0),
-        "ranking_roc_auc_above_median": roc_auc(scores, changed_share > np.median(changed_share)),
-        "ranking_spearman": float(spearmanr(scores, changed_share).statistic)
-        if len(np.unique(scores)) > 1 and len(np.unique(changed_share)) > 1
-        else float("nan"),  # undefined for a constant column
-        "top_patches_correction_share": float(top["changed_pixels"].sum() / changed.sum())
-        if changed.sum()
-        else float("nan"),
-        "prelabel_aAcc": quality["aAcc"],
-        "prelabel_mIoU": quality["mIoU"],
-    }
-    names = URUR_CLASSES[: len(quality["IoU"])]
-    summary |= {f"prelabel_IoU_{name}": iou for name, iou in zip(names, quality["IoU"], strict=True)}
-    # JSON has no NaN (DVC and strict parsers refuse it): an undefined value is null.
-    return {
-        key: None if isinstance(value, float) and math.isnan(value) else value
-        for key, value in summary.items()
-    }
-
-
-def truth_agreement(
-    truth_dir: str | Path,
-    image_manifest: pd.DataFrame,
-    masks_dir: str | Path,
-    rounds: pd.DataFrame,
-    num_classes: int = len(URUR_CLASSES),
-) -> pd.DataFrame:
-    """Final masks against the synthetic truth: from scratch (round 1) beside pre-labelled (round 2)."""
-    records = image_manifest.set_index("image_id")
-    rows = []
-    for number, group in ((1, "from_scratch"), (2, "prelabelled")):
-        confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-        ids = round_images(rounds, number)
-        for image_id in ids:
-            path, window = truth_window(Path(truth_dir), {"image_id": image_id, **records.loc[image_id]})
-            with rasterio.open(path) as src:
-                truth = src.read(1, window=window)
-            # The mask is the target so its ignore pixels (image fill) are left out.
-            confusion += confusion_matrix(truth, read_raster(mask_path(masks_dir, image_id)), num_classes)
-        metrics = segmentation_metrics(confusion)
-        rows.append({"group": group, "images": len(ids), "aAcc": metrics["aAcc"], "mIoU": metrics["mIoU"]})
-    return pd.DataFrame(rows)

@@ -1,6 +1,6 @@
-"""Procedural URUR-like raw scenes and simulated annotators: the embedded default dataset."""
+"""Procedural URUR-like raw scenes and simulated annotators and reviewers: the embedded default dataset."""
 
-from urur.synthetic.annotators import annotate_images, simulate_annotations, write_annotation_export
+from urur.synthetic.annotators import annotate_images, simulate_annotations
 from urur.synthetic.scenes import SceneSpec, SyntheticScene, generate_scenes, synthesize_scene
 
 __all__ = [
@@ -10,5 +10,4 @@ __all__ = [
     "generate_scenes",
     "simulate_annotations",
     "synthesize_scene",
-    "write_annotation_export",
 ]

@@ -8,7 +8,7 @@ from (seed, patch id)), so two patches sometimes disagree inside their overlap, 
 annotation merge has to settle.
 
 Exports are written in what a user's annotation team would hand over (index or URUR-palette
-PNGs, CVAT "Segmentation mask 1.1" zips) by :mod:`urur.dataset.annotation_export`.
+PNGs, CVAT "Segmentation mask 1.1" zips) by :mod:`urur.dataset.annotation.export`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from rasterio.windows import Window as RasterWindow
 from scipy import ndimage
 
 from urur.classes import URUR_CLASSES
-from urur.dataset.annotation_export import ANNOTATION_FORMATS, write_annotation_export
-from urur.dataset.tiling import Window, patch_grid, patch_id
+from urur.dataset.annotation.export import ANNOTATION_FORMATS, write_annotation_export
+from urur.dataset.tiling import patch_grid, patch_id
+from urur.io.windows import Window
 from urur.parallel import map_items
 from urur.synthetic.layout import (
     BARELAND,

@@ -1,4 +1,5 @@
-"""Ingestion: scene table checks, raw scene checks, 16-bit stretch, cutting with georeferencing kept."""
+"""Ingestion: raw scene checks, 16-bit stretch and fill as ingestion applies them, cutting with
+georeferencing kept, the manifest and its checksums."""
 
 from __future__ import annotations
 
@@ -11,46 +12,14 @@ import pandas as pd
 import pytest
 import rasterio
 
+from tests.support.scenes import RAW_TRANSFORM, noise, scene_row, write_table
 from urur.config import IngestionParams, RuntimeParams
-from urur.dataset.ingestion import (
-    MANIFEST_COLUMNS,
-    IngestionError,
-    ingest_scene,
-    ingest_scenes,
-    load_scene_table,
-    pixel_checksum,
-    stretch_limits,
-    stretch_sample,
-    to_uint8,
-    validate_raw_scene,
-    validate_scene_table,
-)
-from urur.dataset.tiling import Window
+from urur.dataset.ingestion import MANIFEST_COLUMNS, ingest_scene, ingest_scenes, validate_raw_scene
+from urur.dataset.leaks import pixel_checksum
+from urur.dataset.scene_table import IngestionError, load_scene_table
 from urur.io.raster import RasterReadError, raster_info, read_raster, write_raster
+from urur.io.windows import Window
 from urur.pipelines.ingestion.nodes import ingest
-
-# A rotated/sheared transform so that the offset rule is checked in full, not only for north-up.
-RAW_TRANSFORM = (0.5, 0.1, 500000.0, 0.2, -0.5, 4000000.0)
-
-
-def scene_row(scene_id: str, file: str) -> dict[str, str]:
-    return {
-        "scene_id": scene_id,
-        "city": "hefei",
-        "source": "gf2",
-        "capture_date": "2021-05-01",
-        "file": file,
-    }
-
-
-def write_table(path, rows) -> None:
-    pd.DataFrame(rows, columns=["scene_id", "city", "source", "capture_date", "file"]).to_csv(
-        path, index=False
-    )
-
-
-def noise(shape, dtype=np.uint8, seed=0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
 
 
 def tree_digest(folder) -> dict[str, str]:
@@ -59,22 +28,6 @@ def tree_digest(folder) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
-
-
-@pytest.fixture
-def raw_dir(tmp_path):
-    """Three valid raw scenes: georeferenced 8-bit RGB GeoTIFF, 16-bit RGBN GeoTIFF, 8-bit PNG."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    write_raster(raw / "a.tif", noise((64, 96, 3)), crs="EPSG:32650", transform=RAW_TRANSFORM)
-    write_raster(
-        raw / "b.tif", noise((64, 64, 4), np.uint16, seed=1), crs="EPSG:4326", transform=RAW_TRANSFORM
-    )
-    write_raster(raw / "pngs" / "c.png", noise((32, 32, 3), seed=2))
-    write_table(
-        raw / "scenes.csv", [scene_row("a", "a.tif"), scene_row("b", "b.tif"), scene_row("c", "pngs/c.png")]
-    )
-    return raw
 
 
 def test_cut_images_keep_pixels_crs_and_shifted_transform(raw_dir, tmp_path):
@@ -128,42 +81,6 @@ def test_tall_16_bit_scene_is_converted_strip_by_strip_with_one_decimated_stretc
     for row in rows:
         window = Window(row["row_off"], row["col_off"], row["height"], row["width"])
         np.testing.assert_array_equal(read_raster(tmp_path / "out" / row["path"]), expected[window.slices])
-
-
-def test_stretch_sample_is_every_step_th_pixel_read_in_strips(tmp_path):
-    array = noise((1100, 40, 3), np.uint16, seed=5)  # 1100 rows: three 506-row strips at step 11
-    write_raster(tmp_path / "tall.tif", array)
-    sample, valid = stretch_sample(tmp_path / "tall.tif", bands=(1, 2, 3), max_side=100)
-    np.testing.assert_array_equal(sample, array[::11, ::11])
-    assert valid is None  # no nodata tag, mask or fill value: every pixel counts
-    array[:, :20] = 0
-    write_raster(tmp_path / "fill.tif", array, nodata=0)
-    sample, valid = stretch_sample(tmp_path / "fill.tif", bands=(1, 2, 3), max_side=100)
-    np.testing.assert_array_equal(valid, (array[::11, ::11] != 0).any(axis=-1))
-
-
-def test_to_uint8_stretch_edge_cases():
-    image = noise((8, 9, 2), np.uint16, seed=6)
-    eight_bit = noise((4, 4, 3))
-    assert to_uint8(eight_bit) is eight_bit  # 8-bit imagery is kept as it is
-    limits = np.array([[1000.0, 3000.0], [0.0, 65535.0]])
-    expected = np.stack(
-        [
-            np.clip(np.round((image[..., k] - lo) * 255 / (hi - lo)), 0, 255)
-            for k, (lo, hi) in enumerate(limits)
-        ],
-        axis=-1,
-    )
-    np.testing.assert_array_equal(to_uint8(image, limits=limits), expected)
-    np.testing.assert_array_equal(to_uint8(np.full((3, 3), 7, np.uint16)), np.zeros((3, 3), np.uint8))
-    single = image[..., 0]
-    low, high = np.percentile(single, [10, 90])
-    np.testing.assert_array_equal(
-        to_uint8(single, 10, 90), np.clip(np.round((single - low) * 255 / (high - low)), 0, 255)
-    )
-    np.testing.assert_allclose(stretch_limits(image, 10, 90)[1], np.percentile(image[..., 1], [10, 90]))
-    with pytest.raises(ValueError, match="float32"):
-        to_uint8(image.astype(np.float32))
 
 
 def test_rgb_bands_choose_and_order_the_kept_bands(tmp_path):
@@ -228,40 +145,6 @@ def test_manifest_checksum_is_independent_of_compression(raw_dir, tmp_path):
     rows = ingest_scene(scene_row("a", "a.tif"), raw_dir, tmp_path / "out")
     raw = read_raster(raw_dir / "a.tif")
     assert rows[0]["checksum"] == hashlib.sha256(np.ascontiguousarray(raw[:32, :48]).tobytes()).hexdigest()
-
-
-def test_duplicate_scene_ids_are_named(raw_dir):
-    write_table(
-        raw_dir / "dup.csv", [scene_row("a", "a.tif"), scene_row("b", "b.tif"), scene_row("a", "b.tif")]
-    )
-    with pytest.raises(IngestionError, match=r"dup\.csv lists scene ids more than once: a;"):
-        load_scene_table(raw_dir / "dup.csv")
-
-
-def test_missing_files_are_named(raw_dir):
-    write_table(raw_dir / "missing.csv", [scene_row("a", "a.tif"), scene_row("z", "gone/z.tif")])
-    with pytest.raises(IngestionError, match=r"missing\.csv lists files missing from .*raw: gone/z\.tif"):
-        load_scene_table(raw_dir / "missing.csv")
-
-
-def test_empty_table_and_empty_csv_and_missing_columns(raw_dir):
-    write_table(raw_dir / "header_only.csv", [])
-    with pytest.raises(IngestionError, match=r"header_only\.csv lists no scenes"):
-        load_scene_table(raw_dir / "header_only.csv")
-    (raw_dir / "blank.csv").write_text("")
-    with pytest.raises(IngestionError, match=r"blank\.csv is empty"):
-        load_scene_table(raw_dir / "blank.csv")
-    (raw_dir / "short.csv").write_text("scene_id,file\na,a.tif\n")
-    with pytest.raises(
-        IngestionError, match=r"short\.csv lacks columns \['city', 'source', 'capture_date'\]"
-    ):
-        load_scene_table(raw_dir / "short.csv")
-
-
-def test_unsafe_scene_ids_are_rejected(raw_dir):
-    write_table(raw_dir / "ids.csv", [scene_row("../a", "a.tif")])
-    with pytest.raises(IngestionError, match=r"ids\.csv has empty or unsafe scene ids '\.\./a'"):
-        load_scene_table(raw_dir / "ids.csv")
 
 
 def test_empty_raw_folder_is_named(tmp_path):
@@ -474,38 +357,11 @@ def test_quoted_comma_rgb_bands_and_bad_values_name_the_row(tmp_path):
         load_scene_table(raw / "scenes.csv")
 
 
-def test_header_with_spaces_after_commas_is_accepted(raw_dir):
-    text = (raw_dir / "scenes.csv").read_text().replace(",", ", ")
-    (raw_dir / "scenes.csv").write_text(text)
-    table = load_scene_table(raw_dir / "scenes.csv")
-    assert list(table.columns) == ["scene_id", "city", "source", "capture_date", "file"]
-    assert table["file"].tolist() == ["a.tif", "b.tif", "pngs/c.png"]
-
-
-def test_one_file_under_two_scene_ids_is_refused_naming_both(raw_dir, tmp_path):
-    write_table(raw_dir / "scenes.csv", [scene_row("a", "a.tif"), scene_row("a2", "./a.tif")])
-    with pytest.raises(IngestionError, match=r"same file under several scene ids: a\.tif as 'a' and 'a2'"):
-        load_scene_table(raw_dir / "scenes.csv")
-
-
 def test_a_copied_scene_under_another_id_is_refused_naming_both(raw_dir, tmp_path):
     (raw_dir / "copy.tif").write_bytes((raw_dir / "a.tif").read_bytes())
     write_table(raw_dir / "scenes.csv", [scene_row("a", "a.tif"), scene_row("z", "copy.tif")])
     with pytest.raises(IngestionError, match=r"a_r00000_c00000 \(scene a\) = z_r00000_c00000 \(scene z\)"):
         ingest_scenes(load_scene_table(raw_dir / "scenes.csv"), raw_dir, tmp_path / "out")
-
-
-def test_stretch_and_split_factor_errors_say_what_is_wrong(tmp_path):
-    image = noise((4, 4, 3), np.uint16, seed=27)
-    with pytest.raises(ValueError, match=r"need 0 <= low_pct < high_pct <= 100, got 98, 2"):
-        stretch_limits(image, 98, 2)
-    with pytest.raises(ValueError, match=r"need 0 <= low_pct < high_pct <= 100, got 50, 50"):
-        stretch_limits(image, 50, 50)
-    with pytest.raises(ValueError, match=r"got stretch limits for 2 bands but the array has 3"):
-        to_uint8(image, limits=np.array([[0, 1], [0, 1]]))
-    write_raster(tmp_path / "s.tif", noise((4, 4, 3), seed=28))
-    with pytest.raises(ValueError, match=r"split_factor must be a positive integer, got 0"):
-        validate_raw_scene(tmp_path / "s.tif", split_factor=0)
 
 
 def test_the_ingestion_node_stretches_16_bit_between_the_2_and_98_percentiles(tmp_path, monkeypatch):
@@ -520,45 +376,6 @@ def test_the_ingestion_node_stretches_16_bit_between_the_2_and_98_percentiles(tm
     np.testing.assert_array_equal(_stitch(manifest, images_dir, (64, 64, 3)), expected)
 
 
-def test_remaining_ingestion_errors_say_what_is_wrong(raw_dir, tmp_path):
-    table = pd.read_csv(raw_dir / "scenes.csv", dtype=str)
-    with pytest.raises(
-        IngestionError, match=rf"raw folder {tmp_path / 'nowhere'} does not exist; put the raw"
-    ):
-        validate_scene_table(table, tmp_path / "nowhere")
-    bitmap = pd.concat([table, pd.DataFrame([scene_row("d", "d.bmp")])], ignore_index=True)
-    with pytest.raises(
-        IngestionError, match=r"the scene table lists files of unsupported types: d\.bmp; convert"
-    ):
-        validate_scene_table(bitmap, raw_dir)
-    with pytest.raises(
-        FileNotFoundError, match=rf"scene table {raw_dir / 'other.csv'} does not exist; create"
-    ):
-        load_scene_table(raw_dir / "other.csv")
-    image = noise((4, 4, 3), np.uint16, seed=29)
-    with pytest.raises(ValueError, match=r"^no valid pixels to compute a stretch from$"):
-        stretch_limits(image, valid=np.zeros((4, 4), bool))
-
-
-def test_stretch_defaults_are_the_2_and_98_percentiles_and_0_100_are_allowed():
-    image = noise((16, 12, 3), np.uint16, seed=9)
-    pixels = image.reshape(-1, 3)
-    np.testing.assert_allclose(stretch_limits(image), np.percentile(pixels, [2, 98], axis=0).T)
-    np.testing.assert_allclose(stretch_limits(image, 0, 100), np.stack([pixels.min(0), pixels.max(0)], 1))
-    low, high = np.percentile(pixels, [2, 98], axis=0)
-    expected = np.clip(np.round((image - low) * 255 / (high - low)), 0, 255).astype(np.uint8)
-    got = to_uint8(image)
-    assert got.dtype == np.uint8
-    np.testing.assert_array_equal(got, expected)
-    # The valid mask selects pixels even when every pixel is valid (a full boolean mask).
-    np.testing.assert_allclose(
-        stretch_limits(image, 2, 98, valid=np.ones(image.shape[:2], bool)), stretch_limits(image)
-    )
-    for low_pct, high_pct in ((-1, 50), (50, 100.5), (50, 50)):
-        with pytest.raises(ValueError, match=r"need 0 <= low_pct < high_pct <= 100"):
-            stretch_limits(image, low_pct, high_pct)
-
-
 def test_ingestion_logs_what_it_read_and_wrote(raw_dir, tmp_path, caplog):
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO, logger="urur.dataset.ingestion"):
@@ -571,43 +388,7 @@ def test_ingestion_logs_what_it_read_and_wrote(raw_dir, tmp_path, caplog):
     assert list(manifest.index) == list(range(len(manifest)))
 
 
-def test_long_problem_lists_are_cut_at_ten(raw_dir):
-    rows = [scene_row("a", "a.tif")] + [scene_row(f"z{k:02d}", f"gone/z{k:02d}.tif") for k in range(12)]
-    write_table(raw_dir / "missing.csv", rows)
-    names = ", ".join(f"gone/z{k:02d}.tif" for k in range(10))
-    kept = r" \(the folder holds a\.tif, b\.tif, pngs/c\.png\); add them, or fix or remove their rows$"
-    with pytest.raises(IngestionError, match=rf"raw: {names} and 2 more{kept}"):
-        load_scene_table(raw_dir / "missing.csv")
-    write_table(raw_dir / "ten.csv", rows[:11])
-    with pytest.raises(IngestionError, match=rf"raw: {names}{kept}"):
-        load_scene_table(raw_dir / "ten.csv")
-
-
-def test_duplicate_pixel_check_skips_all_fill_cuts_and_names_the_source():
-    from urur.dataset.ingestion import check_duplicate_pixels
-
-    manifest = pd.DataFrame(
-        {
-            "image_id": ["a_0", "b_0", "c_0", "d_0"],
-            "scene_id": ["a", "b", "c", "d"],
-            "checksum": ["empty", "empty", "same", "same"],
-            "fill_pixels": [16, 16, 15, 0],
-            "height": [4, 4, 4, 4],
-            "width": [4, 4, 4, 4],
-        }
-    )
-    # a and b are entirely fill (equal without being a leak); c has one valid pixel, so it counts.
-    with pytest.raises(
-        IngestionError,
-        match=r"^the image manifest hold the same pixels under different scene ids: "
-        r"c_0 \(scene c\) = d_0 \(scene d\)\. The same scene is listed twice \(under another name or as a "
-        r"copy\): keep one row per scene\.$",
-    ):
-        check_duplicate_pixels(manifest)
-    check_duplicate_pixels(manifest.iloc[:3])  # the two all-fill cuts alone are fine
-    # Without a scene_id column every image is its own scene; groups are reported in checksum order.
-    no_scenes = pd.DataFrame({"image_id": ["x", "y", "p", "q"], "checksum": ["9", "9", "1", "1"]})
-    with pytest.raises(
-        IngestionError, match=r"^the images hold .*: p \(scene p\) = q \(scene q\), x \(scene x\)"
-    ):
-        check_duplicate_pixels(no_scenes, source="the images")
+def test_split_factor_error_says_what_is_wrong(tmp_path):
+    write_raster(tmp_path / "s.tif", noise((4, 4, 3), seed=28))
+    with pytest.raises(ValueError, match=r"split_factor must be a positive integer, got 0"):
+        validate_raw_scene(tmp_path / "s.tif", split_factor=0)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from urur.dataset.ingestion import IngestionError
+from urur.dataset.scene_table import IngestionError
 from urur.dataset.split import footprint_groups, split_images
 
 

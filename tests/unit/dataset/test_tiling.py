@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from urur.dataset.tiling import (
     PATCH_MANIFEST_COLUMNS,
-    Window,
     crop,
     merge_patches,
     patch_grid,
@@ -22,6 +21,7 @@ from urur.dataset.tiling import (
     tile_images,
 )
 from urur.io.raster import read_raster, write_raster
+from urur.io.windows import Window
 
 grids = st.integers(2, 40).flatmap(
     lambda size: st.tuples(st.integers(1, 90), st.integers(1, 90), st.just(size), st.integers(0, size - 1))

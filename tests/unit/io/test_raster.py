@@ -7,7 +7,6 @@ import pytest
 import rasterio
 from rasterio.crs import CRS
 
-from urur.dataset.tiling import Window
 from urur.io.raster import (
     GEOTIFF_BLOCK_SIZE,
     RasterReadError,
@@ -19,6 +18,7 @@ from urur.io.raster import (
     write_raster,
     write_world_file,
 )
+from urur.io.windows import Window
 
 UTM_TRANSFORM = (0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0)
 TRANSFORM = (0.5, 0.1, 500000.0, 0.2, -0.5, 4000000.0)  # rotated, so the world file's order is checked

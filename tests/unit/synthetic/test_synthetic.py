@@ -17,15 +17,15 @@ from PIL import Image
 from scipy import ndimage
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE, rgb_to_index
-from urur.dataset.annotation_export import instance_colours
-from urur.dataset.tiling import Window, patch_grid, patch_id
+from urur.dataset.annotation.export import instance_colours, write_annotation_export
+from urur.dataset.tiling import patch_grid, patch_id
+from urur.io.windows import Window
 from urur.synthetic import (
     SceneSpec,
     annotate_images,
     generate_scenes,
     simulate_annotations,
     synthesize_scene,
-    write_annotation_export,
 )
 from urur.synthetic.annotators import AnnotatorHabits
 from urur.synthetic.appearance import render_rows, scene_look
@@ -429,7 +429,7 @@ def _manifest(table: pd.DataFrame, size: int = 256, split: int = 2) -> pd.DataFr
 
 @pytest.mark.parametrize("export_format", ["index", "rgb", "cvat", "label_studio"])
 def test_annotate_images_reads_each_image_window_and_merges_back(tmp_path, generated, export_format):
-    from urur.dataset.annotation import merge_image_annotations
+    from urur.dataset.annotation.merge import merge_image_annotations
 
     root, table = generated
     manifest = _manifest(table)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from urur.config import AnnotationParams, RuntimeParams, TilingParams
-from urur.dataset.annotation import merge_annotations
+from urur.dataset.annotation.merge import merge_annotations
 from urur.io.atomic import staging_directories
 from urur.io.stamp import check_stamp, write_stamp
 

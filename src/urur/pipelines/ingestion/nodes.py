@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from urur.config import IngestionParams, RuntimeParams
-from urur.dataset.ingestion import ingest_scenes, load_scene_table
+from urur.dataset.ingestion import ingest_scenes
+from urur.dataset.scene_table import read_scene_table, table_source
 from urur.dataset.sources import describe_source
 from urur.io.atomic import staging_directories
 from urur.io.stamp import write_stamp
@@ -23,7 +24,8 @@ def ingest(
     the dataset's source record names the raw folder, so a run for another source never reuses it.
     """
     source = describe_source(raw_dir, environment)
-    scene_table = load_scene_table(raw_dir / p.scene_table)
+    table_path = raw_dir / p.scene_table
+    scene_table = read_scene_table(table_path)
     with staging_directories("images") as (images_dir,):
         manifest = ingest_scenes(
             scene_table,
@@ -33,6 +35,7 @@ def ingest(
             rgb_bands=p.rgb_bands,
             zero_is_fill=p.zero_is_fill,
             workers=runtime.workers,
+            source=table_source(table_path),
         )
         write_stamp(images_dir, manifest)
     log.info("Ingested %d raw scenes into %d UHR images", len(scene_table), len(manifest))

@@ -1,25 +1,28 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from urur import prelabel
+from urur.classes import URUR_CLASSES
 from urur.config import RuntimeParams, TilingParams
-from urur.dataset.annotation import merge_annotations
+from urur.dataset.annotation.export import copy_exports
+from urur.dataset.annotation.merge import merge_annotations
 from urur.io.atomic import staging_directories
+from urur.prelabel import drafts, effort
+from urur.prelabel.drafts import INDEX_DRAFTS, PrelabelParams, check_drafts, round_images
+from urur.synthetic import review
 from urur.training import fit
 from urur.training.checkpoint import configuration_name
 
 log = logging.getLogger(__name__)
 
 
-def choose_round_one(image_manifest: pd.DataFrame, p: prelabel.PrelabelParams) -> pd.DataFrame:
+def choose_round_one(image_manifest: pd.DataFrame, p: PrelabelParams) -> pd.DataFrame:
     """Which images are annotated from scratch (round 1) and which get drafts (round 2)."""
-    p = prelabel.PrelabelParams.model_validate(p)
-    rounds = prelabel.choose_round_one(
+    p = PrelabelParams.model_validate(p)
+    rounds = drafts.choose_round_one(
         image_manifest, p.round_one.scene_fraction, p.round_one.seed, p.round_one.images
     )
     log.info("Round one: %d of %d images from scratch", (rounds["round"] == 1).sum(), len(rounds))
@@ -35,7 +38,7 @@ def merge_round_one(
     runtime: RuntimeParams,
 ) -> Path:
     """Merge round one's exports into the masks the pre-labelling model trains on."""
-    ids = prelabel.round_images(rounds, 1)
+    ids = round_images(rounds, 1)
     with staging_directories("round_one_masks") as (masks_dir,):
         merge_annotations(
             image_manifest[image_manifest["image_id"].isin(ids)],
@@ -50,17 +53,15 @@ def merge_round_one(
     return masks_dir
 
 
-def train_prelabel_model(
-    images_dir: Path, masks_dir: Path, rounds: pd.DataFrame, p: prelabel.PrelabelParams
-) -> dict:
+def train_prelabel_model(images_dir: Path, masks_dir: Path, rounds: pd.DataFrame, p: PrelabelParams) -> dict:
     """Train the pre-labelling model (``prelabel.training.model``) on round one; returns which
     checkpoint drafts use.
 
     Checkpoints go to ``<checkpoint_dir>/<model>-<configuration digest>``, as the training stage's:
     another configuration trains beside them, never over them.
     """
-    p = prelabel.PrelabelParams.model_validate(p)
-    train_ids = prelabel.round_images(rounds, 1)
+    p = PrelabelParams.model_validate(p)
+    train_ids = round_images(rounds, 1)
     out_dir = Path(p.checkpoint_dir) / configuration_name(p.training, train_ids)
     result = fit(p.training, train_ids, images_dir, masks_dir, out_dir)
     checkpoint = result.best_checkpoint or result.last_checkpoint
@@ -71,19 +72,19 @@ def train_prelabel_model(
 
 
 def draft(
-    images_dir: Path, rounds: pd.DataFrame, model: dict, grid: TilingParams, p: prelabel.PrelabelParams
+    images_dir: Path, rounds: pd.DataFrame, model: dict, grid: TilingParams, p: PrelabelParams
 ) -> tuple[Path, pd.DataFrame]:
     """Predict round two's images and cut the predictions into drafts with uncertainty rankings."""
-    p = prelabel.PrelabelParams.model_validate(p)
+    p = PrelabelParams.model_validate(p)
     with staging_directories("prelabel_drafts") as (drafts_dir,):
-        ranking = prelabel.draft_images(
+        ranking = drafts.draft_images(
             model["checkpoint"],
-            prelabel.round_images(rounds, 2),
+            round_images(rounds, 2),
             images_dir,
             drafts_dir,
             patch_size=grid.patch_size,
             overlap=grid.overlap,
-            num_classes=len(p.training.class_names or prelabel.URUR_CLASSES),
+            num_classes=len(p.training.class_names or URUR_CLASSES),
             margin=p.margin,
             score=p.score,
             label_studio_images=p.label_studio_images,
@@ -92,26 +93,30 @@ def draft(
     return drafts_dir, ranking
 
 
-def correct_drafts(
+def simulate_corrections(
     truth_dir: Path,
     image_manifest: pd.DataFrame,
     annotations_dir: Path,
     drafts_dir: Path,
     rounds: pd.DataFrame,
-    p: prelabel.PrelabelParams,
+    p: PrelabelParams,
 ) -> tuple[Path, pd.DataFrame]:
     """Simulated round two: annotators correct the drafts; round one's exports are carried along,
     so the folder holds every image's final export for the annotation merge."""
-    p = prelabel.PrelabelParams.model_validate(p)
+    p = PrelabelParams.model_validate(p)
+    listing = check_drafts(drafts_dir)
     with staging_directories("corrected_annotations") as (out_dir,):
-        for image_id in prelabel.round_images(rounds, 1):
-            for source in (annotations_dir / f"{image_id}.zip", annotations_dir / image_id):
-                if source.is_file():
-                    shutil.copy2(source, out_dir / source.name)
-                elif source.is_dir():
-                    shutil.copytree(source, out_dir / source.name)
-        changes = prelabel.correct_images(
-            truth_dir, image_manifest, drafts_dir, out_dir, seed=p.correction_seed, review=p.review
+        copy_exports(annotations_dir, round_images(rounds, 1), out_dir)
+        changes = review.simulate_corrections(
+            truth_dir,
+            image_manifest,
+            Path(drafts_dir) / INDEX_DRAFTS,
+            out_dir,
+            image_ids=listing["images"],
+            patch_size=listing["patch_size"],
+            overlap=listing["overlap"],
+            seed=p.correction_seed,
+            review=p.review,
         )
     log.info(
         "Simulated corrections changed %d of %d pixels",
@@ -122,15 +127,13 @@ def correct_drafts(
 
 
 def report(
-    drafts_dir: Path, corrected_dir: Path, masks_dir: Path, ranking: pd.DataFrame, p: prelabel.PrelabelParams
+    drafts_dir: Path, corrected_dir: Path, masks_dir: Path, ranking: pd.DataFrame, p: PrelabelParams
 ) -> tuple[dict, pd.DataFrame]:
     """The effort/quality table (DVC metrics) and the per-patch changes beside their scores."""
-    p = prelabel.PrelabelParams.model_validate(p)
-    changes = prelabel.count_changes(drafts_dir, corrected_dir)
-    quality = prelabel.prediction_quality(
-        drafts_dir, masks_dir, len(p.training.class_names or prelabel.URUR_CLASSES)
-    )
-    summary = prelabel.effort_summary(changes, ranking, quality, p.top_share)
+    p = PrelabelParams.model_validate(p)
+    changes = effort.count_changes(drafts_dir, corrected_dir)
+    quality = effort.prediction_quality(drafts_dir, masks_dir, len(p.training.class_names or URUR_CLASSES))
+    summary = effort.effort_summary(changes, ranking, quality, p.top_share)
     log.info(
         "Pre-labels saved %.1f %% of the effort; %.0f %% of patches accepted unchanged; ranking ROC AUC %s "
         "(changed or not), %s (above the median correction)",
@@ -146,7 +149,7 @@ def compare_with_truth(
     truth_dir: Path, image_manifest: pd.DataFrame, masks_dir: Path, rounds: pd.DataFrame
 ) -> pd.DataFrame:
     """Final masks of from-scratch and pre-labelled images against the synthetic truth."""
-    table = prelabel.truth_agreement(truth_dir, image_manifest, masks_dir, rounds)
+    table = effort.truth_agreement(truth_dir, image_manifest, masks_dir, rounds)
     log.info(
         "Agreement with the truth (mIoU): %s", dict(zip(table["group"], table["mIoU"].round(4), strict=True))
     )

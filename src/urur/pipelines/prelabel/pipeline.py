@@ -6,10 +6,10 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     choose_round_one,
     compare_with_truth,
-    correct_drafts,
     draft,
     merge_round_one,
     report,
+    simulate_corrections,
     train_prelabel_model,
 )
 
@@ -57,7 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=[DRAFTS],
             ),
             Node(
-                correct_drafts,
+                simulate_corrections,
                 [
                     "synthetic_truth",
                     "image_manifest",

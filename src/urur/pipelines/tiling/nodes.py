@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def tile(
-    images_dir: Path, image_manifest: pd.DataFrame, p: TilingParams, runtime: RuntimeParams
+    images_dir: Path, image_manifest: pd.DataFrame, grid: TilingParams, runtime: RuntimeParams
 ) -> tuple[Path, pd.DataFrame]:
     """Cut every UHR image into overlapping annotation patches to hand to annotators."""
     check_stamp(images_dir, image_manifest, producer="ingestion")
@@ -23,8 +23,8 @@ def tile(
             image_manifest,
             images_dir,
             patches_dir,
-            patch_size=p.patch_size,
-            overlap=p.overlap,
+            patch_size=grid.patch_size,
+            overlap=grid.overlap,
             workers=runtime.workers,
         )
     log.info("Cut %d images into %d annotation patches", len(image_manifest), len(patch_manifest))

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import urur.dataset.annotation
-from tests.unit.dataset.test_annotation import WINDOWS, _labels, _labels_with_ignore, _merge
+import urur.dataset.annotation.formats
+from tests.support.annotation_exports import WINDOWS, example_labels, example_labels_with_ignore, merge_export
 from urur.classes import URUR_CLASSES, URUR_PALETTE
-from urur.dataset.annotation import AnnotationError, read_export
-from urur.dataset.annotation_export import write_annotation_export
-from urur.dataset.label_studio import (
+from urur.dataset.annotation.export import write_annotation_export
+from urur.dataset.annotation.formats import AnnotationError, read_export
+from urur.dataset.annotation.label_studio import (
     FROM_NAME,
     TO_NAME,
     BrushRleError,
@@ -159,25 +159,25 @@ def _regions(tasks: list, k: int = 0) -> list:
 
 
 def test_written_export_merges_back_to_the_labels_with_ignore(tmp_path):
-    labels = _labels_with_ignore()
+    labels = example_labels_with_ignore()
     _export(tmp_path, labels)
-    mask, qa = _merge(tmp_path)
+    mask, qa = merge_export(tmp_path)
     np.testing.assert_array_equal(mask, labels)
     assert qa["source"] == "img.json" and qa["patches_found"] == len(WINDOWS) == 12
     assert qa["ignore_pixels"] == 6 * 18 and qa["overlap_agreement"] == 1.0
 
 
 def test_the_annotation_writer_s_label_studio_export_replaces_the_image_s_other_exports(tmp_path):
-    labels = _labels(2)
+    labels = example_labels(2)
     patches = {patch_id("img", w): np.ascontiguousarray(crop(labels, w)) for w in WINDOWS}
     write_annotation_export(tmp_path, "img", patches, "cvat")
     path = write_annotation_export(tmp_path, "img", patches, "label_studio")
     assert path == tmp_path / "img.json" and sorted(p.name for p in tmp_path.iterdir()) == ["img.json"]
-    np.testing.assert_array_equal(_merge(tmp_path, format="label_studio")[0], labels)
+    np.testing.assert_array_equal(merge_export(tmp_path, format="label_studio")[0], labels)
 
 
 def test_regions_paint_in_order_unpainted_pixels_are_ignore_and_names_ignore_case(tmp_path):
-    labels = _labels(1)
+    labels = example_labels(1)
     path = _export(tmp_path, labels)
     window = WINDOWS[0]
     top = np.zeros((window.height, window.width), np.uint8)
@@ -207,7 +207,7 @@ def test_regions_paint_in_order_unpainted_pixels_are_ignore_and_names_ignore_cas
 
 
 def test_patch_found_by_its_image_url_when_the_task_has_no_patch_id(tmp_path):
-    labels = _labels(3)
+    labels = example_labels(3)
     path = _export(tmp_path, labels)
     pids = [patch_id("img", w) for w in WINDOWS]
 
@@ -228,7 +228,7 @@ def test_patch_found_by_its_image_url_when_the_task_has_no_patch_id(tmp_path):
 
 
 def test_cancelled_or_absent_annotations_are_missing_patches(tmp_path):
-    path = _export(tmp_path, _labels())
+    path = _export(tmp_path, example_labels())
 
     def edit(tasks):
         tasks[0]["annotations"][0]["was_cancelled"] = True
@@ -237,12 +237,12 @@ def test_cancelled_or_absent_annotations_are_missing_patches(tmp_path):
     _edit(path, edit)
     first, second = (f"{path}:{patch_id('img', w)}" for w in WINDOWS[:2])
     with pytest.raises(AnnotationError, match="2 annotation patch") as error:
-        _merge(tmp_path)
+        merge_export(tmp_path)
     assert f"{first}: missing" in str(error.value) and f"{second}: missing" in str(error.value)
 
 
 def test_unknown_label_is_named_with_the_file_the_task_and_the_fix(tmp_path):
-    path = _export(tmp_path, _labels())
+    path = _export(tmp_path, example_labels())
 
     def edit(tasks):
         tasks[4]["id"] = 57
@@ -253,12 +253,12 @@ def test_unknown_label_is_named_with_the_file_the_task_and_the_fix(tmp_path):
     with pytest.raises(
         AnnotationError, match=f"{path}:{pid} \\(task 57\\): brush label 'Tree' is not a URUR class"
     ) as error:
-        _merge(tmp_path)
+        merge_export(tmp_path)
     assert "others, building" in str(error.value) and "label_config.xml" in str(error.value)
 
 
 def test_size_mismatch_bad_rle_and_other_region_types_name_the_patch(tmp_path):
-    path = _export(tmp_path, _labels())
+    path = _export(tmp_path, example_labels())
 
     def edit(tasks):
         _regions(tasks, 0)[0]["original_width"] = 1000
@@ -270,7 +270,7 @@ def test_size_mismatch_bad_rle_and_other_region_types_name_the_patch(tmp_path):
 
     _edit(path, edit)
     with pytest.raises(AnnotationError, match="4 annotation patch") as error:
-        _merge(tmp_path)
+        merge_export(tmp_path)
     message = str(error.value)
     first, second, third, fourth = (f"{path}:{patch_id('img', w)}" for w in WINDOWS[:4])
     assert f"{first}: has a brush region of 12x1000 pixels but its window is 12x12" in message
@@ -280,7 +280,7 @@ def test_size_mismatch_bad_rle_and_other_region_types_name_the_patch(tmp_path):
 
 
 def test_hostile_sizes_are_refused_before_decoding(tmp_path, monkeypatch):
-    path = _export(tmp_path, _labels())
+    path = _export(tmp_path, example_labels())
 
     def edit(tasks):
         region = _regions(tasks, 0)[0]
@@ -289,14 +289,14 @@ def test_hostile_sizes_are_refused_before_decoding(tmp_path, monkeypatch):
 
     _edit(path, edit)
     with pytest.raises(AnnotationError) as error:
-        _merge(tmp_path)
+        merge_export(tmp_path)
     assert "100000x100000 pixels but its window is 12x12" in str(error.value)
     assert "holds 36000000 values, not the 576 of a 12x12 RGBA mask" in str(error.value)
-    monkeypatch.setattr(urur.dataset.annotation, "MAX_LABEL_STUDIO_BYTES", 1000)
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_LABEL_STUDIO_BYTES", 1000)
     with pytest.raises(
         AnnotationError, match=f"{path} is \\d+ bytes, more than 1000 for one image's Label Studio"
     ):
-        _merge(tmp_path)
+        merge_export(tmp_path)
 
 
 def test_broken_files_duplicates_and_ambiguous_exports_are_named(tmp_path):
@@ -305,30 +305,30 @@ def test_broken_files_duplicates_and_ambiguous_exports_are_named(tmp_path):
     with pytest.raises(
         AnnotationError, match=f"{path} is not JSON .*export the project again from Label Studio"
     ):
-        _merge(tmp_path)
+        merge_export(tmp_path)
     path.write_text(json.dumps({"data": {}}))
     with pytest.raises(AnnotationError, match=r"holds a JSON dict, not the list of tasks.*not JSON-MIN"):
-        _merge(tmp_path)
+        merge_export(tmp_path)
     path.write_text(json.dumps([{"data": {"text": "x"}}]))
     with pytest.raises(AnnotationError, match=r"task 1 has no data\.patch_id nor data\.image"):
-        _merge(tmp_path)
-    _export(tmp_path, _labels())
+        merge_export(tmp_path)
+    _export(tmp_path, example_labels())
     _edit(path, lambda tasks: tasks.append(tasks[0]))
     with pytest.raises(AnnotationError, match=f"two tasks hold patch {patch_id('img', WINDOWS[0])}"):
-        _merge(tmp_path)
-    _export(tmp_path, _labels())
+        merge_export(tmp_path)
+    _export(tmp_path, example_labels())
     (tmp_path / "img.zip").write_bytes(b"")
     with pytest.raises(AnnotationError, match=f"has {tmp_path / 'img.zip'} and {path}; keep only"):
-        _merge(tmp_path)
+        merge_export(tmp_path)
     with pytest.raises(AnnotationError, match=r"no Label Studio export .*other\.json for image other"):
-        _merge(tmp_path, "other", format="label_studio")
+        merge_export(tmp_path, "other", format="label_studio")
 
 
 def test_label_studio_converter_reads_the_export_with_the_label_config(tmp_path):
     """The reference converter parses label_config() with Label Studio's own config parser and
     turns the export's regions into one PNG per label: each is its class's pixels."""
     converter = pytest.importorskip("label_studio_converter")
-    labels = _labels_with_ignore()[:12, :12]
+    labels = example_labels_with_ignore()[:12, :12]
     tasks = patch_tasks("img", {"img_r00000_c00000": labels}, URUR_CLASSES)
     tasks[0]["id"] = 1
     (tmp_path / "export.json").write_text(json.dumps(tasks))

@@ -1,7 +1,8 @@
-"""Annotated patches -> full-size masks, with a QA row per image.
+"""Annotation exports read back: one image's patches from whatever its annotators' tool wrote.
 
-Annotators label the overlapping patches cut by :func:`urur.dataset.tiling.tile_image`; their exports
-are merged back with :func:`urur.dataset.tiling.merge_patches` (deepest-interior rule in overlaps).
+Annotators label the overlapping patches cut by :func:`urur.dataset.tiling.tile_image`;
+:mod:`urur.dataset.annotation.merge` merges what is read here into masks. Every reader refuses
+hostile or damaged files before it decodes them (sizes, compression ratios, header sizes).
 
 Layout of ``annotations_dir`` (one entry per image, format detected per image):
 
@@ -19,8 +20,8 @@ Layout of ``annotations_dir`` (one entry per image, format detected per image):
   ``data.image`` (a local-files ``?d=`` path or a URL; the 8-hex prefix Label Studio gives an
   uploaded file is dropped). Of a task's annotations the last one not cancelled is read;
   a task without one is a missing patch. Its ``brushlabels`` results (brush RLE, decoded by
-  :mod:`urur.dataset.label_studio`) are painted in their order, later regions on top as Label Studio
-  draws them, where their alpha is at least 128; labels are matched to classes by name
+  :mod:`urur.dataset.annotation.label_studio`) are painted in their order, later regions on top
+  as Label Studio draws them, where their alpha is at least 128; labels are matched to classes by name
   (case-insensitive). Pixels no region covers are ignore (255): nobody labelled them. The file
   is read only up to :data:`MAX_LABEL_STUDIO_BYTES`, and each region only once its
   ``original_height`` x ``original_width`` and its RLE's value count match the patch's window.
@@ -28,18 +29,13 @@ Layout of ``annotations_dir`` (one entry per image, format detected per image):
 Ignore (255, :data:`urur.classes.IGNORE_INDEX`): pixels the annotators could not or need not
 label. Index PNGs hold the value 255; RGB PNGs the colour white (255, 255, 255,
 :data:`urur.classes.IGNORE_COLOUR`); CVAT and Label Studio a label named ``ignore`` (any
-colour). Pixels that are fill (nodata) in the image become 255 whatever the annotators drew.
-
-Merged masks are single-band uint8 tiled GeoTIFFs at :func:`urur.io.layout.mask_path` with the
-image's CRS and transform, the URUR colour table and nodata 255, so a GIS overlays them on
-the images and training reads random windows of them.
+colour).
 
 An image with two exports (a folder, a zip, a JSON file) is ambiguous and an error.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import os
@@ -53,7 +49,6 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from urur.classes import (
@@ -65,15 +60,11 @@ from urur.classes import (
     UnknownColourError,
     rgb_to_index,
 )
-from urur.dataset.label_studio import LABEL_CONFIG, BrushRleError, decode_brush_rle
-from urur.dataset.tiling import Window, crop, merge_patches, patch_grid, patch_id
-from urur.io.label_raster import write_label_raster
-from urur.io.layout import image_path, mask_path
-from urur.io.raster import read_raster, read_valid
-from urur.parallel import map_items
+from urur.dataset.annotation.label_studio import LABEL_CONFIG, BrushRleError, decode_brush_rle
+from urur.dataset.tiling import patch_id
+from urur.io.windows import Window
 
 AnnotationFormat = Literal["index", "rgb", "cvat", "label_studio"]
-OnMissing = Literal["error", "prelabel"]
 CVAT_MASK_FOLDER = "SegmentationClass"
 CVAT_LABELMAP = "labelmap.txt"
 CVAT_CLASS_ALIASES = {"background": "others"}
@@ -98,12 +89,14 @@ class AnnotationError(ValueError):
     """Annotations that cannot be merged; the message names the file(s) and what to do."""
 
 
-class _InvalidPatch(Exception):
+class InvalidPatch(Exception):
     """A patch file exists but cannot be used; the message says why."""
 
 
 @dataclass
-class _LoadedPatch:
+class LoadedPatch:
+    """One window's patch as read from an export: its labels, or why there are none."""
+
     window: Window
     patch_id: str
     location: str
@@ -111,10 +104,11 @@ class _LoadedPatch:
     problem: str | None = None  # "missing" or why the file is invalid
 
 
-def _check_values(labels: np.ndarray, num_classes: int) -> np.ndarray:
+def check_values(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """``labels`` as uint8 once every value is a class (``0..num_classes-1``) or 255 (ignore)."""
     bad = np.unique(labels[((labels >= num_classes) | (labels < 0)) & (labels != IGNORE_INDEX)])
     if bad.size:
-        raise _InvalidPatch(
+        raise InvalidPatch(
             f"values {bad[:10].tolist()} outside the class values 0..{num_classes - 1} "
             f"and {IGNORE_INDEX} (ignore)"
         )
@@ -124,10 +118,10 @@ def _check_values(labels: np.ndarray, num_classes: int) -> np.ndarray:
 def _opaque_rgb(pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         if (pixels[..., 3] != 255).any():
-            raise _InvalidPatch("has transparent pixels; export it without transparency")
+            raise InvalidPatch("has transparent pixels; export it without transparency")
         return pixels[..., :3]
     if pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise _InvalidPatch(f"has pixel shape {pixels.shape[2:]}, expected RGB")
+        raise InvalidPatch(f"has pixel shape {pixels.shape[2:]}, expected RGB")
     return pixels
 
 
@@ -140,18 +134,18 @@ def _decode_png(data: bytes | Path, window: Window, *, palette_to_rgb: bool = Fa
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
             if image.size != (window.width, window.height):
-                raise _InvalidPatch(
+                raise InvalidPatch(
                     f"is {image.height}x{image.width} pixels but its window is {window.height}x{window.width}"
                 )
             if palette_to_rgb and image.mode == "P":
                 return np.asarray(image.convert("RGB"))
             return np.asarray(image)
     except Image.DecompressionBombError as error:
-        raise _InvalidPatch(f"is a decompression bomb ({error}); re-export it") from error
+        raise InvalidPatch(f"is a decompression bomb ({error}); re-export it") from error
     except UnidentifiedImageError as error:
-        raise _InvalidPatch("cannot be decoded as PNG (not an image file); re-export it") from error
+        raise InvalidPatch("cannot be decoded as PNG (not an image file); re-export it") from error
     except (OSError, SyntaxError) as error:
-        raise _InvalidPatch(f"cannot be decoded as PNG ({error}); re-export it") from error
+        raise InvalidPatch(f"cannot be decoded as PNG ({error}); re-export it") from error
 
 
 class _PngFolder:
@@ -174,16 +168,16 @@ class _PngFolder:
         pixels = _decode_png(path, window)
         if pixels.ndim == 2:
             if self.format == "rgb":
-                raise _InvalidPatch("is single-channel, expected an RGB mask in the URUR palette")
-            return _check_values(pixels, self.num_classes)
+                raise InvalidPatch("is single-channel, expected an RGB mask in the URUR palette")
+            return check_values(pixels, self.num_classes)
         if self.format == "index":
-            raise _InvalidPatch(f"has {pixels.shape[2]} channels, expected a single-channel class-value PNG")
+            raise InvalidPatch(f"has {pixels.shape[2]} channels, expected a single-channel class-value PNG")
         colours = np.vstack([URUR_PALETTE[: self.num_classes], IGNORE_COLOUR])
         values = np.append(np.arange(self.num_classes), IGNORE_INDEX).astype(np.uint8)
         try:
             return values[rgb_to_index(_opaque_rgb(pixels), colours)]
         except UnknownColourError as error:
-            raise _InvalidPatch(
+            raise InvalidPatch(
                 f"has colours outside the URUR palette and the ignore colour {IGNORE_COLOUR}: {error}"
             ) from error
 
@@ -305,7 +299,7 @@ class _CvatZip:
         try:
             return self.values[rgb_to_index(_opaque_rgb(pixels), self.colours)]
         except UnknownColourError as error:
-            raise _InvalidPatch(f"has colours that {CVAT_LABELMAP} does not list: {error}") from error
+            raise InvalidPatch(f"has colours that {CVAT_LABELMAP} does not list: {error}") from error
 
 
 def _label_studio_patch_id(data: object) -> str | None:
@@ -372,7 +366,7 @@ class _LabelStudioJson:
 
     def _class_value(self, labels: object, pid: str) -> int:
         if not isinstance(labels, list) or len(labels) != 1 or not isinstance(labels[0], str):
-            raise _InvalidPatch(f"has a brush region labelled {labels!r}; give each region one label")
+            raise InvalidPatch(f"has a brush region labelled {labels!r}; give each region one label")
         value = self.value_of.get(labels[0].strip().lower())
         if value is None:
             raise AnnotationError(
@@ -396,14 +390,14 @@ class _LabelStudioJson:
             kind = result.get("type") if isinstance(result, dict) else None
             if kind != LABEL_STUDIO_RESULT:
                 if isinstance(kind, str) and kind.endswith("labels"):
-                    raise _InvalidPatch(
+                    raise InvalidPatch(
                         f"has a {kind} region; only brush regions ({LABEL_STUDIO_RESULT}) are read: "
                         "redraw it with the brush"
                     )
                 continue
             size = (result.get("original_height"), result.get("original_width"))
             if size != (window.height, window.width):
-                raise _InvalidPatch(
+                raise InvalidPatch(
                     f"has a brush region of {size[0]}x{size[1]} pixels but its window is "
                     f"{window.height}x{window.width}"
                 )
@@ -411,11 +405,11 @@ class _LabelStudioJson:
             class_value = self._class_value(value.get(LABEL_STUDIO_RESULT), pid)
             name = value[LABEL_STUDIO_RESULT][0]
             if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
-                raise _InvalidPatch(f"has a {name!r} brush region without an RLE mask; {LABEL_STUDIO_FIX}")
+                raise InvalidPatch(f"has a {name!r} brush region without an RLE mask; {LABEL_STUDIO_FIX}")
             try:
                 alpha = decode_brush_rle(value["rle"], window.height, window.width)
             except BrushRleError as error:
-                raise _InvalidPatch(
+                raise InvalidPatch(
                     f"has a {name!r} brush region whose RLE {error}; {LABEL_STUDIO_FIX}"
                 ) from None
             labels[alpha >= 128] = class_value
@@ -457,88 +451,32 @@ def _patch_source(
         yield _PngFolder(folder, fmt, num_classes)
 
 
-def read_export(
-    annotations_dir: str | os.PathLike,
+def load_patches(
+    annotations_dir: Path,
     image_id: str,
     windows: list[Window],
-    *,
-    num_classes: int = 8,
-    format: AnnotationFormat | None = None,
-) -> tuple[dict[str, np.ndarray], set[str], str]:
-    """One image's exported patches on ``windows``: ``(labels by patch id, patch ids found, source)``.
-
-    For callers that compare exports patch by patch (pre-label corrections) rather than merge
-    them. A missing or invalid patch is an :class:`AnnotationError` naming every such file.
-    """
-    with _patch_source(Path(annotations_dir), image_id, format, num_classes) as source:
-        patches, bad = {}, []
+    fmt: AnnotationFormat | None,
+    num_classes: int,
+) -> tuple[list[LoadedPatch], set[str], str]:
+    """Every window's patch of one image's export, missing or invalid ones with their ``problem``;
+    the patch ids the export holds; and the export's path."""
+    with _patch_source(annotations_dir, image_id, fmt, num_classes) as source:
+        patches = []
         for window in windows:
             pid = patch_id(image_id, window)
-            patch = _LoadedPatch(window, pid, source.location(pid))
+            patch = LoadedPatch(window, pid, source.location(pid))
             try:
                 patch.labels = source.load(pid, window)
-                patch.problem = "missing" if patch.labels is None else None
-            except _InvalidPatch as error:
+                if patch.labels is None:
+                    patch.problem = "missing"
+            except InvalidPatch as error:
                 patch.problem = str(error)
-            if patch.problem is None:
-                patches[pid] = patch.labels
-            else:
-                bad.append(patch)
-        found, source_name = source.patch_ids(), source.source
-    if bad:
-        raise AnnotationError(_problem_report(image_id, bad, "Re-export these patches."))
-    return patches, found, source_name
+            patches.append(patch)
+        return patches, source.patch_ids(), source.source
 
 
-def _read_prelabel(path: Path, height: int, width: int, num_classes: int) -> np.ndarray:
-    labels = read_raster(path)
-    if labels.ndim != 2:
-        raise AnnotationError(
-            f"pre-label {path} has {labels.shape[2]} bands; a pre-label is one band of class values"
-        )
-    if labels.shape != (height, width):
-        raise AnnotationError(
-            f"pre-label {path} is {labels.shape[0]}x{labels.shape[1]} but its image is {height}x{width}; "
-            "regenerate the pre-label for this image"
-        )
-    try:
-        return _check_values(labels, num_classes)
-    except _InvalidPatch as error:
-        raise AnnotationError(f"pre-label {path} has {error}; regenerate it") from None
-
-
-def _overlap_agreement(patches: list[_LoadedPatch]) -> dict[str, object]:
-    """Agreement of neighbouring annotated patches where their windows overlap."""
-    same_total = overlap_total = 0
-    worst = (np.inf, "", "")
-    for k, a in enumerate(patches):
-        for b in patches[k + 1 :]:
-            top, left = max(a.window.row, b.window.row), max(a.window.col, b.window.col)
-            bottom = min(a.window.row + a.window.height, b.window.row + b.window.height)
-            right = min(a.window.col + a.window.width, b.window.col + b.window.width)
-            if bottom <= top or right <= left:
-                continue
-            in_a = a.labels[
-                top - a.window.row : bottom - a.window.row, left - a.window.col : right - a.window.col
-            ]
-            in_b = b.labels[
-                top - b.window.row : bottom - b.window.row, left - b.window.col : right - b.window.col
-            ]
-            same = int(np.count_nonzero(in_a == in_b))
-            same_total += same
-            overlap_total += in_a.size
-            if same / in_a.size < worst[0]:
-                worst = (same / in_a.size, a.patch_id, b.patch_id)
-    return {
-        "overlap_pixels": overlap_total,
-        "overlap_agreement": same_total / overlap_total if overlap_total else float("nan"),
-        "min_pair_agreement": float(worst[0]) if overlap_total else float("nan"),
-        "worst_pair_a": worst[1],
-        "worst_pair_b": worst[2],
-    }
-
-
-def _problem_report(image_id: str, bad: list[_LoadedPatch], advice: str) -> str:
+def problem_report(image_id: str, bad: list[LoadedPatch], advice: str) -> str:
+    """The unusable patches of an image, one line each (ten at most), then ``advice``."""
     lines = [
         f"  {p.location}: " + ("missing (expected at this path)" if p.problem == "missing" else p.problem)
         for p in bad[:MAX_LISTED_PROBLEMS]
@@ -553,193 +491,21 @@ def _problem_report(image_id: str, bad: list[_LoadedPatch], advice: str) -> str:
     )
 
 
-def merge_image_annotations(
+def read_export(
+    annotations_dir: str | os.PathLike,
     image_id: str,
-    height: int,
-    width: int,
-    annotations_dir: str | os.PathLike,
+    windows: list[Window],
     *,
-    patch_size: int = 1000,
-    overlap: int = 120,
-    prelabel_path: str | os.PathLike | None = None,
-    on_missing: OnMissing = "error",
     num_classes: int = 8,
     format: AnnotationFormat | None = None,
-    valid: np.ndarray | None = None,
-) -> tuple[np.ndarray, dict[str, object]]:
-    """The ``(height, width)`` uint8 mask of one image from its annotated patches, and its QA row.
+) -> tuple[dict[str, np.ndarray], set[str], str]:
+    """One image's exported patches on ``windows``: ``(labels by patch id, patch ids found, source)``.
 
-    A missing patch, or an invalid one (value outside ``0..num_classes-1`` and 255, colour
-    outside the palette/labelmap, size different from its window, undecodable file) is an error
-    naming every such file, unless ``on_missing="prelabel"``: then their windows come from the
-    pre-label raster ``prelabel_path`` (which must exist and match the image size). Where
-    ``valid`` (the image's validity, ``(height, width)`` boolean) is False the mask is 255.
-    QA row: patches expected/found/missing/invalid/unexpected/from_prelabel, the agreement of
-    the annotated patches in their overlaps (all overlap pixels, the worst neighbour pair and
-    its ids), and the mask's ``fill_pixels`` (image nodata) and ``ignore_pixels`` (all 255).
+    For callers that compare exports patch by patch (pre-label corrections) rather than merge
+    them. A missing or invalid patch is an :class:`AnnotationError` naming every such file.
     """
-    if on_missing not in ("error", "prelabel"):
-        raise ValueError(f"on_missing must be 'error' or 'prelabel', got {on_missing!r}")
-    annotations_dir = Path(annotations_dir)
-    windows = patch_grid(height, width, patch_size, overlap)
-    with _patch_source(annotations_dir, image_id, format, num_classes) as source:
-        patches = []
-        for window in windows:
-            pid = patch_id(image_id, window)
-            patch = _LoadedPatch(window, pid, source.location(pid))
-            try:
-                patch.labels = source.load(pid, window)
-                if patch.labels is None:
-                    patch.problem = "missing"
-            except _InvalidPatch as error:
-                patch.labels, patch.problem = None, str(error)
-            patches.append(patch)
-        found = source.patch_ids()
-        source_name = source.source
-    annotated = [p for p in patches if p.problem is None]
-    bad = [p for p in patches if p.problem is not None]
-    if bad and on_missing == "error":
-        raise AnnotationError(
-            _problem_report(
-                image_id,
-                bad,
-                "Annotate or re-export these patches, or fill them from pre-label masks: set "
-                "annotation.on_missing: prelabel and annotation.prelabels: <folder> holding "
-                "<image_id>.tif or <image_id>.png (one band of class values, the image's size).",
-            )
-        )
+    patches, found, source = load_patches(Path(annotations_dir), image_id, windows, format, num_classes)
+    bad = [patch for patch in patches if patch.problem is not None]
     if bad:
-        prelabel_file = Path(prelabel_path) if prelabel_path is not None else None
-        if prelabel_file is None or not prelabel_file.is_file():
-            raise AnnotationError(
-                _problem_report(
-                    image_id,
-                    bad,
-                    f"on_missing=prelabel, but there is no pre-label for this image "
-                    f"({prelabel_file or 'no pre-label folder given: set annotation.prelabels'}); "
-                    "put one there (one band of class values, the image's size, e.g. a model's "
-                    "prediction) or annotate these patches.",
-                )
-            )
-        prelabel = _read_prelabel(prelabel_file, height, width, num_classes)
-        for patch in bad:
-            patch.labels = crop(prelabel, patch.window)
-    mask = merge_patches([p.labels for p in patches], windows, height, width)
-    fill_pixels = 0
-    if valid is not None:
-        if valid.shape != (height, width):
-            raise ValueError(f"validity of image {image_id} is {valid.shape}, expected {(height, width)}")
-        fill_pixels = int(valid.size - np.count_nonzero(valid))
-        mask[~valid] = IGNORE_INDEX
-    expected_ids = {p.patch_id for p in patches}
-    qa_row = {
-        "image_id": image_id,
-        "source": Path(source_name).relative_to(annotations_dir).as_posix(),
-        "patches_expected": len(patches),
-        "patches_found": len(expected_ids & found),
-        "patches_missing": sum(p.problem == "missing" for p in patches),
-        "patches_invalid": sum(p.problem not in (None, "missing") for p in patches),
-        "patches_unexpected": len(found - expected_ids),
-        "patches_from_prelabel": len(bad),
-        **_overlap_agreement(annotated),
-        "fill_pixels": fill_pixels,
-        "ignore_pixels": int(np.count_nonzero(mask == IGNORE_INDEX)),
-    }
-    return mask, qa_row
-
-
-def _prelabel_file(prelabels_dir: Path | None, image_id: str) -> Path | None:
-    """The image's pre-label: ``<image_id>.tif`` (the mask layout) or else ``<image_id>.png``."""
-    if prelabels_dir is None:
-        return None
-    tif = mask_path(prelabels_dir, image_id)
-    png = prelabels_dir / f"{image_id}.png"
-    return png if png.is_file() and not tif.is_file() else tif
-
-
-def _georeferencing(row: dict) -> tuple[str | None, tuple[float, ...] | None]:
-    """CRS and transform of a manifest row (``transform`` a JSON list), ``None`` where absent."""
-    crs, transform = row.get("crs"), row.get("transform")
-    crs = crs if isinstance(crs, str) and crs else None
-    transform = tuple(json.loads(transform)) if isinstance(transform, str) and transform else None
-    return crs, transform
-
-
-def _merge_manifest_row(
-    row: dict,
-    annotations_dir: Path,
-    out_dir: Path,
-    images_dir: Path | None,
-    prelabels_dir: Path | None,
-    options: dict,
-) -> dict[str, object]:
-    image_id = row["image_id"]
-    valid = None
-    if images_dir is not None:
-        image_file = images_dir / row["path"] if row.get("path") else image_path(images_dir, image_id)
-        valid = read_valid(image_file)
-    mask, qa_row = merge_image_annotations(
-        image_id,
-        int(row["height"]),
-        int(row["width"]),
-        annotations_dir,
-        prelabel_path=_prelabel_file(prelabels_dir, image_id),
-        valid=valid,
-        **options,
-    )
-    crs, transform = _georeferencing(row)
-    write_label_raster(
-        mask_path(out_dir, image_id),
-        mask,
-        class_names=URUR_CLASSES[: options["num_classes"]],
-        crs=crs,
-        transform=transform,
-    )
-    return qa_row
-
-
-def merge_annotations(
-    image_manifest: pd.DataFrame,
-    annotations_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    patch_size: int = 1000,
-    overlap: int = 120,
-    prelabels_dir: str | os.PathLike | None = None,
-    on_missing: OnMissing = "error",
-    num_classes: int = 8,
-    format: AnnotationFormat | None = None,
-    images_dir: str | os.PathLike | None = None,
-    workers: int | None = None,
-) -> pd.DataFrame:
-    """Merge every manifest image's patches into its mask at ``mask_path(out_dir, image_id)``.
-
-    Masks are single-band uint8 tiled GeoTIFFs (atomic) with the manifest's ``crs`` and
-    ``transform``, nodata 255 and the URUR colour table. ``image_manifest`` needs ``image_id``,
-    ``height`` and ``width``; with ``images_dir`` (the raster store, ``path`` column or
-    :func:`urur.io.layout.image_path`) each image's fill (its mask band) becomes 255 in its mask.
-    Pre-labels, used only with ``on_missing="prelabel"``, are ``prelabels_dir/<image_id>.tif``
-    or ``.png``. One image per worker. Returns the QA table, one row per image (see
-    :func:`merge_image_annotations`).
-    """
-    missing = {"image_id", "height", "width"} - set(image_manifest.columns)
-    if missing:
-        raise ValueError(
-            f"the image manifest lacks columns {sorted(missing)}; it must list image_id, height, width"
-        )
-    work = functools.partial(
-        _merge_manifest_row,
-        annotations_dir=Path(annotations_dir),
-        out_dir=Path(out_dir),
-        images_dir=Path(images_dir) if images_dir is not None else None,
-        prelabels_dir=Path(prelabels_dir) if prelabels_dir is not None else None,
-        options={
-            "patch_size": patch_size,
-            "overlap": overlap,
-            "on_missing": on_missing,
-            "num_classes": num_classes,
-            "format": format,
-        },
-    )
-    rows = map_items(work, image_manifest.to_dict("records"), workers=workers, desc="merging annotations")
-    return pd.DataFrame(rows)
+        raise AnnotationError(problem_report(image_id, bad, "Re-export these patches."))
+    return {patch.patch_id: patch.labels for patch in patches}, found, source

@@ -1,7 +1,8 @@
 """Annotation exports in the formats annotation tools import and export.
 
 One writer for every producer of annotations: the simulated annotators (``urur.synthetic``)
-and the pre-labelling drafts (``urur.prelabel.drafts``). :mod:`urur.dataset.annotation` reads all four back.
+and the pre-labelling drafts (``urur.prelabel.drafts``). :mod:`urur.dataset.annotation.formats` reads all
+four back.
 
 - ``index``: ``<out>/<image_id>/<patch_id>.png``, single-channel class values;
 - ``rgb``: the same layout, URUR palette colours;
@@ -11,7 +12,8 @@ and the pre-labelling drafts (``urur.prelabel.drafts``). :mod:`urur.dataset.anno
   (black), which in URUR is "others". Entries carry a fixed timestamp, so the same masks give
   the same zip bytes in every run.
 - ``label_studio``: ``<out>/<image_id>.json``, a Label Studio JSON export: one task per patch,
-  its ``annotations`` one brush region per class (:mod:`urur.dataset.label_studio`), 255 as ``ignore``.
+  its ``annotations`` one brush region per class (:mod:`urur.dataset.annotation.label_studio`), 255 as
+  ``ignore``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from PIL import Image
 from scipy import ndimage
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE, index_to_rgb
-from urur.dataset.label_studio import patch_tasks, write_tasks
+from urur.dataset.annotation.label_studio import patch_tasks, write_tasks
 from urur.io.atomic import atomic_directory, atomic_path
 
 ANNOTATION_FORMATS = ("index", "rgb", "cvat", "label_studio")
@@ -83,6 +85,23 @@ def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
+def export_paths(out_dir: str | Path, image_id: str) -> tuple[Path, Path, Path]:
+    """Where an image's export lies in each kind: PNG folder, CVAT zip, Label Studio JSON."""
+    out_dir = Path(out_dir)
+    return out_dir / image_id, out_dir / f"{image_id}.zip", out_dir / f"{image_id}.json"
+
+
+def copy_exports(annotations_dir: str | Path, image_ids: list[str], out_dir: str | Path) -> None:
+    """Copy these images' exports, whatever their kind, from ``annotations_dir`` into ``out_dir``."""
+    for image_id in image_ids:
+        for source in export_paths(annotations_dir, image_id):
+            target = Path(out_dir) / source.name
+            if source.is_file():
+                shutil.copy2(source, target)
+            elif source.is_dir():
+                shutil.copytree(source, target)
+
+
 def write_annotation_export(
     out_dir: str | Path, image_id: str, patches: dict[str, np.ndarray], format: str
 ) -> Path:
@@ -97,9 +116,7 @@ def write_annotation_export(
     for pid, mask in patches.items():
         if mask.ndim != 2 or mask.dtype != np.uint8 or (mask.size and mask.max() >= len(URUR_CLASSES)):
             raise ValueError(f"patch {pid} of {image_id} must be an (H, W) uint8 map of URUR class values")
-    out_dir = Path(out_dir)
-    folder, archive_path = out_dir / image_id, out_dir / f"{image_id}.zip"
-    tasks_path = out_dir / f"{image_id}.json"
+    folder, archive_path, tasks_path = export_paths(out_dir, image_id)
     if format == "label_studio":
         written = write_tasks(tasks_path, patch_tasks(image_id, patches, URUR_CLASSES))
     elif format == "cvat":
