@@ -23,8 +23,6 @@ from urur.io.layout import mask_path
 from urur.io.raster import read_raster
 from urur.pipeline_registry import register_pipelines
 
-pytestmark = pytest.mark.slow
-
 BIN = Path(sys.executable).parent
 
 

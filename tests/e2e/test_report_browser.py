@@ -13,8 +13,6 @@ from PIL import Image as PILImage
 
 from tests.support.browser import browser_page, report_screenshot
 
-pytestmark = pytest.mark.slow
-
 IMAGES = (
     "Array.from(document.images).map(i => ({alt: i.alt, width: i.naturalWidth, shown: i.clientWidth, "
     "room: i.closest('figure').parentElement.clientWidth, "

@@ -16,8 +16,6 @@ import yaml
 
 from tests.support.kedro_project import TINY_PARAMETERS, make_project
 
-pytestmark = pytest.mark.slow
-
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1"}
 

@@ -184,7 +184,7 @@ def test_checkpoint_folder_names_its_checkpoints(checkpoints: Path, monkeypatch)
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200"}
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_terminal_shows_one_line_and_parameter_errors_once(project: Path) -> None:
     def kedro_run(*args: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(

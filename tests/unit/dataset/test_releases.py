@@ -220,7 +220,7 @@ def _check_outputs(data: Path, expected: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.read_csv(data / "05_model_input/split.csv")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_urur_env_trains_and_evaluates_on_the_release(tmp_path: Path, monkeypatch) -> None:
     root = make_project(tmp_path)
     expected = write_urur(root / "data/01_raw/urur_release", "imgs_labels")
@@ -235,7 +235,7 @@ def test_urur_env_trains_and_evaluates_on_the_release(tmp_path: Path, monkeypatc
     assert metrics["test_images"] == 2
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_deepglobe_env_leaves_unknown_out_of_the_reported_miou(tmp_path: Path, monkeypatch) -> None:
     root = make_project(tmp_path)
     expected = write_deepglobe(root / "data/01_raw/deepglobe")
@@ -248,7 +248,7 @@ def test_deepglobe_env_leaves_unknown_out_of_the_reported_miou(tmp_path: Path, m
     assert reported == pytest.approx(per_class["IoU"].iloc[1:].mean())  # NaN (absent) classes skipped
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_inria_env_keeps_georeferencing_and_binary_masks(tmp_path: Path, monkeypatch) -> None:
     root = make_project(tmp_path)
     expected = write_inria(root / "data/01_raw/inria/AerialImageDataset")

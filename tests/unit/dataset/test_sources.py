@@ -174,7 +174,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     return root, _demo_files(root / "data")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("env", list(RELEASES))
 def test_each_release_environment_trains_on_its_release_beside_the_demo(demo, env: str) -> None:
     root, before = demo
@@ -210,7 +210,7 @@ def test_each_release_environment_trains_on_its_release_beside_the_demo(demo, en
         assert "`kedro run --env urur` rebuilds it" in errors[0]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_switching_the_demo_to_a_users_data_stops_naming_both_sources(demo) -> None:
     root, before = demo
     users = root / "data/01_raw/scenes"

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.kedro_project import make_project
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 
