@@ -15,20 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner, Result
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from tests.support.checkpoints import tiny_meta, tiny_model, write_checkpoint
 from tests.support.kedro_project import make_project
-from tests.unit.dataset.test_releases import write_deepglobe
+from tests.support.releases import write_deepglobe
 from urur.__main__ import cli
 from urur.classes import URUR_CLASSES
 from urur.cli import main as urur_main
 from urur.io.raster import write_raster
-from urur.models import build_model
-from urur.training.checkpoint import build_meta, save_checkpoint
-from urur.training.config import TrainingParams
 
 
 @pytest.fixture(scope="module")
@@ -131,26 +128,13 @@ def test_verbose_and_urur_debug_show_the_traceback(project: Path, monkeypatch) -
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny WSDNet checkpoint, and two with malformed meta: 9 class names, a 1-value mean."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    model = build_model("wsdnet", 8, width=0.125)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    meta = build_meta(TrainingParams(model="wsdnet", model_options={"width": 0.125}), URUR_CLASSES, ["a"])
+    model = tiny_model()
     for name, changes in (
         ("good", {}),
         ("nine", {"class_names": [*URUR_CLASSES, "extra"]}),
         ("mean", {"mean": [0.5]}),
     ):
-        save_checkpoint(
-            folder / "run" / f"{name}.pt",
-            model=model,
-            optimizer=optimizer,
-            scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
-            iteration=0,
-            meta={**meta, **changes},
-            best={"score": None, "iteration": 0},
-            history=[],
-            data_state={},
-        )
+        write_checkpoint(folder / "run" / f"{name}.pt", model, tiny_meta(**changes))
     write_raster(folder / "scene.tif", np.full((64, 64, 3), 100, np.uint8))
     return folder
 

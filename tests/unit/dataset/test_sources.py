@@ -22,7 +22,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from tests.support.kedro_project import make_project
-from tests.unit.dataset.test_releases import OTHER_ORDER, write_deepglobe, write_inria, write_urur
+from tests.support.releases import OTHER_ORDER, write_deepglobe, write_inria, write_urur
 from urur.__main__ import BUILD_IF_MISSING, BuildIfMissingRunner, is_user_error
 from urur.dataset.sources import DatasetSourceError, check_source, describe_source
 from urur.io.datasets import DirectoryDataset, JSONDataset

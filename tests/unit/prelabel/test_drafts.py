@@ -15,6 +15,7 @@ import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from tests.support.kedro_project import TINY_TRAINING
 from urur.classes import URUR_PALETTE
 from urur.config import RuntimeParams, TilingParams
 from urur.dataset.annotation import merge_annotations, merge_image_annotations, read_export
@@ -42,16 +43,6 @@ from urur.synthetic.annotators import AnnotatorHabits
 from urur.training import CheckpointError
 
 SIZE, PATCH, OVERLAP = 96, 64, 8
-TINY_TRAINING = {
-    "model": "isdnet",
-    "model_options": {"width": 0.125},
-    "crop_size": 64,
-    "scale_range": [1.0, 1.0],
-    "batch_size": 2,
-    "iterations": 2,
-    "workers": 0,
-    "device": "cpu",
-}
 
 
 class _Kept(MemoryDataset):
@@ -192,7 +183,7 @@ def chain(world, tmp_path_factory):
     work = tmp_path_factory.mktemp("chain")
     params = {
         "round_one": {"images": manifest["image_id"][:2].tolist()},
-        "training": TINY_TRAINING,
+        "training": {**TINY_TRAINING, "device": "cpu"},
         "checkpoint_dir": str(work / "model"),
     }
     catalog = DataCatalog(
