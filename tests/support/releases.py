@@ -1,17 +1,23 @@
 """Tiny public releases in their own layouts (URUR, DeepGlobe, Inria), written with Pillow and rasterio
-directly (not the project's writers), as ../shared/REFERENCE.md describes them."""
+directly (not the project's writers), as ../shared/REFERENCE.md describes them; and their adapters' run."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from kedro.io import DataCatalog
 from PIL import Image
+from pydantic import BaseModel
 from rasterio.transform import Affine
 
+from tests.support.kedro_runs import run_pipeline
 from urur.classes import DEEPGLOBE_PALETTE, URUR_CLASSES
+from urur.config import RuntimeParams
 from urur.dataset.split import SPLITS
+from urur.io.datasets import DirectoryDataset
 
 SIDE = 64
 # A third-party order: "others" last (the release README puts it first).
@@ -85,3 +91,22 @@ def write_inria(root: Path) -> dict[str, tuple[np.ndarray, tuple]]:
                     dataset.write(array)
             expected[image_id] = (buildings, tuple(transform)[:6])
     return expected
+
+
+def run_adapter(name: str, release_dir: Path, params: BaseModel, out: Path) -> DataCatalog:
+    """Run the ``adapt_<name>`` pipeline on ``release_dir`` into folders under ``out``; its catalog."""
+    module = importlib.import_module(f"urur.pipelines.adapt_{name}")
+    [node] = module.create_pipeline().nodes
+    release, params_entry = node.inputs[:2]
+    return run_pipeline(
+        module.create_pipeline(),
+        {
+            release: DirectoryDataset(str(release_dir), read_only=True),
+            params_entry: params,
+            "params:runtime": RuntimeParams(workers=1),
+            "params:environment": name,
+            "uhr_images": DirectoryDataset(str(out / "images")),
+            "masks": DirectoryDataset(str(out / "masks")),
+        },
+        out / "staging",
+    )
