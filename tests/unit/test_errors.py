@@ -8,9 +8,7 @@ one runs the real ``kedro run`` to see what a terminal shows.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from kedro.framework.startup import bootstrap_project
 from tests.support.checkpoints import tiny_meta, tiny_model, write_checkpoint
 from tests.support.kedro_project import make_project
 from tests.support.releases import write_deepglobe
+from tests.support.tools import tool_env
 from urur.__main__ import cli
 from urur.classes import URUR_CLASSES
 from urur.cli import main as urur_main
@@ -69,33 +68,19 @@ def test_unknown_environment_lists_the_known_ones(project: Path, monkeypatch) ->
     assert "deepglob" in line and "conf/deepglob" in line and "deepglobe, inria" in line
 
 
+def _training_error(project: Path, monkeypatch: pytest.MonkeyPatch, override: str) -> str:
+    """The one line ``kedro run --env deepglobe --pipelines training --params <override>`` prints."""
+    args = ("--env", "deepglobe", "--pipelines", "training", "--params", override)
+    return _one_error_line(_kedro_run(project, monkeypatch, *args))
+
+
 def test_more_training_devices_than_exist(project: Path, monkeypatch) -> None:
-    result = _kedro_run(
-        project,
-        monkeypatch,
-        "--env",
-        "deepglobe",
-        "--pipelines",
-        "training",
-        "--params",
-        "training.devices=64",
-    )
-    line = _one_error_line(result)
+    line = _training_error(project, monkeypatch, "training.devices=64")
     assert "training.devices" in line and "64" in line and "parameters_training.yml" in line
 
 
 def test_crop_larger_than_every_image(project: Path, monkeypatch) -> None:
-    result = _kedro_run(
-        project,
-        monkeypatch,
-        "--env",
-        "deepglobe",
-        "--pipelines",
-        "training",
-        "--params",
-        "training.crop_size=512",
-    )
-    line = _one_error_line(result)
+    line = _training_error(project, monkeypatch, "training.crop_size=512")
     assert "training.crop_size 512" in line and "64 px" in line and "parameters_training.yml" in line
 
 
@@ -165,7 +150,7 @@ def test_checkpoint_folder_names_its_checkpoints(checkpoints: Path, monkeypatch)
     assert _predict(checkpoints, checkpoints / "run").exception.__class__.__name__ == "CheckpointError"
 
 
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200"}
+ENV = tool_env(COLUMNS="200")
 
 
 @pytest.mark.e2e

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +22,7 @@ from kedro.pipeline import Node, Pipeline
 
 from tests.support.kedro_project import make_project
 from tests.support.releases import OTHER_ORDER, write_deepglobe, write_inria, write_urur
+from tests.support.tools import tool_env
 from urur.__main__ import BUILD_IF_MISSING, BuildIfMissingRunner, is_user_error
 from urur.dataset.sources import DatasetSourceError, check_source, describe_source
 from urur.io.datasets import DirectoryDataset, JSONDataset
@@ -127,9 +127,8 @@ def test_a_deleted_release_leaves_its_dataset_usable(tmp_path: Path, caplog) -> 
 
 # --- the real commands: the demo in data/, then each release in its environment's data root ----
 
-BIN = Path(sys.executable).parent
 # COLUMNS: rich does not wrap the log lines the tests look for.
-ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1", "COLUMNS": "1000"}
+ENV = tool_env(COLUMNS="1000")
 RELEASES = {
     "urur": "data/01_raw/urur_release",
     "deepglobe": "data/01_raw/deepglobe",
