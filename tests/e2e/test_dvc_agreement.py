@@ -16,8 +16,6 @@ import yaml
 
 from tests.support.kedro_project import make_project
 
-pytestmark = pytest.mark.slow
-
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]

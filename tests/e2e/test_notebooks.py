@@ -7,10 +7,7 @@ import re
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
-
-pytestmark = pytest.mark.slow
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +13,13 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from tests.support.kedro_project import TINY_PARAMETERS, make_project
+from tests.support.tools import BIN, run_tool
 from tests.unit.dataset.test_stats import reference_context_richness
 from urur.dataset.scene_table import IngestionError
 from urur.io.layout import mask_path
 from urur.io.raster import read_raster
 from urur.io.windows import Window
 from urur.pipeline_registry import register_pipelines
-
-pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
 
 
 def test_chain_builds_every_output(project: Path) -> None:
@@ -80,16 +74,7 @@ def test_qa_split_and_stats(project: Path) -> None:
 
 
 def test_kedro_viz_build_writes_a_static_site(project: Path, monkeypatch) -> None:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    result = subprocess.run(
-        [str(BIN / "kedro"), "viz", "build"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_tool(project, str(BIN / "kedro"), "viz", "build", timeout=300)
     assert (project / "build" / "index.html").is_file()
     api = (project / "build" / "api" / "main").read_text()
     assert "merge_annotations" in api and "compute_dataset_stats" in api
@@ -139,12 +124,9 @@ def test_kedro_viz_build_writes_a_static_site(project: Path, monkeypatch) -> Non
 
 def test_dvc_repro_runs_the_chain_once(tmp_path: Path) -> None:
     root = make_project(tmp_path)
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1"}
 
     def run(*cmd: str) -> str:
-        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"{cmd}: {result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-        return result.stdout
+        return run_tool(root, *cmd).stdout
 
     run("git", "init", "-q")
     shutil.rmtree(root / ".dvc", ignore_errors=True)

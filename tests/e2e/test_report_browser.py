@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
 
 from tests.support.browser import browser_page, report_screenshot
-
-pytestmark = pytest.mark.slow
+from tests.support.tools import run_tool
 
 IMAGES = (
     "Array.from(document.images).map(i => ({alt: i.alt, width: i.naturalWidth, shown: i.clientWidth, "
@@ -90,17 +86,8 @@ def test_report_renders_every_table_and_image_in_headless_chromium(
 
 def test_dvc_plots_page_draws_offline_with_the_inlined_vega(project: Path, tmp_path: Path) -> None:
     """The project's plots.html_template (.dvc/config) carries Vega: no script comes from a CDN."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     out = tmp_path / "dvc_plots"
-    result = subprocess.run(
-        ["dvc", "plots", "show", "-o", str(out)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_tool(project, "dvc", "plots", "show", "-o", str(out), timeout=300)
     page_html = (out / "index.html").read_text()
     assert not re.findall(r"<script[^>]*\bsrc=", page_html)
     with browser_page() as (page, requests):

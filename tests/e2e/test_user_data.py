@@ -5,9 +5,7 @@ Subprocesses run the real ``kedro`` and ``dvc`` commands in a tiny throwaway pro
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,29 +13,14 @@ import pytest
 import yaml
 
 from tests.support.kedro_project import TINY_PARAMETERS, make_project
-
-pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1"}
-
-
-def _run(root: Path, *cmd: str, ok: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=root, env=ENV, capture_output=True, text=True, timeout=600)
-    if ok:
-        assert result.returncode == 0, f"{cmd}: {result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+from tests.support.tools import folder_bytes, run_tool
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project after the default `kedro run` on the synthetic source."""
     root = make_project(tmp_path_factory.mktemp("built"))
-    _run(root, "kedro", "run")
+    run_tool(root, "kedro", "run")
     return root
 
 
@@ -48,28 +31,29 @@ def test_user_scenes_and_exports_survive_kedro_run_and_dvc_repro(built: Path, tm
     shutil.copytree(built / "data/01_raw/synthetic/scenes", raw / "scenes", dirs_exist_ok=True)
     shutil.copytree(built / "data/01_raw/synthetic/annotations", raw / "annotations", dirs_exist_ok=True)
     (raw / "scenes/notes.txt").write_text("the user's own notes\n")
-    before = _files(raw)
+    before = folder_bytes(raw)
 
-    first = _run(root, "kedro", "run")
+    first = run_tool(root, "kedro", "run")
     assert "Data source: user" in first.stdout + first.stderr
     assert (root / "data/08_reporting/dataset_stats.json").is_file()
     assert not (raw / "synthetic").exists()  # the default run left the synthetic source out
-    _run(root, "kedro", "run", "--pipelines", "synthetic")
-    assert _files(raw / "synthetic/scenes")  # generated into its own place ...
-    assert {k: v for k, v in _files(raw).items() if not k.startswith("synthetic/")} == before  # ... only
+    run_tool(root, "kedro", "run", "--pipelines", "synthetic")
+    assert folder_bytes(raw / "synthetic/scenes")  # generated into its own place ...
+    others = {k: v for k, v in folder_bytes(raw).items() if not k.startswith("synthetic/")}
+    assert others == before  # ... only
 
-    _run(root, "git", "init", "-q")
+    run_tool(root, "git", "init", "-q")
     shutil.rmtree(root / ".dvc", ignore_errors=True)
-    _run(root, "dvc", "init", "-q")
-    _run(root, "dvc", "config", "core.analytics", "false")
-    _run(root, "dvc", "repro")
+    run_tool(root, "dvc", "init", "-q")
+    run_tool(root, "dvc", "config", "core.analytics", "false")
+    run_tool(root, "dvc", "repro")
     # After a repro, the user adds a file: the next repro must not restore the old folder.
     (raw / "scenes/later.txt").write_text("added after the first repro\n")
     (raw / "annotations/later.txt").write_text("added after the first repro\n")
-    after_first = _files(raw)
-    second = _run(root, "dvc", "repro")
+    after_first = folder_bytes(raw)
+    second = run_tool(root, "dvc", "repro")
     assert "Running stage 'ingestion'" in second.stdout  # the user's folder is a dependency
-    now = _files(raw)
+    now = folder_bytes(raw)
     assert {k: v for k, v in now.items() if not k.startswith("synthetic/")} == {
         k: v for k, v in after_first.items() if not k.startswith("synthetic/")
     }
@@ -105,22 +89,22 @@ def test_a_stage_killed_between_its_saves_is_refused_downstream(built: Path, tmp
     ingestion = {**TINY_PARAMETERS["ingestion"], "split_factor": 1}
     (root / "conf/local/parameters_ingestion.yml").write_text(yaml.safe_dump({"ingestion": ingestion}))
 
-    killed = _run(root, sys.executable, "-c", KILL.replace("{when}", "before_dataset_saved"), ok=False)
+    killed = run_tool(root, sys.executable, "-c", KILL.replace("{when}", "before_dataset_saved"), ok=False)
     assert killed.returncode == -9
     assert list((root / "data/.staging").iterdir())  # SIGKILL left the staging folder behind
 
-    killed = _run(root, sys.executable, "-c", KILL.replace("{when}", "after_dataset_saved"), ok=False)
+    killed = run_tool(root, sys.executable, "-c", KILL.replace("{when}", "after_dataset_saved"), ok=False)
     assert killed.returncode == -9
     assert not list((root / "data/.staging").iterdir())  # its start cleaned the first run's staging
     # New images beside the old manifest: tiling refuses them, naming the stage to rerun.
-    refused = _run(root, "kedro", "run", "--pipelines", "tiling", ok=False)
+    refused = run_tool(root, "kedro", "run", "--pipelines", "tiling", ok=False)
     assert refused.returncode == 1
     assert "Error: StaleOutputError: " in refused.stderr
     assert "Rerun the stage that writes both: `kedro run --pipelines ingestion`" in refused.stderr
     assert "Traceback" not in refused.stdout + refused.stderr
 
-    _run(root, "kedro", "run", "--pipelines", "ingestion")
-    _run(root, "kedro", "run", "--pipelines", "tiling")
+    run_tool(root, "kedro", "run", "--pipelines", "ingestion")
+    run_tool(root, "kedro", "run", "--pipelines", "tiling")
     assert not [p for p in (root / "data").rglob(".*") if p.name not in {".gitkeep", ".urur-run.lock"}]
 
 
@@ -141,14 +125,14 @@ main()
 
 
 def test_user_errors_print_message_and_fix_and_bugs_keep_their_traceback(built: Path) -> None:
-    bad = _run(built, "kedro", "run", "--pipelines", "tiling", "--params", "tiling.overlap=500", ok=False)
+    bad = run_tool(built, "kedro", "run", "--pipelines", "tiling", "--params", "tiling.overlap=500", ok=False)
     assert bad.returncode == 1
     assert "Error: ParameterValidationError" in bad.stderr
     assert "overlap (500) must be smaller than patch_size (64)" in bad.stderr
     assert "parameters_tiling.yml" in bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr and "╭" not in bad.stdout + bad.stderr
 
-    bug = _run(built, sys.executable, "-c", UNEXPECTED, ok=False)
+    bug = run_tool(built, sys.executable, "-c", UNEXPECTED, ok=False)
     assert bug.returncode == 1
     assert "TypeError: a bug, not a user error" in bug.stdout + bug.stderr
     assert "Traceback" in bug.stdout + bug.stderr or "╭" in bug.stdout + bug.stderr

@@ -10,6 +10,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# A two-iteration ISDNet of width 0.125 on 64² crops: the pre-labelling model of every tiny run.
+TINY_TRAINING = {
+    "model": "isdnet",
+    "model_options": {"width": 0.125},
+    "crop_size": 64,
+    "scale_range": [1.0, 1.0],
+    "batch_size": 2,
+    "iterations": 2,
+    "workers": 0,
+}
+
 # Small enough for seconds per stage on 2 cores, big enough for every stage to mean something:
 # 4 scenes of 256² -> 16 images of 128² -> 9 patches each (64², overlap 8).
 TINY_PARAMETERS = {
@@ -28,27 +39,15 @@ TINY_PARAMETERS = {
     },
     "runtime": {"workers": 2},
     "training": {
+        **TINY_TRAINING,
         "model": "wsdnet",
-        "model_options": {"width": 0.125},
-        "crop_size": 64,
-        "scale_range": [1.0, 1.0],
-        "batch_size": 2,
         "iterations": 4,
-        "workers": 0,
         "val_interval": 2,
         "checkpoint_interval": 2,
     },
     "prelabel": {
         "round_one": {"scene_fraction": 0.5},
-        "training": {
-            "model": "isdnet",
-            "model_options": {"width": 0.125},
-            "crop_size": 64,
-            "scale_range": [1.0, 1.0],
-            "batch_size": 2,
-            "iterations": 2,
-            "workers": 0,
-        },
+        "training": TINY_TRAINING,
     },
     "evaluation": {"speed": {"enabled": True, "warmup": 0, "runs": 1}},
     # Two seeds of two Table 4 rows and two values per ablation (the baseline shared with Table 4).

@@ -11,9 +11,11 @@ files. No benchmark runs in these tests; the scripts are parsed, not imported.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -28,6 +30,15 @@ def module_constant(path: Path, name: str) -> object:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             return ast.literal_eval(node.value)
     raise AssertionError(f"{path.name} declares no {name}")
+
+
+def benchmarks_common() -> ModuleType:
+    """``benchmarks/common.py``, imported from its folder (the benchmarks are scripts, not a package)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module("common")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
 
 
 def load(name: str) -> dict[str, object]:
@@ -54,11 +65,7 @@ def test_result_fields_are_the_ones_its_script_writes(name: str) -> None:
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_result_was_written_by_the_current_script(name: str) -> None:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        from common import script_sha256
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    script_sha256 = benchmarks_common().script_sha256
     result = load(name)
     current = script_sha256(BENCHMARKS / f"{name}.py")
     assert result["script_sha256"] == current, (
@@ -70,11 +77,7 @@ def test_result_was_written_by_the_current_script(name: str) -> None:
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_markdown_and_json_come_from_the_same_run(name: str) -> None:
     """The .md ends with the footer made from the JSON: command, hash, machine, load averages."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        from common import footer
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    footer = benchmarks_common().footer
     result = load(name)
     assert len(result["load_average_before"]) == len(result["load_average_after"]) == 3
     markdown = (RESULTS / f"{name}.md").read_text()

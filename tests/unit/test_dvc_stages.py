@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.tools import run_tool
 from urur.io.dvc_record import DVC_STAGE_ENV, not_recorded_because, parse_kedro_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,10 +88,7 @@ def test_each_stage_declares_the_code_it_imports_and_no_other(stage: str) -> Non
 
 def test_the_committed_lock_records_the_code_and_parameters_of_the_tree() -> None:
     """`dvc status` may find the data absent (a clean clone has none), never the code or params changed."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    command = ["dvc", "status", "--json", "dvc.yaml"]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    result = run_tool(ROOT, "dvc", "status", "--json", "dvc.yaml", timeout=300)
     stale = {}
     for stage, changes in json.loads(result.stdout or "{}").items():
         for change in changes:

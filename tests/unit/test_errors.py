@@ -8,27 +8,23 @@ one runs the real ``kedro run`` to see what a terminal shows.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner, Result
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from tests.support.checkpoints import tiny_meta, tiny_model, write_checkpoint
 from tests.support.kedro_project import make_project
-from tests.unit.dataset.test_releases import write_deepglobe
+from tests.support.releases import write_deepglobe
+from tests.support.tools import tool_env
 from urur.__main__ import cli
 from urur.classes import URUR_CLASSES
 from urur.cli import main as urur_main
 from urur.io.raster import write_raster
-from urur.models import build_model
-from urur.training.checkpoint import build_meta, save_checkpoint
-from urur.training.config import TrainingParams
 
 
 @pytest.fixture(scope="module")
@@ -72,33 +68,19 @@ def test_unknown_environment_lists_the_known_ones(project: Path, monkeypatch) ->
     assert "deepglob" in line and "conf/deepglob" in line and "deepglobe, inria" in line
 
 
+def _training_error(project: Path, monkeypatch: pytest.MonkeyPatch, override: str) -> str:
+    """The one line ``kedro run --env deepglobe --pipelines training --params <override>`` prints."""
+    args = ("--env", "deepglobe", "--pipelines", "training", "--params", override)
+    return _one_error_line(_kedro_run(project, monkeypatch, *args))
+
+
 def test_more_training_devices_than_exist(project: Path, monkeypatch) -> None:
-    result = _kedro_run(
-        project,
-        monkeypatch,
-        "--env",
-        "deepglobe",
-        "--pipelines",
-        "training",
-        "--params",
-        "training.devices=64",
-    )
-    line = _one_error_line(result)
+    line = _training_error(project, monkeypatch, "training.devices=64")
     assert "training.devices" in line and "64" in line and "parameters_training.yml" in line
 
 
 def test_crop_larger_than_every_image(project: Path, monkeypatch) -> None:
-    result = _kedro_run(
-        project,
-        monkeypatch,
-        "--env",
-        "deepglobe",
-        "--pipelines",
-        "training",
-        "--params",
-        "training.crop_size=512",
-    )
-    line = _one_error_line(result)
+    line = _training_error(project, monkeypatch, "training.crop_size=512")
     assert "training.crop_size 512" in line and "64 px" in line and "parameters_training.yml" in line
 
 
@@ -131,26 +113,13 @@ def test_verbose_and_urur_debug_show_the_traceback(project: Path, monkeypatch) -
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny WSDNet checkpoint, and two with malformed meta: 9 class names, a 1-value mean."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    model = build_model("wsdnet", 8, width=0.125)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    meta = build_meta(TrainingParams(model="wsdnet", model_options={"width": 0.125}), URUR_CLASSES, ["a"])
+    model = tiny_model()
     for name, changes in (
         ("good", {}),
         ("nine", {"class_names": [*URUR_CLASSES, "extra"]}),
         ("mean", {"mean": [0.5]}),
     ):
-        save_checkpoint(
-            folder / "run" / f"{name}.pt",
-            model=model,
-            optimizer=optimizer,
-            scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
-            iteration=0,
-            meta={**meta, **changes},
-            best={"score": None, "iteration": 0},
-            history=[],
-            data_state={},
-        )
+        write_checkpoint(folder / "run" / f"{name}.pt", model, tiny_meta(**changes))
     write_raster(folder / "scene.tif", np.full((64, 64, 3), 100, np.uint8))
     return folder
 
@@ -181,10 +150,10 @@ def test_checkpoint_folder_names_its_checkpoints(checkpoints: Path, monkeypatch)
     assert _predict(checkpoints, checkpoints / "run").exception.__class__.__name__ == "CheckpointError"
 
 
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200"}
+ENV = tool_env(COLUMNS="200")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_terminal_shows_one_line_and_parameter_errors_once(project: Path) -> None:
     def kedro_run(*args: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(

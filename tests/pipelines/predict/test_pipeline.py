@@ -4,36 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import rasterio
-import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from urur.classes import URUR_CLASSES
 from urur.config import PredictParams
 from urur.io.raster import write_raster
-from urur.models import build_model
 from urur.pipelines.predict import create_pipeline
-from urur.training.checkpoint import build_meta, save_checkpoint
-from urur.training.config import TrainingParams
 
 
-def test_predict_pipeline_writes_one_mask_per_raster(tmp_path, monkeypatch):
+def test_predict_pipeline_writes_one_mask_per_raster(tmp_path, monkeypatch, checkpoint):
     monkeypatch.setenv("URUR_STAGING_DIR", str(tmp_path / "staging"))
-    torch.manual_seed(0)
-    model = build_model("wsdnet", 8, width=0.125)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    checkpoint = tmp_path / "best.pt"
-    save_checkpoint(
-        checkpoint,
-        model=model,
-        optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
-        iteration=0,
-        meta=build_meta(TrainingParams(model_options={"width": 0.125}), URUR_CLASSES, ["a"]),
-        best={"score": None, "iteration": 0},
-        history=[],
-        data_state={},
-    )
     inputs = tmp_path / "predict"
     rng = np.random.default_rng(0)
     write_raster(
@@ -46,7 +26,7 @@ def test_predict_pipeline_writes_one_mask_per_raster(tmp_path, monkeypatch):
     catalog = DataCatalog(
         {
             "predict_inputs": MemoryDataset(inputs),
-            "training_summary": MemoryDataset({"best_checkpoint": str(checkpoint), "last_checkpoint": "x"}),
+            "training_summary": MemoryDataset({"best_checkpoint": checkpoint, "last_checkpoint": "x"}),
             "params:predict": MemoryDataset(PredictParams(tile=64, overlap=16, device="cpu")),
             "predict_outputs": MemoryDataset(),
         }

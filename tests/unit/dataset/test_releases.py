@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from PIL import Image
-from rasterio.transform import Affine
 
 from tests.support.kedro_project import make_project
-from urur.classes import DEEPGLOBE_CLASSES, DEEPGLOBE_PALETTE, URUR_CLASSES
+from tests.support.releases import OTHER_ORDER, SIDE, rgb, write_deepglobe, write_inria, write_urur
+from urur.classes import DEEPGLOBE_CLASSES, URUR_CLASSES
 from urur.config import RuntimeParams
 from urur.dataset.releases import (
     DeepGlobeParams,
@@ -36,78 +35,6 @@ from urur.evaluation.metrics import segmentation_metrics
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster
 from urur.pipelines.adapt_deepglobe.nodes import adapt_deepglobe
-
-SIDE = 64
-# A third-party order: "others" last (the release README puts it first).
-OTHER_ORDER = [*URUR_CLASSES[1:], URUR_CLASSES[0]]
-
-
-def _labels(seed: int, classes: int) -> np.ndarray:
-    """Blocks of 16² so every class can appear and training has something to learn."""
-    rng = np.random.default_rng(seed)
-    return np.kron(rng.integers(0, classes, (SIDE // 16, SIDE // 16)), np.ones((16, 16), int)).astype(
-        np.uint8
-    )
-
-
-def _rgb(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed + 100).integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)
-
-
-def write_urur(root: Path, layout: str) -> dict[str, np.ndarray]:
-    """Two images per split, label values in OTHER_ORDER; returns README-order labels by id."""
-    expected = {}
-    for k, split in enumerate(SPLITS * 2):
-        image_id = f"{split}_{k}"
-        labels = _labels(k, len(URUR_CLASSES))
-        images, label_dir = (
-            (root / split / "image", root / split / "label")
-            if layout == "split_first"
-            else (root / "imgs" / split, root / "labels" / split)
-        )
-        images.mkdir(parents=True, exist_ok=True)
-        label_dir.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(_rgb(k)).save(images / f"{image_id}.png")
-        # value v of the file is class OTHER_ORDER[v]
-        file_values = np.array([OTHER_ORDER.index(name) for name in URUR_CLASSES], np.uint8)[labels]
-        Image.fromarray(file_values).save(label_dir / f"{image_id}.png")
-        expected[image_id] = labels
-    return expected
-
-
-def write_deepglobe(root: Path) -> dict[str, np.ndarray]:
-    """Six ``<id>_sat.jpg`` + RGB ``<id>_mask.png``, mask colours off by a few levels as released."""
-    root.mkdir(parents=True, exist_ok=True)
-    expected = {}
-    for k in range(6):
-        image_id = str(100 + k)
-        labels = _labels(k, len(DEEPGLOBE_PALETTE))
-        colours = DEEPGLOBE_PALETTE[labels].astype(int)
-        noisy = np.where(colours > 0, colours - 3, colours + 3).astype(np.uint8)
-        Image.fromarray(_rgb(k)).save(root / f"{image_id}_sat.jpg", quality=95)
-        Image.fromarray(noisy).save(root / f"{image_id}_mask.png")
-        expected[image_id] = labels
-    return expected
-
-
-def write_inria(root: Path) -> dict[str, tuple[np.ndarray, tuple]]:
-    """Two cities x images 1, 6, 11 as georeferenced GeoTIFFs with 0/255 masks."""
-    (root / "train/images").mkdir(parents=True)
-    (root / "train/gt").mkdir(parents=True)
-    expected = {}
-    for c, city in enumerate(("austin", "vienna")):
-        for number in (1, 6, 11):
-            image_id = f"{city}{number}"
-            buildings = _labels(c * 10 + number, 2)
-            transform = Affine(0.3, 0.0, 500000.0 + 1000 * number, 0.0, -0.3, 3400000.0 + 1000 * c)
-            for folder, array in (("images", _rgb(number).transpose(2, 0, 1)), ("gt", buildings[None] * 255)):
-                with rasterio.open(
-                    root / "train" / folder / f"{image_id}.tif", "w", driver="GTiff", height=SIDE, width=SIDE,
-                    count=len(array), dtype="uint8", crs="EPSG:32614", transform=transform,
-                ) as dataset:  # fmt: skip
-                    dataset.write(array)
-            expected[image_id] = (buildings, tuple(transform)[:6])
-    return expected
 
 
 def test_urur_layouts_are_both_read_and_an_unknown_one_is_described(tmp_path: Path) -> None:
@@ -220,7 +147,7 @@ def _check_outputs(data: Path, expected: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.read_csv(data / "05_model_input/split.csv")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_urur_env_trains_and_evaluates_on_the_release(tmp_path: Path, monkeypatch) -> None:
     root = make_project(tmp_path)
     expected = write_urur(root / "data/01_raw/urur_release", "imgs_labels")
@@ -235,7 +162,7 @@ def test_urur_env_trains_and_evaluates_on_the_release(tmp_path: Path, monkeypatc
     assert metrics["test_images"] == 2
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_deepglobe_env_leaves_unknown_out_of_the_reported_miou(tmp_path: Path, monkeypatch) -> None:
     root = make_project(tmp_path)
     expected = write_deepglobe(root / "data/01_raw/deepglobe")
@@ -248,7 +175,7 @@ def test_deepglobe_env_leaves_unknown_out_of_the_reported_miou(tmp_path: Path, m
     assert reported == pytest.approx(per_class["IoU"].iloc[1:].mean())  # NaN (absent) classes skipped
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_inria_env_keeps_georeferencing_and_binary_masks(tmp_path: Path, monkeypatch) -> None:
     root = make_project(tmp_path)
     expected = write_inria(root / "data/01_raw/inria/AerialImageDataset")
@@ -315,7 +242,7 @@ def test_deepglobe_train_image_without_mask_is_named_in_a_warning(tmp_path, monk
     (root / "train/104_mask.png").unlink()
     (root / "train/105_mask.png").unlink()
     (root / "valid").mkdir()  # the release's valid/ folder: images only, by design
-    Image.fromarray(_rgb(9)).save(root / "valid/900_sat.jpg")
+    Image.fromarray(rgb(9)).save(root / "valid/900_sat.jpg")
     with caplog.at_level("WARNING", logger="urur.dataset.releases"):
         items = list_deepglobe(root)
     assert sorted(i.image_id for i in items) == ["100", "101", "102", "103"]

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +21,8 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from tests.support.kedro_project import make_project
-from tests.unit.dataset.test_releases import OTHER_ORDER, write_deepglobe, write_inria, write_urur
+from tests.support.releases import OTHER_ORDER, write_deepglobe, write_inria, write_urur
+from tests.support.tools import tool_env
 from urur.__main__ import BUILD_IF_MISSING, BuildIfMissingRunner, is_user_error
 from urur.dataset.sources import DatasetSourceError, check_source, describe_source
 from urur.io.datasets import DirectoryDataset, JSONDataset
@@ -127,9 +127,8 @@ def test_a_deleted_release_leaves_its_dataset_usable(tmp_path: Path, caplog) -> 
 
 # --- the real commands: the demo in data/, then each release in its environment's data root ----
 
-BIN = Path(sys.executable).parent
 # COLUMNS: rich does not wrap the log lines the tests look for.
-ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1", "COLUMNS": "1000"}
+ENV = tool_env(COLUMNS="1000")
 RELEASES = {
     "urur": "data/01_raw/urur_release",
     "deepglobe": "data/01_raw/deepglobe",
@@ -174,7 +173,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     return root, _demo_files(root / "data")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("env", list(RELEASES))
 def test_each_release_environment_trains_on_its_release_beside_the_demo(demo, env: str) -> None:
     root, before = demo
@@ -210,7 +209,7 @@ def test_each_release_environment_trains_on_its_release_beside_the_demo(demo, en
         assert "`kedro run --env urur` rebuilds it" in errors[0]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_switching_the_demo_to_a_users_data_stops_naming_both_sources(demo) -> None:
     root, before = demo
     users = root / "data/01_raw/scenes"

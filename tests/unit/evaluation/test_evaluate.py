@@ -13,6 +13,7 @@ import rasterio
 import torch
 from torch import nn
 
+from tests.support.checkpoints import tiny_meta, tiny_model, write_checkpoint
 from tests.support.training_store import write_store
 from urur.classes import URUR_CLASSES, URUR_PALETTE
 from urur.devices import release_freed_heap
@@ -24,12 +25,9 @@ from urur.evaluation.evaluate import (
     measure_speed_memory,
 )
 from urur.io.raster import raster_info, read_raster, write_raster
-from urur.models import build_model
 from urur.models.common import Outputs, TwoBranchModel, zero_branch
 from urur.pipelines.evaluation.nodes import evaluate
 from urur.training import build_model_from_checkpoint
-from urur.training.checkpoint import build_meta, save_checkpoint
-from urur.training.config import TrainingParams
 
 K = 4
 CRS = "EPSG:32633"
@@ -298,25 +296,12 @@ def test_each_branch_zeroed_is_one_more_evaluation_of_the_split(dataset: tuple) 
 def _checkpoint(path: Path, model_name: str) -> Path:
     """A tiny untrained model with its classifiers' biases at zero, so that its predictions vary
     from pixel to pixel (with PyTorch's random biases one class wins everywhere)."""
-    torch.manual_seed(0)
-    model = build_model(model_name, len(URUR_CLASSES), width=0.125)
+    model = tiny_model(model_name)
     with torch.no_grad():
         for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d) and m.bias is not None):
             if conv.out_channels == len(URUR_CLASSES):  # a classifier
                 conv.bias.zero_()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    params = TrainingParams(model=model_name, model_options={"width": 0.125})
-    return save_checkpoint(
-        path,
-        model=model,
-        optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
-        iteration=0,
-        meta=build_meta(params, URUR_CLASSES, ["t"]),
-        best={"score": None, "iteration": 0},
-        history=[],
-        data_state={},
-    )
+    return write_checkpoint(path, model, tiny_meta(model_name))
 
 
 @pytest.mark.parametrize(

@@ -207,7 +207,7 @@ def test_ordering_verdicts_at_their_boundaries() -> None:
     assert row["verdict"] == "agrees, beyond the seeds' spread"
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project: Path) -> None:
     cwd = Path.cwd()
     os.chdir(project)

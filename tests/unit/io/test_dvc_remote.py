@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.support.kedro_project import make_project
+from tests.support.tools import folder_bytes, run_tool
 
-pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+pytestmark = pytest.mark.e2e
 
 
 def test_push_empty_cache_pull_gives_the_same_bytes(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project")
     remote = tmp_path / "bucket"  # stands in for s3://team-bucket/urur (README)
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DO_NOT_TRACK": "1"}
 
     def run(*cmd: str) -> str:
-        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, f"{cmd}: {result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-        return result.stdout
+        return run_tool(root, *cmd, timeout=300).stdout
 
     (root / "dvc.lock").unlink(missing_ok=True)  # this project's lock names outputs the copy never built
     run("git", "init", "-q")
@@ -47,7 +36,7 @@ def test_push_empty_cache_pull_gives_the_same_bytes(tmp_path: Path) -> None:
         (release / f"{k}_sat.jpg").write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
     run("dvc", "add", "data/01_raw/deepglobe")
     tracked = [root / "data/01_raw/synthetic/scenes", root / "data/01_raw/synthetic/truth", release]
-    original = {str(folder): _files(folder) for folder in tracked}
+    original = {str(folder): folder_bytes(folder) for folder in tracked}
     assert all(original.values())
     targets = ("synthetic", "data/01_raw/deepglobe.dvc")  # what this copy built; a full repro pushes all
     run("dvc", "push", *targets)
@@ -55,5 +44,5 @@ def test_push_empty_cache_pull_gives_the_same_bytes(tmp_path: Path) -> None:
     for folder in tracked:
         shutil.rmtree(folder)
     run("dvc", "pull", *targets)
-    assert {str(folder): _files(folder) for folder in tracked} == original
+    assert {str(folder): folder_bytes(folder) for folder in tracked} == original
     assert "in sync" in run("dvc", "status", "--cloud", *targets)
