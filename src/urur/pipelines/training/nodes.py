@@ -1,44 +1,16 @@
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 
 import pandas as pd
-from torch import nn
 
-from urur.classes import URUR_CLASSES
-from urur.config import ConfigError
 from urur.evaluation.config import EvaluationParams
-from urur.evaluation.evaluate import evaluate_images
-from urur.io.atomic import atomic_directory, link_or_copy, publish_copy
-from urur.training import TrainingParams, fit
-from urur.training.checkpoint import configuration_name
+from urur.experiments.train import train_on_split
+from urur.training import TrainingParams
 from urur.training.config import TrainingRunParams
 
 log = logging.getLogger(__name__)
-
-
-def split_ids(dataset_split: pd.DataFrame, split: str) -> list[str]:
-    """Image ids of one split, in the table's order."""
-    return dataset_split.loc[dataset_split["split"] == split, "image_id"].astype(str).tolist()
-
-
-def validation_metrics(model: nn.Module, **evaluate_kwargs) -> dict[str, float]:
-    """mIoU, mF1 and aAcc of ``model`` on the val images (the trainer logs them as ``val/...``)."""
-    metrics = evaluate_images(model, progress=False, **evaluate_kwargs).metrics
-    return {name: float(metrics[name]) for name in ("mIoU", "mF1", "aAcc")}
-
-
-def publish_model(checkpoints: dict[str, Path | None], model_dir: str | Path) -> dict[str, Path | None]:
-    """The run's best and last checkpoints as ``<model_dir>/{best,last}.pt`` (hard links into the
-    checkpoint store, replaced whole); returns their new paths."""
-    model_dir = Path(model_dir)
-    with atomic_directory(model_dir) as staging:
-        for kind, path in checkpoints.items():
-            if path is not None:
-                link_or_copy(path, staging / f"{kind}.pt")
-    return {kind: path and model_dir / f"{kind}.pt" for kind, path in checkpoints.items()}
 
 
 def train(
@@ -49,57 +21,9 @@ def train(
     evaluation: EvaluationParams,
     run: TrainingRunParams,
 ) -> dict:
-    """Train the configured model on the train split, validating on the val split.
-
-    Checkpoints accumulate in ``run.checkpoint_dir/<model>-<configuration digest>`` across runs
-    (a rerun of the same configuration resumes from them, another one starts its own folder);
-    the best and last are published in ``run.model_dir`` where set, and the returned summary names
-    them for the evaluation stage.
-    """
-    class_names = training.class_names or URUR_CLASSES
-    val_ids = split_ids(dataset_split, "val")
-    if not val_ids:
-        raise ConfigError(
-            "the val split is empty: nothing to validate on or pick the best checkpoint by; "
-            "give split.ratios a positive val share (conf/base/parameters_split.yml)"
-        )
-    validate = functools.partial(
-        validation_metrics,
-        image_ids=val_ids,
-        images_dir=images_dir,
-        masks_dir=masks_dir,
-        num_classes=len(class_names),
-        mode=evaluation.mode,
-        window=evaluation.window,
-        overlap=evaluation.overlap,
-        downsample=evaluation.downsample,
-        mean=training.mean,
-        std=training.std,
-    )
-    train_ids = split_ids(dataset_split, "train")
-    out_dir = Path(run.checkpoint_dir) / configuration_name(training, train_ids)
-    live_dir = Path(run.runs_live_dir) / out_dir.name if run.runs_live_dir else Path(run.live_dir)
-    result = fit(
-        training,
-        train_ids,
-        images_dir,
-        masks_dir,
-        out_dir,
-        validate=validate,
-        live_dir=live_dir,
-    )
-    if live_dir != Path(run.live_dir):
-        publish_copy(live_dir, run.live_dir)
-    checkpoints = {"best": result.best_checkpoint, "last": result.last_checkpoint}
-    if run.model_dir:
-        checkpoints = publish_model(checkpoints, run.model_dir)
-    summary = {
-        "model": training.model,
-        "best_checkpoint": str(checkpoints["best"]) if checkpoints["best"] else None,
-        "last_checkpoint": str(checkpoints["last"]),
-        "iterations": training.iterations,
-        "run_dir": str(out_dir),
-        "weights_sha256": result.weights_sha256,
-    }
+    """Train the configured model on the train split, validating on the val split
+    (:func:`urur.experiments.train.train_on_split`); the summary names the best and last checkpoints
+    for the evaluation stage."""
+    summary = train_on_split(images_dir, masks_dir, dataset_split, training, evaluation, run)
     log.info("Trained %s: best checkpoint %s", training.model, summary["best_checkpoint"])
     return summary
