@@ -5,6 +5,7 @@ best checkpoint), the best and last checkpoints published."""
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,8 @@ from urur.io.atomic import atomic_directory, link_or_copy, publish_copy
 from urur.training import TrainingParams, fit
 from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
+
+log = logging.getLogger(__name__)
 
 
 def publish_model(checkpoints: dict[str, Path | None], model_dir: str | Path) -> dict[str, Path | None]:
@@ -76,7 +79,7 @@ def train_on_split(
     checkpoints = {"best": result.best_checkpoint, "last": result.last_checkpoint}
     if run.model_dir:
         checkpoints = publish_model(checkpoints, run.model_dir)
-    return {
+    summary = {
         "model": training.model,
         "best_checkpoint": str(checkpoints["best"]) if checkpoints["best"] else None,
         "last_checkpoint": str(checkpoints["last"]),
@@ -84,3 +87,5 @@ def train_on_split(
         "run_dir": str(out_dir),
         "weights_sha256": result.weights_sha256,
     }
+    log.info("Trained %s: best checkpoint %s", training.model, summary["best_checkpoint"])
+    return summary

@@ -21,8 +21,8 @@ from urur.io.datasets import FigureFolderDataset, OptionalDataset
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import write_raster
 from urur.pipelines.reporting import create_pipeline
-from urur.pipelines.reporting.nodes import draw_figures
 from urur.pipelines.reporting.pipeline import after
+from urur.reporting.build import draw_figures
 from urur.reporting.config import ReportingParams
 from urur.reporting.document import Image, KeyFigures, Note, Table, to_html, to_markdown
 from urur.reporting.figures import (

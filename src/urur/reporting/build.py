@@ -1,3 +1,6 @@
+"""The reporting stage's two steps, from whatever a run has produced so far: the figures whose
+inputs exist (:func:`draw_figures`), then the report as HTML and Markdown (:func:`write_report`)."""
+
 from __future__ import annotations
 
 import logging
