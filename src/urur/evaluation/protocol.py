@@ -53,7 +53,6 @@ class CheckpointEvaluation:
     per_class: pd.DataFrame  # class_name, IoU, F1, target_pixels, predicted_pixels
     per_image: pd.DataFrame  # EvaluationResult.per_image
     confusion: pd.DataFrame  # a target column, then one column per predicted class
-    model: str  # the checkpoint's model name
 
 
 def evaluate_checkpoint(
@@ -116,7 +115,6 @@ def evaluate_checkpoint(
         confusion=pd.DataFrame(result.confusion, index=class_names, columns=class_names)
         .rename_axis("target")
         .reset_index(),
-        model=meta["model"],
     )
 
 
@@ -132,7 +130,11 @@ def _excluded_indices(excluded_classes: Sequence[str], class_names: list[str]) -
 
 
 def _branch_ablation(
-    split: tuple, options: dict[str, Any], excluded: list[int], miou: float, model_name: str
+    split: tuple[nn.Module, Sequence[str], Path, Path, int],
+    options: dict[str, Any],
+    excluded: list[int],
+    miou: float,
+    model_name: str,
 ) -> dict[str, float]:
     """Each branch's zeroed mIoU and contribution of a two-branch model; nothing (said in a log line)
     for a model of one branch."""

@@ -48,7 +48,7 @@ def test_a_checkpoint_evaluation_holds_the_metrics_tables_and_predictions_the_st
         "peak_memory_mb",
     ]
     assert all(isinstance(value, (int, float)) for value in result.metrics.values())
-    assert result.evaluated["model"] == result.model == "wsdnet"
+    assert result.evaluated["model"] == "wsdnet"
     assert result.evaluated["checkpoint"] == "best.pt"
     assert result.evaluated["speed_input"] == "1x3x64x64"  # the largest test height and width
     assert result.evaluated["speed_device"].startswith("cpu")

@@ -37,9 +37,9 @@ def evaluate(
         result = evaluate_checkpoint(
             checkpoint, test_ids, images_dir, masks_dir, image_manifest, evaluation, predictions_dir
         )
-    metrics = result.metrics
+    metrics, evaluated = result.metrics, result.evaluated
     log.info(
         "Test mIoU %.4f, mF1 %.4f, aAcc %.4f over %d images (%s)",
-        metrics["test/mIoU"], metrics["test/mF1"], metrics["test/aAcc"], len(test_ids), result.model,
+        metrics["test/mIoU"], metrics["test/mF1"], metrics["test/aAcc"], len(test_ids), evaluated["model"],
     )  # fmt: skip
-    return metrics, result.evaluated, result.per_class, result.per_image, result.confusion, predictions_dir
+    return metrics, evaluated, result.per_class, result.per_image, result.confusion, predictions_dir
