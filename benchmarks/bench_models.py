@@ -14,7 +14,7 @@ by device synchronisation. Entries:
 
 Memory: every entry in its own fresh subprocess (``--memory-forwards`` forwards; on the CPU the
 peak RSS, VmHWM reset before the first forward, model weights and interpreter included; on a GPU
-``torch.cuda.max_memory_allocated``), through ``urur.evaluation.evaluate.measure_speed_memory``,
+``torch.cuda.max_memory_allocated``), through ``urur.evaluation.speed.measure_speed_memory``,
 the protocol the evaluation pipeline reports. Time: all entries in one process, ``--warmup``
 untimed rounds then ``--rounds`` timed rounds, every entry once per round in turn (A B C ... A B
 C ...), so each ratio compares runs that saw the same machine load; each ratio is reported as
@@ -46,8 +46,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from urur.dataset.tiling import patch_grid
 from urur.devices import describe_device
-from urur.evaluation.evaluate import measure_speed_memory
 from urur.evaluation.paradigms import slide_inference, whole_inference
+from urur.evaluation.speed import measure_speed_memory
 from urur.models import build_model
 
 NAME = "bench_models"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
+import platform
 import resource
 import sys
 from pathlib import Path
@@ -46,6 +48,15 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return f"{device} ({torch.get_num_threads()} threads)"
+
+
+def describe_machine() -> str:
+    """The machine in a few words: OS, CPU count, Python, torch and the GPU where there is one."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, {gpu}"
+    )
 
 
 def release_freed_heap() -> bool:

@@ -249,3 +249,8 @@ def split_images(
     result["group"] = scene_of.to_numpy()
     result["split"] = scene_of.map(split_of_scene).to_numpy()
     return result
+
+
+def split_ids(dataset_split: pd.DataFrame, split: str) -> list[str]:
+    """Image ids of one split of :func:`split_images`' table, in the table's order."""
+    return dataset_split.loc[dataset_split["split"] == split, "image_id"].astype(str).tolist()

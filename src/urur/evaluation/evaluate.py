@@ -1,4 +1,4 @@
-"""The paper's evaluation protocol (section 5.3) and its FPS / peak-memory protocol.
+"""The paper's evaluation protocol (section 5.3); its FPS and peak memory: :mod:`urur.evaluation.speed`.
 
 :func:`evaluate_images` runs a model over a set of test images, each whole and at full
 resolution, and accumulates **one** confusion matrix over the set (metrics are reduced from it
@@ -10,13 +10,6 @@ one image, its mask and its logits. ``mode`` picks the paradigm:
 - ``"slide"``: ``window``-pixel windows overlapping by ``overlap`` pixels, logits averaged over
   overlaps (local paradigm, mmseg's "slide" mode).
 
-:func:`measure_speed_memory` is ISDNet's FPS protocol (REFERENCE.md): random 1x3xHxW input,
-no gradients, warm-up runs, then timed runs each bracketed by device synchronisation;
-FPS = runs / total time. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU and the
-process's peak resident set (VmHWM, reset just before the warm-up, after the heap that earlier work
-freed is handed back to the OS) on the CPU.
-``benchmarks/bench_models.py`` measures through it too, so both report the same quantity.
-
 :func:`evaluate_zeroed_branches` is the branch-contribution diagnostic of the two-branch models
 (WSDNet, ISDNet): the same evaluation once more per branch, that branch's feature zeroed where it
 enters the fusion; :func:`branch_metrics` turns the results into test_metrics.json's keys.
@@ -25,8 +18,7 @@ enters the fusion; :func:`branch_metrics` turns the results into test_metrics.js
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +29,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from urur.devices import describe_device, peak_memory_mb, release_freed_heap, reset_peak_rss
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.evaluation.paradigms import slide_inference, whole_inference
 from urur.io.label_raster import write_label_raster
@@ -84,6 +75,20 @@ def _write_prediction(path: Path, labels: np.ndarray, source: Path, class_names:
     write_label_raster(path, labels, class_names=class_names, crs=info.crs, transform=info.transform)
 
 
+def _read_image_and_mask(source: Path, mask_file: Path) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB image and its mask, refused where the image is not RGB or the sizes differ."""
+    pixels = read_raster(source)
+    mask = read_raster(mask_file, bands=[1])
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"{source} is not an RGB image (array shape {pixels.shape})")
+    if mask.shape != pixels.shape[:2]:
+        raise ValueError(
+            f"mask {mask_file} is {mask.shape[0]}x{mask.shape[1]} but image {source} is "
+            f"{pixels.shape[0]}x{pixels.shape[1]}: rebuild the mask from this image"
+        )
+    return pixels, mask
+
+
 def evaluate_images(
     model: nn.Module,
     image_ids: Sequence[str],
@@ -126,17 +131,8 @@ def evaluate_images(
     rows = []
     try:
         for image_id in tqdm(image_ids, desc="evaluate", unit="image", disable=not progress, leave=False):
-            source = image_path(images_dir, image_id)
-            mask_file = find_mask(masks_dir, image_id)
-            pixels = read_raster(source)
-            mask = read_raster(mask_file, bands=[1])
-            if pixels.ndim != 3 or pixels.shape[2] != 3:
-                raise ValueError(f"{source} is not an RGB image (array shape {pixels.shape})")
-            if mask.shape != pixels.shape[:2]:
-                raise ValueError(
-                    f"mask {mask_file} is {mask.shape[0]}x{mask.shape[1]} but image {source} is "
-                    f"{pixels.shape[0]}x{pixels.shape[1]}: rebuild the mask from this image"
-                )
+            source, mask_file = image_path(images_dir, image_id), find_mask(masks_dir, image_id)
+            pixels, mask = _read_image_and_mask(source, mask_file)
             image = normalize(to_tensor(pixels), mean, std)[None].to(device)
             del pixels
             start = time.perf_counter()
@@ -204,68 +200,3 @@ def branch_metrics(miou: float, zeroed_miou: Mapping[str, float]) -> dict[str, f
     zeroed = {zeroed_key(branch): float(value) for branch, value in zeroed_miou.items()}
     points = {contribution_key(branch): 100.0 * (miou - value) for branch, value in zeroed_miou.items()}
     return zeroed | points
-
-
-def measure_speed_memory(
-    model: nn.Module,
-    height: int,
-    width: int,
-    device: str | torch.device = "cpu",
-    warmup: int = 1,
-    runs: int = 2,
-    *,
-    predict: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    bf16: bool = False,
-    channels_last: bool = False,
-) -> dict[str, object]:
-    """FPS and peak memory of ``model`` on one random 1x3x``height``x``width`` image (ISDNet's protocol).
-
-    ``predict`` replaces ``model(image)`` for other paradigms (sliding windows, downsampling).
-    Returns ``fps``, ``seconds_per_image`` (mean), ``seconds_each``, ``peak_memory_mb``,
-    ``memory_kind`` and ``device``. On the CPU the peak is the whole process's resident set
-    during the runs (model weights and interpreter included), reset before the warm-up where the
-    kernel allows it (else the process's lifetime peak, which is what a fresh process measures).
-    """
-    if warmup < 0 or runs < 1:
-        raise ValueError(f"need warmup >= 0 and runs >= 1, got warmup={warmup}, runs={runs}")
-    device = torch.device(device)
-    cuda = device.type == "cuda"
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.eval().to(device, memory_format=memory_format)
-    generator = torch.Generator().manual_seed(0)
-    image = torch.randn(1, 3, height, width, generator=generator).to(device, memory_format=memory_format)
-    predict = predict or model
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        memory_kind = "torch.cuda.max_memory_allocated"
-    else:
-        trimmed = release_freed_heap()
-        if reset_peak_rss():
-            memory_kind = "peak RSS of the process during the runs (VmHWM, reset before warm-up"
-            memory_kind += ", freed heap returned first)" if trimmed else ")"
-        else:
-            memory_kind = "peak RSS of the process over its lifetime (ru_maxrss)"
-    times = []
-    with torch.inference_mode(), autocast:
-        for iteration in range(warmup + runs):
-            if cuda:
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            logits = predict(image)
-            if cuda:
-                torch.cuda.synchronize(device)
-            elapsed = time.perf_counter() - start
-            del logits  # one image's logits must not stay alive during the next run
-            if iteration >= warmup:
-                times.append(elapsed)
-    peak = peak_memory_mb(device)
-    return {
-        "fps": len(times) / float(np.sum(times)),
-        "seconds_per_image": float(np.mean(times)),
-        "seconds_each": times,
-        "peak_memory_mb": float(peak),
-        "memory_kind": memory_kind,
-        "device": describe_device(device),
-    }

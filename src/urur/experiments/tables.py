@@ -16,8 +16,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from urur.config import ConfigError
+from urur.experiments.paper import TABLE4_QUOTED, TABLE5_QUOTED, TABLE6_QUOTED
 from urur.models import build_model
-from urur.reporting.paper import TABLE4_QUOTED, TABLE5_QUOTED, TABLE6_QUOTED
 
 PARAMETERS_FILE = "conf/base/parameters_compare.yml"
 TABLES = ("table4", "table5", "table6")

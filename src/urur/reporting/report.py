@@ -6,17 +6,15 @@ dataset's (an older run) is refused with the command that rebuilds it, never mix
 from __future__ import annotations
 
 import logging
-import os
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from urur.evaluation.evaluate import contribution_key, zeroed_key
+from urur.experiments.paper import PAPER_HARDWARE, TABLE1_QUOTED
 from urur.experiments.tables import paper_orderings
 from urur.io.dvc_record import parse_kedro_command
 from urur.models import MODEL_NAMES, model_class
@@ -31,7 +29,6 @@ from urur.reporting.headline import (
     split_coverage,
     weakest_classes,
 )
-from urur.reporting.paper import PAPER_HARDWARE, TABLE1_QUOTED
 
 log = logging.getLogger(__name__)
 
@@ -660,12 +657,3 @@ def dvc_hashes(root: str | Path, skip_pipeline: str) -> pd.DataFrame | None:
                     }
                 rows.append(row)
     return pd.DataFrame(rows, columns=["stage", "path", "md5", "size", "files", "dvc.lock"])
-
-
-def machine() -> str:
-    """The machine in a few words: OS, CPU count, Python, torch and the GPU where there is one."""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"torch {torch.__version__}, {gpu}"
-    )

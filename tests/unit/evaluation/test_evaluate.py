@@ -22,8 +22,8 @@ from urur.evaluation.evaluate import (
     branch_metrics,
     evaluate_images,
     evaluate_zeroed_branches,
-    measure_speed_memory,
 )
+from urur.evaluation.speed import measure_speed_memory
 from urur.io.raster import raster_info, read_raster, write_raster
 from urur.models.common import Outputs, TwoBranchModel, zero_branch
 from urur.pipelines.evaluation.nodes import evaluate
@@ -338,7 +338,7 @@ def test_evaluation_reports_the_branch_contributions_of_two_branch_models(
         **own,
     )
     params = EvaluationParams(device="cpu", branch_ablation=ablation, speed={"enabled": False})
-    with caplog.at_level(logging.INFO, logger="urur.pipelines.evaluation.nodes"):
+    with caplog.at_level(logging.INFO, logger="urur.evaluation.protocol"):
         metrics, *_ = evaluate(
             images,
             masks,

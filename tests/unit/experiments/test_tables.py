@@ -14,8 +14,8 @@ import yaml
 from kedro.framework.session import KedroSession
 
 from urur.config import ConfigError
+from urur.experiments.plan import plan_tables
 from urur.experiments.tables import CompareParams, metrics_json, paper_orderings, summarise
-from urur.pipelines.compare_urur.nodes import plan
 from urur.training import TrainingParams
 
 TABLE4 = [{"name": "WSDNet", "model": "wsdnet"}, {"name": "ISDNet", "model": "isdnet"}]
@@ -39,14 +39,14 @@ def test_unknown_model_option_or_value_fails_before_any_training(changes, messag
     def no_training(*args, **kwargs):
         raise AssertionError("trained")
 
-    monkeypatch.setattr("urur.pipelines.compare_urur.nodes.train", no_training)
+    monkeypatch.setattr("urur.experiments.train.train_on_split", no_training)
     with pytest.raises(ConfigError, match=re.escape(message)) as error:
-        plan(_params(**changes), TrainingParams(model_options={"width": 0.125}))
+        plan_tables(_params(**changes), TrainingParams(model_options={"width": 0.125}))
     assert "parameters_compare.yml" in str(error.value)
 
 
 def test_ablation_baselines_are_table4s_wsdnet_configuration() -> None:
-    table4, table5, table6 = plan(
+    table4, table5, table6 = plan_tables(
         _params(
             table4=[
                 {"name": "WSDNet", "model": "wsdnet", "options": {"downsample": "dwt", "aux_loss": "wsl"}}

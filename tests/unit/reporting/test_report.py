@@ -10,19 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.pipeline import Node, Pipeline
-from kedro.runner import SequentialRunner
 
+from tests.support.reporting import STATS
 from urur.classes import IGNORE_INDEX, URUR_CLASSES
-from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import branch_metrics
 from urur.io.datasets import FigureFolderDataset, OptionalDataset
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import write_raster
-from urur.pipelines.reporting import create_pipeline
-from urur.pipelines.reporting.nodes import ReportingParams, draw_figures
-from urur.pipelines.reporting.pipeline import after
+from urur.reporting.build import draw_figures
+from urur.reporting.config import ReportingParams
 from urur.reporting.document import Image, KeyFigures, Note, Table, to_html, to_markdown
 from urur.reporting.figures import (
     ERROR_COLOURS,
@@ -44,23 +40,6 @@ from urur.reporting.report import (
 from urur.training import TrainingParams
 from urur.training.checkpoint import save_checkpoint
 from urur.training.config import TrainingRunParams
-
-STATS = {
-    "images": 16,
-    "resolution_height": 128,
-    "resolution_width": 128,
-    "distinct_resolutions": 1,
-    "pixels_millions": 0.26,
-    "annotation_density": 1.0,
-    "classes": 8,
-    "instances": 400,
-    "avg_classes_per_image": 6.1,
-    "avg_classes_per_region": 2.9,
-    "avg_instances_per_image": 25.0,
-    "avg_instances_per_region": 4.0,
-    "cities": 2,
-    "context_richness": 0.41,
-}
 
 
 def _per_class(names) -> pd.DataFrame:
@@ -179,39 +158,6 @@ def test_figure_folder_dataset_round_trips_png_bytes(tmp_path: Path) -> None:
     assert list(loaded) == ["iou"] and loaded["iou"].startswith(b"\x89PNG")
     dataset.save({})  # a later run without figures leaves none of the old ones
     assert dataset.load() == {}
-
-
-def test_reporting_pipeline_runs_with_nothing_trained(tmp_path: Path, monkeypatch) -> None:
-    """The standalone report reads optional inputs; in a whole run it waits for the stages it reads."""
-    monkeypatch.chdir(tmp_path)
-    report = create_pipeline()
-    catalog = DataCatalog(
-        {name: MemoryDataset(None) for name in report.inputs() if name.endswith("_if_present")}
-        | {
-            "dataset_stats_if_present": MemoryDataset(STATS),
-            "report_figures": MemoryDataset(copy_mode="assign"),
-        }
-        | {
-            "params:training": MemoryDataset(TrainingParams(model="wsdnet")),
-            "params:evaluation": MemoryDataset(EvaluationParams()),
-            "params:training_run": MemoryDataset(TrainingRunParams(live_dir=str(tmp_path / "live"))),
-            "params:reporting": MemoryDataset(ReportingParams()),
-        }
-    )
-    SequentialRunner().run(report, catalog)
-    html, markdown = catalog.load("report_html"), catalog.load("report_markdown")
-    assert "this dataset" in html and "kedro run --pipeline=train_urur" in html
-    assert "<img" not in html and "> **Missing:**" in markdown
-
-
-def test_in_a_whole_run_the_report_reads_what_the_chain_writes() -> None:
-    report = create_pipeline()
-    chain = Pipeline([Node(lambda: {}, None, "test_metrics", name="evaluate")])
-    wired = after(report, chain)
-    assert "test_metrics" in wired.inputs() and "test_metrics_if_present" not in wired.inputs()
-    assert wired.inputs() - {"test_metrics"} == report.inputs() - {"test_metrics_if_present"}
-    order = [node.name for node in (chain + wired).nodes]
-    assert order.index("evaluate") < order.index("reporting.write_report")  # Kedro orders the report after it
 
 
 CLASSES = ("others", "road", "water")

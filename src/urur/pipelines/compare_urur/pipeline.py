@@ -1,8 +1,9 @@
 from kedro.pipeline import Node, Pipeline
 
+from urur.experiments.plan import plan_tables
 from urur.experiments.tables import TABLES
 
-from .nodes import compare_table, plan
+from .nodes import compare_table
 
 
 def _table_node(table: str) -> Node:
@@ -33,7 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                plan,
+                plan_tables,
                 inputs=["params:compare", "params:training"],
                 outputs=[f"{table}_plan" for table in TABLES],
                 name="plan_comparison",

@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline, pipeline
 
-from .nodes import draw_figures, write_report
+from urur.reporting.build import draw_figures, write_report
 
 
 def create_pipeline(**kwargs) -> Pipeline:

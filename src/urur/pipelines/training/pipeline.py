@@ -1,13 +1,13 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import train
+from urur.experiments.train import train_on_split
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                train,
+                train_on_split,
                 inputs=[
                     "uhr_images",
                     "masks",

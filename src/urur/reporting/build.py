@@ -1,3 +1,6 @@
+"""The reporting stage's two steps, from whatever a run has produced so far: the figures whose
+inputs exist (:func:`draw_figures`), then the report as HTML and Markdown (:func:`write_report`)."""
+
 from __future__ import annotations
 
 import logging
@@ -6,12 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
-from pydantic import BaseModel, ConfigDict, Field
 
 from urur.classes import URUR_CLASSES
+from urur.dataset.split import split_ids
+from urur.devices import describe_machine
 from urur.evaluation.config import EvaluationParams
-from urur.pipelines.training.nodes import split_ids
 from urur.reporting import figures as fig
+from urur.reporting.config import ReportingParams
 from urur.reporting.document import to_html, to_markdown
 from urur.reporting.headline import CheckpointRecord, checkpoint_record, failure_images, percent
 from urur.reporting.report import (
@@ -20,7 +24,6 @@ from urur.reporting.report import (
     build_sections,
     dvc_hashes,
     error_figure,
-    machine,
     stale_classes,
 )
 from urur.training import TrainingParams
@@ -30,18 +33,6 @@ from urur.training.config import TrainingRunParams
 log = logging.getLogger(__name__)
 
 REPORTING_PIPELINE = "reporting"  # its DVC stage writes the report: no hash of it while it is written
-
-
-class ReportingParams(BaseModel):
-    """``reporting`` in conf/base/parameters_reporting.yml."""
-
-    model_config = ConfigDict(extra="forbid", title="reporting (conf/base/parameters_reporting.yml)")
-    title: str = "URUR run report"
-    error_images: int = Field(1, ge=1)  # worst and best test images shown with their error maps
-    panel_images: int = Field(2, ge=1)  # test images in the Figure 3 panels (with compare_urur's models)
-    panel_crop: int = Field(512, ge=16)  # side of each panel's centre crop (pixels)
-    figure_dir: str = "report_figures"  # the figures' folder, relative to the Markdown report
-    dvc_root: str = "."  # the DVC project whose outputs' hashes the report lists
 
 
 def _class_names(training: TrainingParams) -> list[str]:
@@ -157,7 +148,7 @@ def write_report(
             "command": TRAIN_COMMAND,
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git commit": git_commit() or "not a git checkout",
-            "machine": machine(),
+            "machine": describe_machine(),
             "checkpoint": (training_summary or {}).get("best_checkpoint") or "none",
             "parameters": {
                 "training": training.model_dump(mode="json"),

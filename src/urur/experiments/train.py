@@ -1,3 +1,7 @@
+"""One training run on the split, as the training stage makes it and every comparison run repeats
+it: the train split fitted, validated on the val split in the evaluation's paradigm (which picks the
+best checkpoint), the best and last checkpoints published."""
+
 from __future__ import annotations
 
 import functools
@@ -5,29 +9,18 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from torch import nn
 
 from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
+from urur.dataset.split import split_ids
 from urur.evaluation.config import EvaluationParams
-from urur.evaluation.evaluate import evaluate_images
+from urur.evaluation.protocol import validation_metrics
 from urur.io.atomic import atomic_directory, link_or_copy, publish_copy
 from urur.training import TrainingParams, fit
 from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
 
 log = logging.getLogger(__name__)
-
-
-def split_ids(dataset_split: pd.DataFrame, split: str) -> list[str]:
-    """Image ids of one split, in the table's order."""
-    return dataset_split.loc[dataset_split["split"] == split, "image_id"].astype(str).tolist()
-
-
-def validation_metrics(model: nn.Module, **evaluate_kwargs) -> dict[str, float]:
-    """mIoU, mF1 and aAcc of ``model`` on the val images (the trainer logs them as ``val/...``)."""
-    metrics = evaluate_images(model, progress=False, **evaluate_kwargs).metrics
-    return {name: float(metrics[name]) for name in ("mIoU", "mF1", "aAcc")}
 
 
 def publish_model(checkpoints: dict[str, Path | None], model_dir: str | Path) -> dict[str, Path | None]:
@@ -41,7 +34,7 @@ def publish_model(checkpoints: dict[str, Path | None], model_dir: str | Path) ->
     return {kind: path and model_dir / f"{kind}.pt" for kind, path in checkpoints.items()}
 
 
-def train(
+def train_on_split(
     images_dir: Path,
     masks_dir: Path,
     dataset_split: pd.DataFrame,
@@ -49,7 +42,8 @@ def train(
     evaluation: EvaluationParams,
     run: TrainingRunParams,
 ) -> dict:
-    """Train the configured model on the train split, validating on the val split.
+    """Train the configured model on the train split, validating on the val split in the
+    evaluation's paradigm.
 
     Checkpoints accumulate in ``run.checkpoint_dir/<model>-<configuration digest>`` across runs
     (a rerun of the same configuration resumes from them, another one starts its own folder);
@@ -79,15 +73,7 @@ def train(
     train_ids = split_ids(dataset_split, "train")
     out_dir = Path(run.checkpoint_dir) / configuration_name(training, train_ids)
     live_dir = Path(run.runs_live_dir) / out_dir.name if run.runs_live_dir else Path(run.live_dir)
-    result = fit(
-        training,
-        train_ids,
-        images_dir,
-        masks_dir,
-        out_dir,
-        validate=validate,
-        live_dir=live_dir,
-    )
+    result = fit(training, train_ids, images_dir, masks_dir, out_dir, validate=validate, live_dir=live_dir)
     if live_dir != Path(run.live_dir):
         publish_copy(live_dir, run.live_dir)
     checkpoints = {"best": result.best_checkpoint, "last": result.last_checkpoint}
