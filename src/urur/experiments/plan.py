@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
 from urur.experiments.tables import PARAMETERS_FILE, TABLES, CompareParams, check_rows, table_rows
 from urur.training import TrainingParams
@@ -22,7 +21,7 @@ def plan_tables(compare: CompareParams, training: TrainingParams) -> tuple[dict,
         raise ConfigError(f"{PARAMETERS_FILE}: compare.budget: {error}") from error
     rows = {table: table_rows(compare, table) for table in TABLES}
     for table_runs in rows.values():
-        check_rows(table_runs, training.model_options, len(training.class_names or URUR_CLASSES))
+        check_rows(table_runs, training.model_options, len(training.classes))
     log.info(
         "Comparison: %s x %d seeds", ", ".join(f"{t} {len(r)} rows" for t, r in rows.items()), compare.seeds
     )

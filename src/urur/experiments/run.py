@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from urur.classes import URUR_CLASSES
 from urur.dataset.split import split_ids
 from urur.devices import describe_machine
 from urur.evaluation.config import EvaluationParams
@@ -95,4 +94,4 @@ def run_table(
     measured_on = (
         f"{describe_machine()}; timed on {runs['speed_device'].iloc[0]} at {runs['speed_input'].iloc[0]}"
     )
-    return summarise(runs, table, measured_on, training.class_names or URUR_CLASSES), runs
+    return summarise(runs, table, measured_on, training.classes), runs

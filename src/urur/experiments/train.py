@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
 from urur.dataset.split import split_ids
 from urur.evaluation.config import EvaluationParams
@@ -50,7 +49,7 @@ def train_on_split(
     the best and last are published in ``run.model_dir`` where set, and the returned summary names
     them for the evaluation stage.
     """
-    class_names = training.class_names or URUR_CLASSES
+    class_names = training.classes
     val_ids = split_ids(dataset_split, "val")
     if not val_ids:
         raise ConfigError(

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from urur.classes import URUR_CLASSES
 from urur.dataset.split import split_ids
 from urur.devices import describe_machine
 from urur.evaluation.config import EvaluationParams
@@ -33,10 +32,6 @@ from urur.training.config import TrainingRunParams
 log = logging.getLogger(__name__)
 
 REPORTING_PIPELINE = "reporting"  # its DVC stage writes the report: no hash of it while it is written
-
-
-def _class_names(training: TrainingParams) -> list[str]:
-    return list(training.class_names or URUR_CLASSES)
 
 
 def read_checkpoint_record(training_summary: dict | None) -> CheckpointRecord | None:
@@ -66,7 +61,7 @@ def draw_figures(
     reporting: ReportingParams,
 ) -> dict[str, Figure]:
     """The figures whose inputs exist (saved by the catalog's matplotlib dataset)."""
-    class_names = _class_names(training)
+    class_names = list(training.classes)
     figures: dict[str, Figure] = {}
     if test_class_metrics is not None and not stale_classes(test_class_metrics, class_names):
         figures["class_iou"] = fig.class_iou_chart(test_class_metrics)
@@ -126,7 +121,7 @@ def write_report(
 ) -> tuple[str, str]:
     """The report as self-contained HTML and as Markdown (figures linked from ``figure_dir``)."""
     inputs = ReportInputs(
-        class_names=_class_names(training),
+        class_names=list(training.classes),
         figures=figures,
         dataset_stats=dataset_stats,
         dataset_class_stats=dataset_class_stats,

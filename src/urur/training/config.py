@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from urur.classes import URUR_CLASSES
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -92,6 +93,11 @@ class TrainingParams(_Section):
         if any(s <= 0 for s in self.std):
             raise ValueError(f"std must be positive per channel, got {self.std}")
         return self
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The run's class names: the configured ones, else URUR's (the one place that default lives)."""
+        return self.class_names or URUR_CLASSES
 
 
 class TrainingRunParams(_Section):

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from urur.classes import URUR_CLASSES
 from urur.config import RuntimeParams, TilingParams
 from urur.dataset.annotation.export import copy_exports
 from urur.dataset.annotation.merge import merge_annotations
@@ -84,7 +83,7 @@ def draft(
             drafts_dir,
             patch_size=grid.patch_size,
             overlap=grid.overlap,
-            num_classes=len(p.training.class_names or URUR_CLASSES),
+            num_classes=len(p.training.classes),
             margin=p.margin,
             score=p.score,
             label_studio_images=p.label_studio_images,
@@ -132,7 +131,7 @@ def report(
     """The effort/quality table (DVC metrics) and the per-patch changes beside their scores."""
     p = PrelabelParams.model_validate(p)
     changes = effort.count_changes(drafts_dir, corrected_dir)
-    quality = effort.prediction_quality(drafts_dir, masks_dir, len(p.training.class_names or URUR_CLASSES))
+    quality = effort.prediction_quality(drafts_dir, masks_dir, len(p.training.classes))
     summary = effort.effort_summary(changes, ranking, quality, p.top_share)
     log.info(
         "Pre-labels saved %.1f %% of the effort; %.0f %% of patches accepted unchanged; ranking ROC AUC %s "
