@@ -21,6 +21,7 @@ from urur.dataset.annotation import merge_annotations, merge_image_annotations, 
 from urur.dataset.tiling import patch_grid, patch_id
 from urur.io.layout import mask_path
 from urur.io.raster import read_raster, write_raster
+from urur.models.checkpoint import CheckpointError
 from urur.pipelines.prelabel import create_pipeline
 from urur.prelabel.drafts import (
     PrelabelError,
@@ -39,7 +40,6 @@ from urur.prelabel.drafts import (
 )
 from urur.synthetic import annotate_images
 from urur.synthetic.annotators import AnnotatorHabits
-from urur.training import CheckpointError
 
 SIZE, PATCH, OVERLAP = 96, 64, 8
 TINY_TRAINING = {

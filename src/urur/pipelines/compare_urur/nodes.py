@@ -21,6 +21,7 @@ from urur.experiments.tables import (
     table_rows,
 )
 from urur.io.atomic import staging_directories
+from urur.models.checkpoint import run_checkpoint
 from urur.pipelines.evaluation.nodes import evaluate
 from urur.pipelines.training.nodes import split_ids, train
 from urur.reporting.report import machine
@@ -107,7 +108,7 @@ def compare_table(
                     "fps": metrics.get("fps"), "peak_memory_mb": metrics.get("peak_memory_mb"),
                     "speed_input": evaluated.get("speed_input"),
                     "speed_device": evaluated.get("speed_device"),
-                    "checkpoint": summary["best_checkpoint"] or summary["last_checkpoint"],
+                    "checkpoint": run_checkpoint(summary),
                     "experiment": experiment,
                 })  # fmt: skip
     runs = pd.DataFrame(records)

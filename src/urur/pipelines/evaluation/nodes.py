@@ -19,9 +19,9 @@ from urur.evaluation.evaluate import (
 )
 from urur.evaluation.metrics import segmentation_metrics
 from urur.io.atomic import staging_directories
+from urur.models.checkpoint import build_model_from_checkpoint, run_checkpoint
 from urur.models.common import BRANCHES, TwoBranchModel
 from urur.pipelines.training.nodes import split_ids
-from urur.training import build_model_from_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,7 @@ def evaluate(
     the confusion matrix and the folder of predicted masks (label rasters in the palette of the
     checkpoint's classes, georeferenced like the images, :mod:`urur.io.label_raster`).
     """
-    checkpoint = (
-        training_summary[f"{evaluation.checkpoint}_checkpoint"] or training_summary["last_checkpoint"]
-    )
+    checkpoint = run_checkpoint(training_summary, evaluation.checkpoint)
     device = resolve_device(evaluation.device, "evaluation.device")
     model, meta = build_model_from_checkpoint(checkpoint, device)
     class_names = list(meta["class_names"])
