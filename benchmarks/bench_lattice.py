@@ -31,8 +31,8 @@ import torch
 from common import write_results
 
 from urur.evaluation.paradigms import whole_inference
+from urur.models.checkpoint import build_model_from_checkpoint
 from urur.preprocessing import normalize, to_tensor
-from urur.training.checkpoint import build_model_from_checkpoint
 
 NAME = "bench_lattice"
 PERIOD = 32  # the deep branch's cell side in input pixels

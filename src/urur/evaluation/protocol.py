@@ -35,8 +35,8 @@ from urur.evaluation.evaluate import (
 )
 from urur.evaluation.metrics import segmentation_metrics
 from urur.evaluation.speed import measure_speed_memory
+from urur.models.checkpoint import build_model_from_checkpoint
 from urur.models.common import BRANCHES, TwoBranchModel
-from urur.training import build_model_from_checkpoint
 
 log = logging.getLogger(__name__)
 

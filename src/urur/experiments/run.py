@@ -17,6 +17,7 @@ from urur.evaluation.config import EvaluationParams
 from urur.evaluation.protocol import evaluate_checkpoint
 from urur.experiments.tables import CompareParams, CompareRow, summarise
 from urur.experiments.train import train_on_split
+from urur.models.checkpoint import run_checkpoint
 from urur.training import TrainingParams
 from urur.training.checkpoint import configuration_name
 from urur.training.config import TrainingRunParams
@@ -68,7 +69,7 @@ def run_table(
             row_predictions = predictions_dir / row.name if keep else None
             if row_predictions is not None:
                 row_predictions.mkdir()
-            checkpoint = summary[f"{row_evaluation.checkpoint}_checkpoint"] or summary["last_checkpoint"]
+            checkpoint = run_checkpoint(summary, row_evaluation.checkpoint)
             result = evaluate_checkpoint(
                 checkpoint, test_ids, images_dir, masks_dir, image_manifest, row_evaluation, row_predictions
             )
@@ -87,7 +88,7 @@ def run_table(
                 "fps": metrics.get("fps"), "peak_memory_mb": metrics.get("peak_memory_mb"),
                 "speed_input": evaluated.get("speed_input"),
                 "speed_device": evaluated.get("speed_device"),
-                "checkpoint": summary["best_checkpoint"] or summary["last_checkpoint"],
+                "checkpoint": run_checkpoint(summary),
                 "experiment": experiment,
             })  # fmt: skip
     runs = pd.DataFrame(records)

@@ -1,7 +1,7 @@
 """A trained checkpoint as an ONNX graph, and prediction with onnxruntime.
 
 :func:`export_onnx` writes the checkpoint's inference graph: the model rebuilt by
-:func:`~urur.training.checkpoint.build_model_from_checkpoint`, in eval mode, whose forward
+:func:`~urur.models.checkpoint.build_model_from_checkpoint`, in eval mode, whose forward
 returns the logits (N, classes, H, W) and runs no training head (auxiliary, super-resolution).
 It is traced by ``torch.onnx.export(dynamo=True)`` (``torch.export``, ONNX opset 20): sizes stay
 symbolic, so one graph takes any batch and any square tile whose side is a multiple of 32 from
@@ -48,9 +48,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from urur.io.atomic import atomic_path
+from urur.models.checkpoint import build_model_from_checkpoint
 from urur.models.common import SegmentationModel
 from urur.models.laplacian import STRIP_ROWS
-from urur.predict.raster import DEFAULT_OVERLAP, DEFAULT_TILE, PredictionError, check_outputs, load_predictor
+from urur.predict.raster import DEFAULT_OVERLAP, DEFAULT_TILE, PredictionError, check_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +123,11 @@ def export_onnx(
     overwrite: bool = False,
 ) -> Path:
     """Write ``checkpoint``'s inference graph to ``output``: :func:`export_model` of the model and
-    ``meta`` :func:`~urur.predict.raster.load_predictor` rebuilds from it."""
+    ``meta`` :func:`~urur.models.checkpoint.build_model_from_checkpoint` rebuilds from it."""
     checkpoint, output = Path(checkpoint), Path(output)
     _check_options(output, tile, overlap, resolution_cm)
     check_outputs([output], [checkpoint], overwrite)
-    model, meta = load_predictor(checkpoint)
+    model, meta = build_model_from_checkpoint(checkpoint)
     export_model(
         model, meta, output, tile=tile, overlap=overlap, resolution_cm=resolution_cm, replace=overwrite
     )

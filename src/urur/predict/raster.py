@@ -66,8 +66,8 @@ from urur.io.raster import (
 )
 from urur.io.vectorize import DEFAULT_SIMPLIFY, vectorize_labels
 from urur.io.windows import Window
+from urur.models.checkpoint import build_model_from_checkpoint, run_checkpoint
 from urur.preprocessing import normalize
-from urur.training.checkpoint import build_model_from_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -111,25 +111,13 @@ def default_checkpoint(project_dir: str | os.PathLike = ".") -> Path:
         )
     try:
         summary = json.loads(summary_path.read_text())
-        checkpoint = summary.get("best_checkpoint") or summary["last_checkpoint"]
+        checkpoint = run_checkpoint(summary)
     except (ValueError, KeyError, AttributeError) as error:
         raise PredictionError(
             f"cannot read the checkpoint from {summary_path}: {error!r}. Re-run training "
             f"({TRAIN_COMMAND}) or pass a checkpoint (--checkpoint PATH)"
         ) from error
     return project_dir / checkpoint
-
-
-def load_predictor(
-    checkpoint: str | os.PathLike,
-    device: str | torch.device = "cpu",
-    *,
-    model: str | None = None,
-    num_classes: int | None = None,
-) -> tuple[nn.Module, dict]:
-    """The checkpoint's model in eval mode on ``device`` and its ``meta``; ``model`` and
-    ``num_classes`` are optional expectations (a checkpoint of another model is refused)."""
-    return build_model_from_checkpoint(checkpoint, device, model=model, num_classes=num_classes)
 
 
 def hann_ramp(length: int, overlap: int) -> np.ndarray:
@@ -544,7 +532,9 @@ def predict_file(
         model, meta = load_onnx_predictor(onnx)
         return predict_raster(model, meta, source, output, **options)
     resolved = resolve_device(device, "--device")
-    model, meta = load_predictor(checkpoint if checkpoint is not None else default_checkpoint(), resolved)
+    model, meta = build_model_from_checkpoint(
+        checkpoint if checkpoint is not None else default_checkpoint(), resolved
+    )
     return predict_raster(model, meta, source, output, device=resolved, **options)
 
 

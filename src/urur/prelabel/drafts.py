@@ -48,11 +48,12 @@ from urur.io.atomic import atomic_path
 from urur.io.label_raster import write_label_raster
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster
+from urur.models.checkpoint import build_model_from_checkpoint
 from urur.prelabel.ranking import patch_scores, uncertainty_maps
 from urur.preprocessing import normalize, to_tensor
 from urur.synthetic.noise import stable_int
 from urur.synthetic.review import ReviewParams
-from urur.training import TrainingParams, build_model_from_checkpoint
+from urur.training import TrainingParams
 
 DRAFT_FORMATS = ("index", "rgb", "cvat")
 INDEX_DRAFTS = "index"  # the drafts' class-value PNGs: the export read back to compare corrections

@@ -47,7 +47,7 @@ class CheckpointRecord:
 
 def checkpoint_record(path: str | Path) -> CheckpointRecord:
     """The iteration and validation metrics a checkpoint saved with its weights (``best`` and the
-    last ``history`` record, :mod:`urur.training.checkpoint`). Memory-mapped: the weights are
+    last ``history`` record, :mod:`urur.models.checkpoint`). Memory-mapped: the weights are
     not read, so a large model costs nothing here."""
     state: dict[str, Any] = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
     iteration = int(state["iteration"])

@@ -2,7 +2,8 @@
 
 Plain Python + torch (never Kedro). The Kedro node and the CLI are thin callers of::
 
-    from urur.training import TrainingParams, fit, build_model_from_checkpoint
+    from urur.models.checkpoint import build_model_from_checkpoint
+    from urur.training import TrainingParams, fit
 
     result = fit(
         TrainingParams(model="wsdnet", model_options={"width": 0.5}, iterations=400),
@@ -14,42 +15,33 @@ Plain Python + torch (never Kedro). The Kedro node and the CLI are thin callers 
         live_dir="dvclive/training",    # optional: DVCLive metrics and curves
     )
     result.best_checkpoint, result.last_checkpoint, result.history
-    model, meta = build_model_from_checkpoint(result.best_checkpoint or result.last_checkpoint, "cpu")
+    model, meta = build_model_from_checkpoint(result.checkpoint, "cpu")   # the best, else the last
 
-- :func:`fit` checks parameters, split, image headers, devices and any existing checkpoint
-  before long work; resumes from ``out_dir/checkpoints`` when its configuration matches
-  (``resume: false`` moves old checkpoints aside instead); ``devices > 1`` launches DDP with
-  torch's elastic launcher, and under ``torchrun`` it joins the launcher's process group.
+- :func:`fit` (:mod:`~urur.training.fit`) checks parameters, split, image headers, devices and any
+  existing checkpoint before long work; resumes from ``out_dir/checkpoints`` when its
+  configuration matches (``resume: false`` moves old checkpoints aside instead); ``devices > 1``
+  launches DDP with torch's elastic launcher (:mod:`~urur.training.distributed`), and under
+  ``torchrun`` it joins the launcher's process group. :mod:`~urur.training.trainer` is the loop.
 - Checkpoints (``iter_XXXXXXXX.pt``, last ``keep_last`` kept, and ``best.pt``) load with
-  ``torch.load(weights_only=True)`` and carry ``meta`` to rebuild the model alone.
-- DVCLive writes ``<live_dir>/params.yaml``, ``metrics.json`` and ``plots/metrics/{train,val}/*.tsv``
-  (x = step = iteration); declare them under the stage's ``metrics:`` and ``plots:`` in dvc.yaml.
+  ``torch.load(weights_only=True)`` and carry ``meta`` to rebuild the model alone
+  (:mod:`urur.models.checkpoint`; :mod:`~urur.training.checkpoint` writes them and resumes).
+- DVCLive (:mod:`~urur.training.tracking`) writes ``<live_dir>/params.yaml``, ``metrics.json`` and
+  ``plots/metrics/{train,val}/*.tsv`` (x = step = iteration); declare them under the stage's
+  ``metrics:`` and ``plots:`` in dvc.yaml.
 """
 
-from urur.training.checkpoint import (
-    CheckpointError,
-    build_model_from_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
 from urur.training.config import AugmentationParams, TrainingParams
-from urur.training.data import CropDataset, MaskValueError, build_augmentation, build_loader
-from urur.training.trainer import FitResult, NonFiniteLossError, build_dataset, fit, train_one_step
+from urur.training.data import build_loader
+from urur.training.fit import fit
+from urur.training.trainer import FitResult, NonFiniteLossError, build_dataset, train_one_step
 
 __all__ = [
     "AugmentationParams",
-    "CheckpointError",
-    "CropDataset",
     "FitResult",
-    "MaskValueError",
     "NonFiniteLossError",
     "TrainingParams",
-    "build_augmentation",
     "build_dataset",
     "build_loader",
-    "build_model_from_checkpoint",
     "fit",
-    "load_checkpoint",
-    "save_checkpoint",
     "train_one_step",
 ]

@@ -1,6 +1,6 @@
-"""DVCLive logs as files, and a finished run saved as a DVC experiment so that ``dvc exp show``
-lists the comparison's runs side by side (params, metrics) and ``dvc plots diff`` overlays their
-curves (``--targets`` one of the record's TSV files).
+"""DVCLive: the training curves as files, and a finished run saved as a DVC experiment so that
+``dvc exp show`` lists the comparison's runs side by side (params, metrics) and ``dvc plots diff``
+overlays their curves (``--targets`` one of the record's TSV files).
 
 Why not DVCLive's own ``save_dvc_exp``: it saves the experiment after ``dvc commit`` of *every*
 stage of the project, which fails ("output ... does not exist") wherever one stage's outputs are
@@ -13,6 +13,7 @@ it declares no metrics file before a comparison has run (``dvc metrics show`` wo
 
 from __future__ import annotations
 
+import csv
 import functools
 import logging
 import os
@@ -20,20 +21,75 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 log = logging.getLogger(__name__)
 
 
-def open_live(live_dir: str | Path, resume: bool = False) -> Any:
-    """A DVCLive ``Live`` that only writes files in ``live_dir`` (params.yaml, metrics.json, plots):
-    its repository integration (experiments, ``dvc init`` of a bare git repo) stays off, and it
-    fails in a git repository without commits ("Empty git repo")."""
-    import dvclive.live
+@functools.cache
+def _files_only_live() -> type:
+    """DVCLive's ``Live`` without its repository integration.
+
+    Why a subclass: DVCLive (3.49) has no option or environment variable for this. ``Live()``
+    always looks for the DVC repository (``save_dvc_exp=False`` and ``dvcyaml=False`` only skip
+    what it does with one), and that lookup runs ``dvc init`` in a git repository without DVC and
+    fails in one without commits ("Empty git repo"); ``DVCLIVE_TEST`` skips it but writes to a
+    temporary folder. So the one hook that does the lookup is replaced by what ``Live`` keeps when
+    it finds no repository. dvclive is imported here, on first use: it takes half a second.
+    """
     from dvclive import Live
 
-    with mock.patch.object(dvclive.live, "get_dvc_repo", return_value=None):
-        return Live(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=False)
+    class FilesOnlyLive(Live):
+        def _init_dvc(self) -> None:
+            self._dvc_file = self._init_dvc_file()
+
+    return FilesOnlyLive
+
+
+def open_live(live_dir: str | Path, resume: bool = False) -> Any:
+    """A DVCLive ``Live`` that only writes files in ``live_dir`` (params.yaml, metrics.json, plots)
+    and never touches the repository (no experiment, no ``dvc init``), wherever it runs."""
+    return _files_only_live()(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=False)
+
+
+def open_training_live(
+    live_dir: str | Path | None, params: Mapping[str, Any], start: int, resumed: bool
+) -> Any:
+    """DVCLive in ``live_dir`` for a training run (None: off), its ``params`` logged. The curves are
+    declared in the project's dvc.yaml (``<live_dir>/plots/metrics``, x: step), so DVCLive writes no
+    dvc.yaml and no experiment of its own; a resumed run continues the curves from its checkpoint's
+    iteration ``start``, a fresh one starts them over."""
+    if live_dir is None:
+        return None
+    live_dir = Path(live_dir)
+    if resumed:
+        _truncate_curves(live_dir, start)
+    elif live_dir.exists():
+        shutil.rmtree(live_dir)
+    live = open_live(live_dir, resume=resumed)
+    live.log_params(dict(params))
+    return live
+
+
+def log_record(live: Any, iteration: int, record: Mapping[str, float]) -> None:
+    """One iteration's record (``iteration`` and its metrics) as points of the curves at its step."""
+    live.step = iteration
+    for name, value in record.items():
+        if name != "iteration":
+            live.log_metric(name, value)
+    live.make_summary()
+
+
+def _truncate_curves(live_dir: Path, iteration: int) -> None:
+    """Drop curve rows logged after the checkpoint a run resumes from (they are computed again)."""
+    for tsv in (live_dir / "plots" / "metrics").rglob("*.tsv"):
+        with tsv.open(newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+            fields = list(rows[0]) if rows else []
+        kept = [row for row in rows if int(row["step"]) <= iteration]
+        with tsv.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t")
+            writer.writeheader()
+            writer.writerows(kept)
 
 
 RECORD_DVCYAML = "metrics:\n  - metrics.json\nparams:\n  - params.yaml\n"

@@ -1,24 +1,21 @@
-"""The training loop, top to bottom: ``train_one_step``, ``save_checkpoint`` (checkpoint.py), ``fit``.
+"""The training loop, top to bottom: :func:`prepare` (every check, and what a run starts from),
+:func:`train_one_step`, :func:`evaluate`, :func:`save_checkpoints`, and :func:`train` that runs them.
 
-``fit`` validates everything it can before long work (parameters, split, image headers, devices,
-an existing checkpoint's configuration), then either trains in this process or, for
-``devices > 1``, launches one process per device with torch's elastic launcher and trains with
-DistributedDataParallel; under ``torchrun`` it joins the launcher's process group instead. Only
-rank 0 validates, writes checkpoints and logs (logging, tqdm, DVCLive).
+:func:`urur.training.fit` is the entry: one process, or one per device through
+:mod:`urur.training.distributed`; this module is what each process runs. Only rank 0 validates,
+writes checkpoints and logs (logging, tqdm, DVCLive).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import logging
 import math
 import os
 import random
-import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,27 +30,29 @@ from tqdm.auto import tqdm
 
 from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
-from urur.devices import peak_memory_mb
+from urur.devices import peak_memory_mb, resolve_device
 from urur.io.atomic import clean_temporaries
 from urur.models import build_model
+from urur.models.checkpoint import load_model_state, run_checkpoint
 from urur.training.checkpoint import (
-    CheckpointError,
+    BEST_NAME,
+    CHECKPOINT_DIR,
     build_meta,
-    load_checkpoint,
-    load_model_state,
+    move_aside,
+    periodic_checkpoints,
+    periodic_name,
+    prune,
     restore_rng_states,
-    resume_mismatch,
+    resume_from,
     save_checkpoint,
 )
 from urur.training.config import TrainingParams
 from urur.training.data import CropDataset, build_augmentation, build_loader
-from urur.training.tracking import open_live
+from urur.training.tracking import log_record, open_training_live
 
 logger = logging.getLogger(__name__)
 
 Validate = Callable[[nn.Module], Mapping[str, float]]
-CHECKPOINT_DIR = "checkpoints"
-BEST_NAME = "best.pt"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -61,17 +60,70 @@ class NonFiniteLossError(FloatingPointError):
 
 
 @dataclass(frozen=True)
+class FitJob:
+    """One training run as :func:`urur.training.fit` was asked for it: what every process trains.
+
+    ``validate`` must be picklable where several processes train (a module-level function or
+    ``functools.partial``); ``live_dir`` None turns DVCLive off.
+    """
+
+    params: TrainingParams
+    train_ids: list[str]
+    images_dir: Path
+    masks_dir: Path
+    out_dir: Path
+    validate: Validate | None = None
+    live_dir: str | Path | None = None
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out_dir / CHECKPOINT_DIR
+
+
+@dataclass(frozen=True)
 class FitResult:
     """Where a run left its checkpoints and what it logged.
 
-    ``best_checkpoint`` is None when no validation ran (no ``validate`` callback); then use
-    ``last_checkpoint``. ``weights_sha256`` fingerprints the final weights (same seed, same value).
+    ``best_checkpoint`` is None when no validation ran (no ``validate`` callback); ``checkpoint``
+    is then ``last_checkpoint``. ``weights_sha256`` fingerprints the final weights (same seed, same
+    value).
     """
 
     best_checkpoint: Path | None
     last_checkpoint: Path
     history: list[dict[str, float]] = field(default_factory=list)
     weights_sha256: str = ""
+
+    @property
+    def checkpoint(self) -> Path:
+        """The checkpoint to use: the best, else the last (:func:`urur.models.checkpoint.run_checkpoint`)."""
+        return Path(run_checkpoint(vars(self)))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a run starts from, built once by :func:`prepare`."""
+
+    meta: dict[str, Any]  # the checkpoints' meta: rebuilds the model, tells whether a run may resume
+    resume_state: dict[str, Any] | None  # the checkpoint the run resumes from; None: a fresh start
+    dataset: CropDataset
+    model: nn.Module  # the seed's initial weights, on the CPU
+
+
+@dataclass
+class _Loop:
+    """What the loop carries from one iteration to the next."""
+
+    model: nn.Module  # the weights
+    net: nn.Module  # what trains them: the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    start: int  # the iteration a resumed run continues after (0: a fresh start)
+    best: dict[str, Any]  # monitored score and its iteration
+    history: list[dict[str, float]]
+    last_checkpoint: Path | None = None
+    data_time: float = 0.0  # seconds waiting for batches since the last log line
+    step_time: float = 0.0  # seconds per iteration in all, since the last log line
 
 
 def poly_factor(step: int, *, iterations: int, power: float, lr: float, min_lr: float) -> float:
@@ -140,79 +192,25 @@ def weights_sha256(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def resolve_device(params: TrainingParams, local_rank: int = 0) -> torch.device:
-    """The device of this process; asking for more devices than exist is an error."""
-    kind = params.device
-    if kind == "auto":
-        kind = "cuda" if torch.cuda.is_available() else "cpu"
-    if kind == "cuda":
+def training_device(params: TrainingParams, local_rank: int = 0, processes: int = 1) -> torch.device:
+    """This process's device (``training.device``, as :func:`urur.devices.resolve_device` reads it);
+    ``processes`` more than the machine has GPUs (or CPU cores) is an error."""
+    device = resolve_device(params.device, "training.device")
+    if device.type == "cuda":
         available = torch.cuda.device_count()
-        if params.devices > available:
+        if processes > available:
             raise ConfigError(
-                f"training.devices {params.devices} but this machine has {available} CUDA device(s): "
+                f"training.devices {processes} but this machine has {available} CUDA device(s): "
                 f"lower training.devices (conf/<env>/parameters_training.yml or --params)"
             )
         return torch.device("cuda", local_rank)
     available = os.cpu_count() or 1
-    if params.devices > available:
+    if processes > available:
         raise ConfigError(
-            f"training.devices {params.devices} CPU processes but this machine has {available} core(s): "
+            f"training.devices {processes} CPU processes but this machine has {available} core(s): "
             "lower training.devices (conf/<env>/parameters_training.yml or --params)"
         )
-    return torch.device("cpu")
-
-
-def _checkpoints(checkpoint_dir: Path) -> list[Path]:
-    """Periodic checkpoints, oldest first."""
-    return sorted(checkpoint_dir.glob("iter_*.pt"))
-
-
-def _checkpoint_name(iteration: int) -> str:
-    return f"iter_{iteration:08d}.pt"
-
-
-def _prepare_resume(params: TrainingParams, checkpoint_dir: Path, meta: Mapping[str, Any]) -> dict | None:
-    """The newest checkpoint to resume from, None for a fresh start; a checkpoint of another
-    configuration is a :class:`CheckpointError` (never silently resumed or overwritten)."""
-    found = _checkpoints(checkpoint_dir)
-    if not found:
-        return None
-    if not params.resume:
-        return None
-    state = load_checkpoint(found[-1])
-    diffs = resume_mismatch(state["meta"], meta)
-    if diffs:
-        raise CheckpointError(
-            f"{checkpoint_dir} holds checkpoints of another configuration ({'; '.join(diffs)}): "
-            "train into another output folder, or set resume: false to start over (the old "
-            "checkpoints are then moved aside, not deleted)"
-        )
-    return state
-
-
-def _move_aside(checkpoint_dir: Path) -> None:
-    if checkpoint_dir.is_dir() and any(checkpoint_dir.iterdir()):
-        aside = checkpoint_dir.with_name(f"{checkpoint_dir.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
-        checkpoint_dir.rename(aside)
-        logger.warning("resume is off: moved the previous checkpoints to %s", aside)
-
-
-def _prune(checkpoint_dir: Path, keep_last: int) -> None:
-    for old in _checkpoints(checkpoint_dir)[:-keep_last]:
-        old.unlink(missing_ok=True)
-
-
-def _truncate_live_history(live_dir: Path, iteration: int) -> None:
-    """Drop curve rows logged after the checkpoint a run resumes from (they are computed again)."""
-    for tsv in (live_dir / "plots" / "metrics").rglob("*.tsv"):
-        with tsv.open(newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-            fields = list(rows[0]) if rows else []
-        kept = [row for row in rows if int(row["step"]) <= iteration]
-        with tsv.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t")
-            writer.writeheader()
-            writer.writerows(kept)
+    return device
 
 
 def _eta(elapsed: float, done: int, remaining: int) -> str:
@@ -252,104 +250,88 @@ def build_dataset(
     )
 
 
-def _preflight(
-    params: TrainingParams, train_ids: Sequence[str], images_dir: Path, masks_dir: Path, out_dir: Path
-) -> dict[str, Any]:
-    """Every check that can fail before training starts; returns the run's checkpoint meta."""
-    resolve_device(params)
-    build_dataset(params, train_ids, images_dir, masks_dir)
-    build_model(params.model, len(_class_names(params)), **params.model_options)
-    meta = build_meta(params, _class_names(params), train_ids)
-    _prepare_resume(params, out_dir / CHECKPOINT_DIR, meta)
-    return meta
+def prepare(job: FitJob) -> Prepared:
+    """Every check that can fail before training starts (split, image headers, model and options,
+    an existing checkpoint's configuration), each done once, and what the run starts from.
 
-
-def fit(
-    params: TrainingParams | Mapping[str, Any],
-    train_ids: Sequence[str],
-    images_dir: str | Path,
-    masks_dir: str | Path,
-    out_dir: str | Path,
-    validate: Validate | None = None,
-    live_dir: str | Path | None = None,
-) -> FitResult:
-    """Train ``params.model`` on random crops of ``train_ids``; checkpoints go to ``out_dir/checkpoints``.
-
-    ``validate(model) -> {metric: value}`` runs every ``val_interval`` iterations and at the end
-    (model in eval mode); its metrics are logged as ``val/<name>`` and pick the best checkpoint
-    by ``params.monitor``. With ``devices > 1`` it must be picklable (a module-level function or
-    ``functools.partial``). ``live_dir`` turns on DVCLive logging there.
+    The generators are seeded first, so the model's initial weights are the seed's. A process that
+    only checks (the one that launches the ranks) drops the result; each rank prepares its own.
     """
-    params = params if isinstance(params, TrainingParams) else TrainingParams.model_validate(params)
-    train_ids = [str(i) for i in train_ids]
-    images_dir, masks_dir, out_dir = Path(images_dir), Path(masks_dir), Path(out_dir)
-    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
-        return _fit_process(params, train_ids, images_dir, masks_dir, out_dir, validate, live_dir)
-    _preflight(params, train_ids, images_dir, masks_dir, out_dir)
-    if params.devices > 1:
-        from urur.training.distributed import launch
-
-        return launch(params, train_ids, images_dir, masks_dir, out_dir, validate, live_dir)[0]
-    return _fit_process(params, train_ids, images_dir, masks_dir, out_dir, validate, live_dir)
-
-
-def _fit_process(
-    params: TrainingParams,
-    train_ids: list[str],
-    images_dir: Path,
-    masks_dir: Path,
-    out_dir: Path,
-    validate: Validate | None,
-    live_dir: str | Path | None,
-) -> FitResult:
-    """The loop one process runs: alone, or as one rank of a process group."""
-    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
-    rank = int(os.environ.get("RANK", 0)) if distributed else 0
-    world_size = int(os.environ["WORLD_SIZE"]) if distributed else 1
-    device = resolve_device(params.model_copy(update={"devices": 1}), int(os.environ.get("LOCAL_RANK", 0)))
-    owns_group = distributed and not dist.is_initialized()  # else the caller set one up and ends it
-    if owns_group:
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    try:
-        return _train(
-            params, train_ids, images_dir, masks_dir, out_dir, validate, live_dir, device, rank, world_size
-        )
-    finally:
-        if owns_group:
-            dist.destroy_process_group()
-
-
-def _train(
-    params: TrainingParams,
-    train_ids: list[str],
-    images_dir: Path,
-    masks_dir: Path,
-    out_dir: Path,
-    validate: Validate | None,
-    live_dir: str | Path | None,
-    device: torch.device,
-    rank: int,
-    world_size: int,
-) -> FitResult:
-    main = rank == 0
-    class_names = _class_names(params)
-    meta = build_meta(params, class_names, train_ids)
-    checkpoint_dir = out_dir / CHECKPOINT_DIR
-    resume_state = _prepare_resume(params, checkpoint_dir, meta)
-    if main and resume_state is None and not params.resume:
-        _move_aside(checkpoint_dir)
-    if main:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        for stale in clean_temporaries(checkpoint_dir, "*.pt"):
-            logger.warning("removed %s, a checkpoint an interrupted run was writing", stale)
-
+    params = job.params
     random.seed(params.seed)
     np.random.seed(params.seed)
     torch.manual_seed(params.seed)
-    dataset = build_dataset(params, train_ids, images_dir, masks_dir)
-    model = build_model(params.model, len(class_names), **params.model_options)
+    dataset = build_dataset(params, job.train_ids, job.images_dir, job.masks_dir)
+    model = build_model(params.model, len(_class_names(params)), **params.model_options)
+    meta = build_meta(params, _class_names(params), job.train_ids)
+    return Prepared(meta, resume_from(params, job.checkpoint_dir, meta), dataset, model)
+
+
+def train(
+    job: FitJob, prepared: Prepared, device: torch.device, rank: int = 0, world_size: int = 1
+) -> FitResult:
+    """Train from ``prepared`` on ``device``, as rank ``rank`` of ``world_size`` processes."""
+    params, main, resumed = job.params, rank == 0, prepared.resume_state is not None
+    if main:
+        _ready_checkpoint_dir(job.checkpoint_dir, params, resumed)
+    loop = _start_loop(job, prepared, device, main, world_size)
+    live = (
+        open_training_live(job.live_dir, params.model_dump(mode="json"), loop.start, resumed)
+        if main
+        else None
+    )
+    if resumed:
+        loop.last_checkpoint = periodic_checkpoints(job.checkpoint_dir)[-1]
+    loader = build_loader(
+        prepared.dataset,
+        params.batch_size,
+        workers=params.workers,
+        seed=params.seed,
+        rank=rank,
+        world_size=world_size,
+        start_step=loop.start * params.accumulation,
+        pin_memory=device.type == "cuda",
+    )
+    batches = iter(loader)
+    loop.net.train()
+    progress = tqdm(total=params.iterations, initial=loop.start, desc="train", unit="it", disable=not main)
+    with progress:
+        for iteration in range(loop.start + 1, params.iterations + 1):
+            record = _train_iteration(job, loop, batches, iteration, device, progress, main)
+            improved = main and evaluate(job, loop, iteration, record)
+            loop.history.append(record)
+            if live is not None:
+                log_record(live, iteration, record)
+            if main:
+                save_checkpoints(job, prepared.meta, loop, iteration, improved)
+    if world_size > 1:
+        # Each rank updated BN running statistics from its own last batch: give all rank 0's.
+        for buffer in loop.model.buffers():
+            dist.broadcast(buffer, 0)
+    if live is not None:
+        live.end()
+    return FitResult(
+        best_checkpoint=job.checkpoint_dir / BEST_NAME if loop.best["score"] is not None else None,
+        last_checkpoint=loop.last_checkpoint or periodic_checkpoints(job.checkpoint_dir)[-1],
+        history=loop.history,
+        weights_sha256=weights_sha256(loop.model),
+    )
+
+
+def _ready_checkpoint_dir(checkpoint_dir: Path, params: TrainingParams, resumed: bool) -> None:
+    """Rank 0's checkpoint folder: old checkpoints moved aside where ``resume`` is off, and the
+    temporaries of an interrupted write removed."""
+    if not resumed and not params.resume:
+        move_aside(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    for stale in clean_temporaries(checkpoint_dir, "*.pt"):
+        logger.warning("removed %s, a checkpoint an interrupted run was writing", stale)
+
+
+def _start_loop(job: FitJob, prepared: Prepared, device: torch.device, main: bool, world_size: int) -> _Loop:
+    """The model on ``device`` (SyncBatchNorm across CUDA ranks), SGD with mmseg's poly schedule,
+    and where a resumed run left them: weights, optimizer, schedule, generators, best and history."""
+    params, model = job.params, prepared.model
     if world_size > 1 and params.sync_bn:
         if device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -363,145 +345,110 @@ def _train(
     optimizer = torch.optim.SGD(
         model.parameters(), lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        partial(
-            poly_factor,
-            iterations=params.iterations,
-            power=params.poly_power,
-            lr=params.lr,
-            min_lr=params.min_lr,
-        ),
+    schedule = partial(
+        poly_factor, iterations=params.iterations, power=params.poly_power, lr=params.lr, min_lr=params.min_lr
     )
-    start, best, history = 0, {"score": None, "iteration": None}, []
-    if resume_state is not None:
-        load_model_state(checkpoint_dir, model, resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        restore_rng_states(resume_state["rng"])
-        start, best, history = (
-            resume_state["iteration"],
-            dict(resume_state["best"]),
-            list(resume_state["history"]),
-        )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    loop = _Loop(
+        model, model, optimizer, scheduler, start=0, best={"score": None, "iteration": None}, history=[]
+    )
+    state = prepared.resume_state
+    if state is not None:
+        load_model_state(job.checkpoint_dir, model, state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        restore_rng_states(state["rng"])
+        loop.start, loop.best, loop.history = state["iteration"], dict(state["best"]), list(state["history"])
         if main:
-            logger.info("resuming %s from iteration %d", checkpoint_dir, start)
-    net = model
+            logger.info("resuming %s from iteration %d", job.checkpoint_dir, loop.start)
     if world_size > 1:
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    live = _open_live(live_dir, params, start, resumed=resume_state is not None) if main else None
-    last_checkpoint = _checkpoints(checkpoint_dir)[-1] if resume_state is not None else None
-    best_path = checkpoint_dir / BEST_NAME
-    loader = build_loader(
-        dataset,
-        params.batch_size,
-        workers=params.workers,
-        seed=params.seed,
-        rank=rank,
-        world_size=world_size,
-        start_step=start * params.accumulation,
-        pin_memory=device.type == "cuda",
-    )
-    batches = iter(loader)
-    net.train()
-    progress = tqdm(total=params.iterations, initial=start, desc="train", unit="it", disable=not main)
-    data_time = step_time = 0.0
-    with progress:
-        for iteration in range(start + 1, params.iterations + 1):
-            tick = time.perf_counter()
-            micro_batches = [next(batches) for _ in range(params.accumulation)]
-            fetched = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            losses = train_one_step(net, optimizer, micro_batches, iteration=iteration, device=device)
-            scheduler.step()
-            data_time += fetched - tick
-            step_time += time.perf_counter() - tick
-            record = {"iteration": float(iteration), **_prefixed("train/", {**losses, "lr": lr})}
-            progress.update(1)
-            progress.set_postfix(loss=f"{losses['loss']:.3f}", lr=f"{lr:.2e}")
-            if main and (iteration % params.log_interval == 0 or iteration == params.iterations):
-                logger.info(
-                    "iter %d/%d  %s  lr %.3g  data %.3fs / step %.3fs  peak mem %.0f MB  eta %s",
-                    iteration,
-                    params.iterations,
-                    "  ".join(f"{k} {v:.4f}" for k, v in losses.items()),
-                    lr,
-                    data_time / params.log_interval,
-                    step_time / params.log_interval,
-                    peak_memory_mb(device),
-                    _eta(progress.format_dict["elapsed"], iteration - start, params.iterations - iteration),
-                )
-                data_time = step_time = 0.0
-            final = iteration == params.iterations
-            improved = False
-            if validate is not None and main and (iteration % params.val_interval == 0 or final):
-                net.eval()
-                metrics = _prefixed("val/", validate(model))
-                net.train()
-                record.update(metrics)
-                if params.monitor not in metrics:
-                    raise KeyError(
-                        f"monitor {params.monitor!r} is not among the validation metrics {sorted(metrics)}; "
-                        "set monitor to one of them"
-                    )
-                if _improved(metrics[params.monitor], best["score"], params.monitor_mode):
-                    best = {"score": metrics[params.monitor], "iteration": iteration}
-                    improved = True
-            history.append(record)
-            if live is not None:
-                _log_live(live, iteration, record)
-            if main and (iteration % params.checkpoint_interval == 0 or final or improved):
-                state = {
-                    "model": model,
-                    "optimizer": optimizer,
-                    "scheduler": scheduler,
-                    "iteration": iteration,
-                    "meta": meta,
-                    "best": best,
-                    "history": history,
-                    "data_state": {"seed": params.seed, "micro_step": iteration * params.accumulation},
-                }
-                if iteration % params.checkpoint_interval == 0 or final:
-                    last_checkpoint = save_checkpoint(checkpoint_dir / _checkpoint_name(iteration), **state)
-                    _prune(checkpoint_dir, params.keep_last)
-                if improved:
-                    save_checkpoint(best_path, **state)
-    if world_size > 1:
-        # Each rank updated BN running statistics from its own last batch: give all rank 0's.
-        for buffer in model.buffers():
-            dist.broadcast(buffer, 0)
-    if live is not None:
-        live.end()
-    if last_checkpoint is None:
-        last_checkpoint = _checkpoints(checkpoint_dir)[-1]
-    return FitResult(
-        best_checkpoint=best_path if best["score"] is not None else None,
-        last_checkpoint=last_checkpoint,
-        history=history,
-        weights_sha256=weights_sha256(model),
-    )
+        loop.net = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return loop
 
 
-def _open_live(live_dir: str | Path | None, params: TrainingParams, start: int, resumed: bool):
-    """DVCLive in ``live_dir`` (None: off). The curves are declared in the project's dvc.yaml
-    (``<live_dir>/plots/metrics``, x: step), so DVCLive writes no dvc.yaml and no experiment of
-    its own; a resumed run continues the curves from its checkpoint's iteration."""
-    if live_dir is None:
-        return None
-    live_dir = Path(live_dir)
-    if resumed:
-        _truncate_live_history(live_dir, start)
-    elif live_dir.exists():
-        shutil.rmtree(live_dir)
-    live = open_live(live_dir, resume=resumed)
-    live.log_params(params.model_dump(mode="json"))
-    return live
+def _train_iteration(
+    job: FitJob,
+    loop: _Loop,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    iteration: int,
+    device: torch.device,
+    progress: tqdm,
+    main: bool,
+) -> dict[str, float]:
+    """One iteration: ``accumulation`` micro-batches, one optimizer and schedule step, the progress
+    bar and (rank 0, every ``log_interval``) a log line; returns the iteration's record."""
+    params = job.params
+    tick = time.perf_counter()
+    micro_batches = [next(batches) for _ in range(params.accumulation)]
+    fetched = time.perf_counter()
+    lr = loop.optimizer.param_groups[0]["lr"]
+    losses = train_one_step(loop.net, loop.optimizer, micro_batches, iteration=iteration, device=device)
+    loop.scheduler.step()
+    loop.data_time += fetched - tick
+    loop.step_time += time.perf_counter() - tick
+    record = {"iteration": float(iteration), **_prefixed("train/", {**losses, "lr": lr})}
+    progress.update(1)
+    progress.set_postfix(loss=f"{losses['loss']:.3f}", lr=f"{lr:.2e}")
+    if main and (iteration % params.log_interval == 0 or iteration == params.iterations):
+        logger.info(
+            "iter %d/%d  %s  lr %.3g  data %.3fs / step %.3fs  peak mem %.0f MB  eta %s",
+            iteration,
+            params.iterations,
+            "  ".join(f"{k} {v:.4f}" for k, v in losses.items()),
+            lr,
+            loop.data_time / params.log_interval,
+            loop.step_time / params.log_interval,
+            peak_memory_mb(device),
+            _eta(progress.format_dict["elapsed"], iteration - loop.start, params.iterations - iteration),
+        )
+        loop.data_time = loop.step_time = 0.0
+    return record
 
 
-def _log_live(live: Any, iteration: int, record: Mapping[str, float]) -> None:
-    live.step = iteration
-    for name, value in record.items():
-        if name != "iteration":
-            live.log_metric(name, value)
-    live.make_summary()
+def evaluate(job: FitJob, loop: _Loop, iteration: int, record: dict[str, float]) -> bool:
+    """Rank 0's validation every ``val_interval`` iterations and at the end (model in eval mode),
+    its metrics added to ``record`` as ``val/<name>``; True when ``monitor`` improved on the best."""
+    params = job.params
+    if job.validate is None or not (iteration % params.val_interval == 0 or iteration == params.iterations):
+        return False
+    loop.net.eval()
+    metrics = _prefixed("val/", job.validate(loop.model))
+    loop.net.train()
+    record.update(metrics)
+    if params.monitor not in metrics:
+        raise KeyError(
+            f"monitor {params.monitor!r} is not among the validation metrics {sorted(metrics)}; "
+            "set monitor to one of them"
+        )
+    if not _improved(metrics[params.monitor], loop.best["score"], params.monitor_mode):
+        return False
+    loop.best = {"score": metrics[params.monitor], "iteration": iteration}
+    return True
+
+
+def save_checkpoints(
+    job: FitJob, meta: Mapping[str, Any], loop: _Loop, iteration: int, improved: bool
+) -> None:
+    """Rank 0's checkpoints after ``iteration``: a periodic one every ``checkpoint_interval`` and at
+    the end (the oldest beyond ``keep_last`` pruned), and ``best.pt`` when validation improved."""
+    params = job.params
+    periodic = iteration % params.checkpoint_interval == 0 or iteration == params.iterations
+    if not (periodic or improved):
+        return
+    state = {
+        "model": loop.model,
+        "optimizer": loop.optimizer,
+        "scheduler": loop.scheduler,
+        "iteration": iteration,
+        "meta": meta,
+        "best": loop.best,
+        "history": loop.history,
+        "data_state": {"seed": params.seed, "micro_step": iteration * params.accumulation},
+    }
+    if periodic:
+        loop.last_checkpoint = save_checkpoint(job.checkpoint_dir / periodic_name(iteration), **state)
+        prune(job.checkpoint_dir, params.keep_last)
+    if improved:
+        save_checkpoint(job.checkpoint_dir / BEST_NAME, **state)

@@ -22,11 +22,11 @@ from urur.dataset.annotation.merge import merge_annotations, merge_image_annotat
 from urur.dataset.tiling import patch_grid, patch_id
 from urur.io.layout import mask_path
 from urur.io.raster import read_raster, write_raster
+from urur.models.checkpoint import CheckpointError
 from urur.pipelines.prelabel import create_pipeline
 from urur.prelabel.drafts import PrelabelError, check_drafts, draft_images
 from urur.prelabel.effort import count_changes
 from urur.synthetic import annotate_images
-from urur.training import CheckpointError
 
 
 class _Kept(MemoryDataset):

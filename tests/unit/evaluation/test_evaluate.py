@@ -25,9 +25,9 @@ from urur.evaluation.evaluate import (
 )
 from urur.evaluation.speed import measure_speed_memory
 from urur.io.raster import raster_info, read_raster, write_raster
+from urur.models.checkpoint import build_model_from_checkpoint
 from urur.models.common import Outputs, TwoBranchModel, zero_branch
 from urur.pipelines.evaluation.nodes import evaluate
-from urur.training import build_model_from_checkpoint
 
 K = 4
 CRS = "EPSG:32633"

@@ -15,7 +15,7 @@ from urur.evaluation.config import EvaluationParams
 from urur.evaluation.evaluate import evaluate_images
 from urur.evaluation.metrics import segmentation_metrics
 from urur.evaluation.protocol import evaluate_checkpoint, validation_metrics
-from urur.training import build_model_from_checkpoint
+from urur.models.checkpoint import build_model_from_checkpoint
 
 IDS = ["t0", "t1"]
 

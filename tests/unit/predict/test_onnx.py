@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from tests.unit.predict.test_raster import CRS, TRANSFORM, _image
 from urur.cli import main
 from urur.io.raster import read_raster, write_raster
+from urur.models.checkpoint import build_model_from_checkpoint
 from urur.predict.onnx import MAX_SIDE, OnnxModelError, load_onnx_predictor
-from urur.predict.raster import load_predictor
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 
 
@@ -59,7 +59,7 @@ def test_metadata_is_what_deepness_reads(exported):
 @pytest.mark.parametrize(("batch", "side"), [(1, 192), (3, 256), (1, 320)])
 def test_onnxruntime_labels_agree_with_the_torch_model(exported, checkpoint, batch, side):
     """Sides other than the traced one (256) too: the graph's sizes are symbolic."""
-    model, _ = load_predictor(checkpoint)
+    model, _ = build_model_from_checkpoint(checkpoint)
     images = torch.stack(
         [normalize(to_tensor(_image(side, side, seed=k)), IMAGENET_MEAN, IMAGENET_STD) for k in range(batch)]
     )

@@ -20,16 +20,15 @@ from urur.dataset.tiling import patch_grid
 from urur.evaluation.paradigms import whole_inference
 from urur.io.raster import raster_block_writer, raster_writer, read_raster, read_valid, write_raster
 from urur.io.windows import Window
+from urur.models.checkpoint import build_model_from_checkpoint
 from urur.predict.raster import (
     PredictionError,
     blend_weights,
     default_checkpoint,
     hann_ramp,
-    load_predictor,
     predict_raster,
 )
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
-from urur.training.checkpoint import CheckpointError
 
 CRS = "EPSG:32650"
 TRANSFORM = (0.5, 0.0, 500000.0, 0.0, -0.5, 4400000.0)
@@ -99,7 +98,7 @@ def test_blended_tiles_equal_whole_image_and_keep_georeferencing(tmp_path):
 
 def test_wsdnet_tiles_equal_a_slow_blend_of_each_window(tmp_path, checkpoint):
     """The streamed row-band blending against the blend written out over the whole image."""
-    model, meta = load_predictor(checkpoint)
+    model, meta = build_model_from_checkpoint(checkpoint)
     pixels = _image(120, 136, seed=1)
     source = tmp_path / "scene.png"
     write_raster(source, pixels)
@@ -190,21 +189,6 @@ def test_existing_output_refused_unless_overwrite_and_bad_folders(tmp_path):
     with pytest.raises(PredictionError, match=r"cannot predict on .*corrupt.tif"):
         predict_raster(model, META, corrupt, tmp_path / "y.tif", progress=False)
     assert not (tmp_path / "y.tif").exists() and not list(tmp_path.glob(".*tmp*"))
-
-
-def test_bad_checkpoints_are_named(tmp_path, checkpoint):
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"bad.pt"):
-        load_predictor(bad)
-    state = torch.load(checkpoint, weights_only=True)
-    state["meta"]["num_classes"] = 3  # weights of an 8-class head
-    state["meta"]["class_names"] = list(URUR_CLASSES[:3])
-    torch.save(state, tmp_path / "classes.pt")
-    with pytest.raises(CheckpointError, match=r"classes.pt do not fit the model"):
-        load_predictor(tmp_path / "classes.pt")
-    with pytest.raises(CheckpointError, match=r"holds another model: model 'wsdnet' \(expected 'isdnet'\)"):
-        load_predictor(checkpoint, model="isdnet")
 
 
 def test_default_checkpoint_from_training_summary(tmp_path):

@@ -22,6 +22,7 @@ from tests.support.training_store import write_store
 from urur.training import TrainingParams, fit
 from urur.training.config import AugmentationParams
 from urur.training.distributed import launch
+from urur.training.trainer import FitJob
 
 IDS = ["a", "b", "c"]
 
@@ -45,7 +46,7 @@ def _params(**changes: object) -> TrainingParams:
 
 def test_two_gloo_ranks_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
     images_dir, masks_dir = write_store(tmp_path / "store", IDS, size=64)
-    ranks = launch(_params(batch_size=2, devices=2), IDS, images_dir, masks_dir, tmp_path / "ddp")
+    ranks = launch(FitJob(_params(batch_size=2, devices=2), IDS, images_dir, masks_dir, tmp_path / "ddp"))
     # Each CPU rank runs cores // 2 threads; the thread count changes the kernels' summation order,
     # which tiny BN batches amplify, so the single run uses the same count.
     threads = torch.get_num_threads()

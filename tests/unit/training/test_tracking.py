@@ -90,6 +90,23 @@ def test_each_saved_run_is_an_experiment_with_its_own_params_and_metrics(repo: P
     assert save_experiment("table4-WSDNet-seed0", run_dir, RECORD, {}, {})
 
 
+def test_logging_leaves_a_git_repository_without_dvc_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DVCLive's own Live runs `dvc init` here, and fails while the repository has no commit."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    subprocess.run(["git", "init", "-q"], check=True)
+    for commits in (0, 1):
+        if commits:
+            (tmp_path / "README").write_text("x\n")
+            subprocess.run(["git", "add", "README"], check=True)
+            subprocess.run([*GIT, "commit", "-qm", "first"], check=True)
+        run_dir = _run_log(tmp_path / f"live{commits}", [2.0, 1.0])
+        assert json.loads((run_dir / "metrics.json").read_text())["train"]["loss"] == 1.0
+        assert not (tmp_path / ".dvc").exists() and not (tmp_path / ".dvcignore").exists()
+
+
 def test_without_git_the_run_is_recorded_and_the_reason_logged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,6 +9,7 @@ from urur.dataset.split import split_ids
 from urur.evaluation.config import EvaluationParams
 from urur.evaluation.protocol import evaluate_checkpoint
 from urur.io.atomic import staging_directories
+from urur.models.checkpoint import run_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,7 @@ def evaluate(
     the confusion matrix and the folder of predicted masks (label rasters in the palette of the
     checkpoint's classes, georeferenced like the images, :mod:`urur.io.label_raster`).
     """
-    checkpoint = (
-        training_summary[f"{evaluation.checkpoint}_checkpoint"] or training_summary["last_checkpoint"]
-    )
+    checkpoint = run_checkpoint(training_summary, evaluation.checkpoint)
     test_ids = split_ids(dataset_split, "test")
     with staging_directories("predictions") as (predictions_dir,):
         result = evaluate_checkpoint(

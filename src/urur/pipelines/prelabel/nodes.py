@@ -63,7 +63,7 @@ def train_prelabel_model(images_dir: Path, masks_dir: Path, rounds: pd.DataFrame
     train_ids = round_images(rounds, 1)
     out_dir = Path(p.checkpoint_dir) / configuration_name(p.training, train_ids)
     result = fit(p.training, train_ids, images_dir, masks_dir, out_dir)
-    checkpoint = result.best_checkpoint or result.last_checkpoint
+    checkpoint = result.checkpoint
     log.info(
         "Pre-labelling %s trained for %d iterations: %s", p.training.model, p.training.iterations, checkpoint
     )
