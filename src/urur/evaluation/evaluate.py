@@ -31,9 +31,9 @@ from tqdm.auto import tqdm
 
 from urur.evaluation.metrics import confusion_matrix, segmentation_metrics
 from urur.evaluation.paradigms import slide_inference, whole_inference
-from urur.io.label_raster import write_label_raster
+from urur.io.label_raster import write_label_raster_like
 from urur.io.layout import find_mask, image_path
-from urur.io.raster import raster_info, read_raster
+from urur.io.raster import read_raster
 from urur.models.common import BRANCHES, zero_branch
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
 
@@ -67,12 +67,6 @@ def predict_logits(
     if logits.shape[1] != num_classes:
         raise ValueError(f"model returned {logits.shape[1]} classes, expected num_classes={num_classes}")
     return logits
-
-
-def _write_prediction(path: Path, labels: np.ndarray, source: Path, class_names: Sequence[str]) -> None:
-    """The label raster of ``labels`` (:mod:`urur.io.label_raster`) with ``source``'s georeferencing."""
-    info = raster_info(source)
-    write_label_raster(path, labels, class_names=class_names, crs=info.crs, transform=info.transform)
 
 
 def _read_image_and_mask(source: Path, mask_file: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +150,9 @@ def evaluate_images(
                 }
             )
             if predictions_dir is not None:
-                _write_prediction(Path(predictions_dir) / f"{image_id}.tif", labels, source, class_names)
+                write_label_raster_like(
+                    Path(predictions_dir) / f"{image_id}.tif", labels, source, class_names=class_names
+                )
     finally:
         model.train(was_training)
     per_image = pd.DataFrame(rows, columns=["image_id", "pixels", "aAcc", "mIoU", "seconds"])

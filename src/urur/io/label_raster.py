@@ -30,7 +30,14 @@ from rasterio.crs import CRS
 
 from urur.classes import IGNORE_COLOUR, IGNORE_INDEX, index_to_rgb, mask_colour_table, palette_for
 from urur.io.atomic import atomic_path
-from urur.io.raster import GEOTIFF_BLOCK_SIZE, RasterBlockWriter, Transform, raster_block_writer, write_raster
+from urur.io.raster import (
+    GEOTIFF_BLOCK_SIZE,
+    RasterBlockWriter,
+    Transform,
+    raster_block_writer,
+    raster_info,
+    write_raster,
+)
 from urur.io.windows import Window
 
 OVERVIEW_RESAMPLING = "mode"
@@ -156,6 +163,15 @@ def write_label_raster(
         for row in range(0, height, GEOTIFF_BLOCK_SIZE):
             rows = labels[row : row + GEOTIFF_BLOCK_SIZE]
             writer.write(Window(row, 0, rows.shape[0], width), rows)
+
+
+def write_label_raster_like(
+    path: str | os.PathLike, labels: np.ndarray, source: str | os.PathLike, *, class_names: Sequence[str]
+) -> None:
+    """:func:`write_label_raster` georeferenced like ``source``, the image it labels (GeoTIFF in,
+    GeoTIFF out), coloured by ``class_names``' palette."""
+    info = raster_info(source)
+    write_label_raster(path, labels, class_names=class_names, crs=info.crs, transform=info.transform)
 
 
 def preview_with_legend(labels: np.ndarray, class_names: Sequence[str], palette: np.ndarray) -> np.ndarray:

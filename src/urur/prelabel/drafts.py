@@ -45,9 +45,9 @@ from urur.dataset.annotation.label_studio import (
 from urur.dataset.tiling import crop, patch_grid, patch_id
 from urur.evaluation.evaluate import predict_logits
 from urur.io.atomic import atomic_path
-from urur.io.label_raster import write_label_raster
+from urur.io.label_raster import write_label_raster_like
 from urur.io.layout import image_path, mask_path
-from urur.io.raster import raster_info, read_raster
+from urur.io.raster import read_raster
 from urur.models.checkpoint import build_model_from_checkpoint
 from urur.prelabel.ranking import patch_scores, uncertainty_maps
 from urur.preprocessing import normalize, to_tensor
@@ -227,13 +227,8 @@ def draft_images(
             image_root=label_studio_images,
             num_classes=num_classes,
         )
-        info = raster_info(source)
-        write_label_raster(
-            mask_path(out_dir / PREDICTION_FOLDER, image_id),
-            labels,
-            class_names=meta["class_names"],
-            crs=info.crs,
-            transform=info.transform,
+        write_label_raster_like(
+            mask_path(out_dir / PREDICTION_FOLDER, image_id), labels, source, class_names=meta["class_names"]
         )
         (out_dir / RANKING_FOLDER).mkdir(parents=True, exist_ok=True)
         ranking.to_csv(out_dir / RANKING_FOLDER / f"{image_id}.csv", index=False)

@@ -28,7 +28,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
 from urur.devices import peak_memory_mb, resolve_device
 from urur.io.atomic import clean_temporaries
@@ -225,10 +224,6 @@ def _improved(score: float, best: float | None, mode: str) -> bool:
     return best is None or (score > best if mode == "max" else score < best)
 
 
-def _class_names(params: TrainingParams) -> tuple[str, ...]:
-    return params.class_names or URUR_CLASSES
-
-
 def build_dataset(
     params: TrainingParams, train_ids: Sequence[str], images_dir: Path, masks_dir: Path
 ) -> CropDataset:
@@ -237,7 +232,7 @@ def build_dataset(
         train_ids,
         images_dir,
         masks_dir,
-        num_classes=len(_class_names(params)),
+        num_classes=len(params.classes),
         crop_size=params.crop_size,
         scale_range=params.scale_range,
         crops_per_epoch=params.crops_per_epoch,
@@ -262,8 +257,8 @@ def prepare(job: FitJob) -> Prepared:
     np.random.seed(params.seed)
     torch.manual_seed(params.seed)
     dataset = build_dataset(params, job.train_ids, job.images_dir, job.masks_dir)
-    model = build_model(params.model, len(_class_names(params)), **params.model_options)
-    meta = build_meta(params, _class_names(params), job.train_ids)
+    model = build_model(params.model, len(params.classes), **params.model_options)
+    meta = build_meta(params, params.classes, job.train_ids)
     return Prepared(meta, resume_from(params, job.checkpoint_dir, meta), dataset, model)
 
 

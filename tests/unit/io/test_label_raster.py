@@ -13,8 +13,14 @@ import pytest
 import rasterio
 
 from urur.classes import DEEPGLOBE_CLASSES, DEEPGLOBE_PALETTE, IGNORE_COLOUR, URUR_CLASSES, URUR_PALETTE
-from urur.io.label_raster import preview_with_legend, style_paths, write_label_preview, write_label_raster
-from urur.io.raster import read_raster
+from urur.io.label_raster import (
+    preview_with_legend,
+    style_paths,
+    write_label_preview,
+    write_label_raster,
+    write_label_raster_like,
+)
+from urur.io.raster import read_raster, write_raster
 
 CRS = "EPSG:32650"
 TRANSFORM = (0.5, 0.0, 500000.0, 0.0, -0.5, 4400000.0)
@@ -149,3 +155,17 @@ def test_preview_legend_of_a_tiny_map_is_taller_than_the_map():
     preview = preview_with_legend(np.zeros((10, 10), np.uint8), URUR_CLASSES, URUR_PALETTE)
     assert preview.shape[0] > 8 * 12 and preview.shape[1] > 10
     np.testing.assert_array_equal(preview[:10, :10], 0)
+
+
+def test_a_prediction_takes_its_images_georeferencing_and_its_classes_colours(tmp_path):
+    """Evaluation's and pre-labelling's label rasters: a DeepGlobe model's labels in DeepGlobe colours."""
+    image = tmp_path / "image.tif"
+    write_raster(image, np.zeros((40, 50, 3), np.uint8), crs=CRS, transform=TRANSFORM)
+    labels = np.arange(40 * 50, dtype=np.uint8).reshape(40, 50) % len(DEEPGLOBE_CLASSES)
+    write_label_raster_like(tmp_path / "pred.tif", labels, image, class_names=DEEPGLOBE_CLASSES)
+    with rasterio.open(tmp_path / "pred.tif") as dataset:
+        assert dataset.crs.to_string() == CRS and tuple(dataset.transform)[:6] == TRANSFORM
+        assert [dataset.colormap(1)[v][:3] for v in range(7)] == [
+            tuple(c) for c in DEEPGLOBE_PALETTE.tolist()
+        ]
+    np.testing.assert_array_equal(read_raster(tmp_path / "pred.tif"), labels)
