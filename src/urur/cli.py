@@ -100,7 +100,7 @@ def predict(source: Path, output: Path, checkpoint: Path | None, verbose: bool, 
 
     The labels are a Cloud-Optimised GeoTIFF named by class, with a QGIS style (.qml) beside it.
     """
-    from urur.predict.raster import predict_file
+    from urur.predict.run import predict_file
 
     options["batch_size"] = options.pop("batch")
     result = _run(verbose, predict_file, source, output, checkpoint=checkpoint, **options)

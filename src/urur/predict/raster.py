@@ -53,7 +53,6 @@ from urur.dataset.ingestion import validate_raw_scene
 from urur.dataset.scene_table import IngestionError
 from urur.dataset.tiling import patch_grid
 from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
-from urur.devices import resolve_device
 from urur.io.atomic import clean_temporaries
 from urur.io.imagery import read_uint8, stretch_limits, stretch_sample
 from urur.io.label_raster import label_raster_writer, write_label_preview
@@ -66,7 +65,7 @@ from urur.io.raster import (
 )
 from urur.io.vectorize import DEFAULT_SIMPLIFY, vectorize_labels
 from urur.io.windows import Window
-from urur.models.checkpoint import build_model_from_checkpoint, run_checkpoint
+from urur.models.checkpoint import run_checkpoint
 from urur.preprocessing import normalize
 
 logger = logging.getLogger(__name__)
@@ -506,36 +505,6 @@ def predict_raster(
         len(windows),
         seconds,
     )
-
-
-def predict_file(
-    source: str | os.PathLike,
-    output: str | os.PathLike,
-    *,
-    checkpoint: str | os.PathLike | None = None,
-    onnx: str | os.PathLike | None = None,
-    device: str = "auto",
-    **options: object,
-) -> PredictionResult:
-    """:func:`predict_raster` with the model of ``checkpoint`` (default: :func:`default_checkpoint`),
-    or with the graph ``urur export-onnx`` wrote at ``onnx``, run by onnxruntime on the CPU."""
-    if onnx is not None:
-        given = {"checkpoint": checkpoint, "device": device not in ("auto", "cpu"), **options}
-        torch_only = [f"--{name}" for name in ("checkpoint", "device", "bf16", "compile") if given.get(name)]
-        if torch_only:
-            raise PredictionError(
-                f"--onnx runs the exported graph with onnxruntime on the CPU: drop {', '.join(torch_only)} "
-                "(for the torch model only)"
-            )
-        from urur.predict.onnx import load_onnx_predictor  # onnxruntime only where it is used
-
-        model, meta = load_onnx_predictor(onnx)
-        return predict_raster(model, meta, source, output, **options)
-    resolved = resolve_device(device, "--device")
-    model, meta = build_model_from_checkpoint(
-        checkpoint if checkpoint is not None else default_checkpoint(), resolved
-    )
-    return predict_raster(model, meta, source, output, device=resolved, **options)
 
 
 def predict_folder(
