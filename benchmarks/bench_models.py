@@ -10,7 +10,7 @@ by device synchronisation. Entries:
 - ``wsdnet_no_strips``, ``isdnet_no_strips``: the same models with ``strip_rows=None`` (the
   architectures alone, without that engineering choice);
 - ``deeplabv3plus_global``: the image shrunk 4x (bilinear), logits brought back to full size;
-- ``deeplabv3plus_local``: ``--window``-pixel sliding windows (``urur.evaluation.slide_inference``).
+- ``deeplabv3plus_local``: ``--window``-pixel sliding windows (``urur.evaluation.paradigms.slide_inference``).
 
 Memory: every entry in its own fresh subprocess (``--memory-forwards`` forwards; on the CPU the
 peak RSS, VmHWM reset before the first forward, model weights and interpreter included; on a GPU

@@ -199,7 +199,7 @@ def most_uncertain(ranking: pd.DataFrame, count: int = 10) -> pd.DataFrame:
     )
 
 
-# prelabel_effort.json's keys (urur.prelabel.drafts.effort_summary) as a reader says them.
+# prelabel_effort.json's keys (urur.prelabel.effort.effort_summary) as a reader says them.
 EFFORT_NAMES = {
     "effort_saved_pct": "labelling effort saved against labelling from scratch (%)",
     "patches": "patches drafted and corrected",
