@@ -37,7 +37,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -59,6 +59,7 @@ from urur.io.label_raster import label_raster_writer, write_label_preview
 from urur.io.raster import (
     DRIVERS_BY_SUFFIX,
     GEOTIFF_BLOCK_SIZE,
+    RasterBlockWriter,
     RasterInfo,
     RasterReadError,
     raster_block_writer,
@@ -223,62 +224,251 @@ class _CarryFile:
         return torch.from_numpy(data).permute(1, 2, 0)
 
 
-def _band_tiles(
+@dataclass(frozen=True)
+class _OutputPaths:
+    """Where one prediction writes: the label GeoTIFF and, if asked, the confidence GeoTIFF, the
+    colour preview and the vector regions."""
+
+    labels: Path
+    confidence: Path | None
+    preview: Path | None
+    vector: Path | None
+
+    @classmethod
+    def of(cls, labels: str | os.PathLike, *extras: str | os.PathLike | None) -> _OutputPaths:
+        return cls(Path(labels), *(None if path is None else Path(path) for path in extras))
+
+    @property
+    def all(self) -> list[Path]:
+        """The labels' path, then those of the outputs asked for."""
+        return [
+            self.labels,
+            *(path for path in (self.confidence, self.preview, self.vector) if path is not None),
+        ]
+
+
+def _check_request(
+    model: nn.Module,
     source: Path,
-    info: RasterInfo,
-    first: Window,
-    cols: Sequence[int],
-    rgb_bands: Sequence[int],
-    limits: np.ndarray | None,
-    fill_value: float | None,
+    outputs: _OutputPaths,
+    *,
+    tile: int,
+    overlap: int,
+    batch_size: int,
+    simplify: float,
+    overwrite: bool,
+) -> None:
+    """Refuse, before any work, options, output paths or a model that cannot work; then remove
+    the temporaries killed predictions left beside the outputs."""
+    if tile < 32 or not 0 <= overlap <= tile // 2 or batch_size < 1:
+        raise PredictionError(
+            f"need tile >= 32, 0 <= overlap <= tile / 2 and batch >= 1, got tile={tile}, "
+            f"overlap={overlap}, batch={batch_size}"
+        )
+    for path in (outputs.labels, outputs.confidence or outputs.labels):
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise PredictionError(f"label and confidence outputs are GeoTIFFs: give a .tif path, not {path}")
+    if outputs.preview is not None and outputs.preview.suffix.lower() != ".png":
+        raise PredictionError(f"the preview is a PNG: give a .png path, got {outputs.preview}")
+    if outputs.vector is not None and outputs.vector.suffix.lower() != ".gpkg":
+        raise PredictionError(f"the vector output is a GeoPackage: give a .gpkg path, got {outputs.vector}")
+    if simplify < 0:
+        raise PredictionError(f"--simplify is a tolerance in pixels, >= 0 (0: pixel edges), got {simplify}")
+    if model.training:
+        raise PredictionError("prediction needs the model in eval mode: call model.eval() first")
+    check_outputs(outputs.all, [source], overwrite)
+    for path in outputs.all:
+        for stale in clean_temporaries(path.parent, glob.escape(path.name)):
+            logger.warning("removed %s, the temporary output of an interrupted prediction", stale)
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """The input raster and how its pixels become the model's 8-bit RGB: which bands, the
+    raster-wide 16-bit stretch (``None`` for 8-bit input) and the fill value."""
+
+    path: Path
+    info: RasterInfo
+    rgb_bands: Sequence[int]
+    limits: np.ndarray | None
+    fill_value: float | None
+
+
+def _open_scene(path: Path, rgb_bands: Sequence[int], nodata: float | None, zero_is_fill: bool) -> _Scene:
+    info = _input_info(path, rgb_bands)
+    fill_value = nodata if nodata is not None else (0.0 if zero_is_fill else None)
+    return _Scene(path, info, rgb_bands, _stretch(path, info, rgb_bands, fill_value), fill_value)
+
+
+def _band_tiles(
+    scene: _Scene, first: Window, cols: Sequence[int]
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """Pixels and validity of the windows of one tile row (``first`` at each of ``cols``): read
     window by window from a GeoTIFF (random access to its tiles); PNG and JPEG decode from the
     top, so their tile row is read once and cut (3 bytes per pixel of its width in memory)."""
-    if DRIVERS_BY_SUFFIX[source.suffix.lower()] == "GTiff":
+    bands, limits, fill_value = scene.rgb_bands, scene.limits, scene.fill_value
+    if DRIVERS_BY_SUFFIX[scene.path.suffix.lower()] == "GTiff":
         for col in cols:
             window = Window(first.row, col, first.height, first.width)
-            yield read_uint8(source, info, window, rgb_bands, limits, fill_value)
+            yield read_uint8(scene.path, scene.info, window, bands, limits, fill_value)
         return
-    band = Window(first.row, 0, first.height, info.width)
-    pixels, valid = read_uint8(source, info, band, rgb_bands, limits, fill_value)
+    band = Window(first.row, 0, first.height, scene.info.width)
+    pixels, valid = read_uint8(scene.path, scene.info, band, bands, limits, fill_value)
     for col in cols:
         cut = slice(col, col + first.width)
         yield pixels[:, cut], None if valid is None else valid[:, cut]
 
 
-def _shift_columns(summed: torch.Tensor, summed_weight: torch.Tensor, by: int) -> None:
-    """Drop the first ``by`` (final) columns of the window's sums; the rest move to the front."""
-    keep = summed.shape[2] - by
-    if by >= keep:  # source and destination apart: copy in place
-        summed[:, :, :keep] = summed[:, :, by:]
-        summed_weight[:, :keep] = summed_weight[:, by:]
-        return
-    for start in range(0, summed.shape[1], GEOTIFF_BLOCK_SIZE):  # bounded temporaries
-        rows = slice(start, start + GEOTIFF_BLOCK_SIZE)
-        summed[:, rows, :keep] = summed[:, rows, by:].clone()
-        summed_weight[rows, :keep] = summed_weight[rows, by:].clone()
+@dataclass(frozen=True)
+class _TileGrid:
+    """The overlapping windows over the raster (:func:`urur.dataset.tiling.patch_grid`): their
+    rows of windows top to bottom, each left to right, all windows of one size."""
+
+    windows: list[Window]
+    band_rows: list[int]
+    cols: list[int]
+    tile_height: int
+    tile_width: int
+
+    @classmethod
+    def over(cls, info: RasterInfo, tile: int, overlap: int) -> _TileGrid:
+        windows = patch_grid(info.height, info.width, patch_size=tile, overlap=overlap)
+        band_rows, cols = sorted({w.row for w in windows}), sorted({w.col for w in windows})
+        return cls(windows, band_rows, cols, windows[0].height, windows[0].width)
 
 
-def _start_columns(
-    summed: torch.Tensor, summed_weight: torch.Tensor, at: int, col: int, carry: _CarryFile | None
-) -> None:
-    """Columns ``at``.. of the window's sums (raster columns ``col``..) start from what the row of
-    windows above handed down (its ``carry``) and from zero below that."""
-    summed[:, :, at:] = 0
-    summed_weight[:, at:] = 0
-    if carry is not None:
-        handed = carry.read(col, summed.shape[2] - at)
-        summed[:, : carry.rows, at:] = handed[:-1]
-        summed_weight[: carry.rows, at:] = handed[-1]
+@dataclass(frozen=True)
+class _Blend:
+    """The summed weighted logits and summed weights of the columns not yet final: one window's
+    worth, whatever the raster's size (the memory bound); ``weight``: one window's weights."""
+
+    weight: torch.Tensor
+    summed: torch.Tensor
+    summed_weight: torch.Tensor
+
+    @classmethod
+    def zeros(cls, classes: int, grid: _TileGrid, overlap: int) -> _Blend:
+        height, width = grid.tile_height, grid.tile_width
+        weight = blend_weights(height, width, overlap)
+        return cls(weight, torch.zeros(classes, height, width), torch.zeros(height, width))
+
+    def add(self, logits: torch.Tensor) -> None:
+        """Add one window's logits, weighted, and its weights."""
+        self.summed.addcmul_(logits, self.weight)
+        self.summed_weight.add_(self.weight)
+
+    def shift_columns(self, by: int) -> None:
+        """Drop the first ``by`` (final) columns of the window's sums; the rest move to the front."""
+        keep = self.summed.shape[2] - by
+        if by >= keep:  # source and destination apart: copy in place
+            self.summed[:, :, :keep] = self.summed[:, :, by:]
+            self.summed_weight[:, :keep] = self.summed_weight[:, by:]
+            return
+        for start in range(0, self.summed.shape[1], GEOTIFF_BLOCK_SIZE):  # bounded temporaries
+            rows = slice(start, start + GEOTIFF_BLOCK_SIZE)
+            self.summed[:, rows, :keep] = self.summed[:, rows, by:].clone()
+            self.summed_weight[rows, :keep] = self.summed_weight[rows, by:].clone()
+
+    def start_columns(self, at: int, col: int, carry: _CarryFile | None) -> None:
+        """Columns ``at``.. of the window's sums (raster columns ``col``..) start from what the row of
+        windows above handed down (its ``carry``) and from zero below that."""
+        self.summed[:, :, at:] = 0
+        self.summed_weight[:, at:] = 0
+        if carry is not None:
+            handed = carry.read(col, self.summed.shape[2] - at)
+            self.summed[:, : carry.rows, at:] = handed[:-1]
+            self.summed_weight[: carry.rows, at:] = handed[-1]
 
 
-def _sample_preview(preview: np.ndarray, window: Window, labels: np.ndarray, step: int) -> None:
-    """Every ``step``-th row and column of the raster (counted from 0) into the preview."""
-    first_row, first_col = -window.row % step, -window.col % step
-    sampled = labels[first_row::step, first_col::step]
-    top, left = (window.row + first_row) // step, (window.col + first_col) // step
-    preview[top : top + sampled.shape[0], left : left + sampled.shape[1]] = sampled
+@dataclass(frozen=True)
+class _Preview:
+    """The labels of every ``step``-th row and column of the raster (counted from 0), its longer
+    side at most :data:`PREVIEW_SIDE`."""
+
+    labels: np.ndarray
+    step: int
+
+    @classmethod
+    def blank(cls, height: int, width: int) -> _Preview:
+        step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
+        return cls(np.zeros((-(-height // step), -(-width // step)), np.uint8), step)
+
+    def sample(self, window: Window, labels: np.ndarray) -> None:
+        """The pixels of the final ``labels`` of ``window`` that the preview shows."""
+        first_row, first_col = -window.row % self.step, -window.col % self.step
+        sampled = labels[first_row :: self.step, first_col :: self.step]
+        top, left = (window.row + first_row) // self.step, (window.col + first_col) // self.step
+        self.labels[top : top + sampled.shape[0], left : left + sampled.shape[1]] = sampled
+
+
+@dataclass(frozen=True)
+class _Network:
+    """The model as the tile loop runs it: channels-last (oneDNN's native layout), compiled if
+    asked, under bfloat16 autocast if asked; ``meta``: its checkpoint's, for normalisation."""
+
+    module: nn.Module
+    meta: Mapping[str, object]
+    num_classes: int
+    device: torch.device
+    autocast: AbstractContextManager[object]
+
+    @classmethod
+    def prepare(
+        cls,
+        model: nn.Module,
+        meta: Mapping[str, object],
+        num_classes: int,
+        device: torch.device,
+        *,
+        bf16: bool,
+        compile: bool,
+    ) -> _Network:
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        module = model.to(memory_format=torch.channels_last)
+        if compile:
+            module = torch.compile(module)
+        return cls(module, meta, num_classes, device, autocast)
+
+    def logits(self, tiles: Sequence[np.ndarray]) -> torch.Tensor:
+        """Float32 logits (B, classes, H, W) on the CPU of a batch of (H, W, 3) uint8 tiles."""
+        # (B, H, W, 3) uint8 is the channels-last layout: the element-wise conversion and
+        # normalisation keep it, so no copy rearranges the batch for the model.
+        pixels = torch.from_numpy(np.stack(tiles))
+        crops = normalize(
+            pixels.to(self.device).permute(0, 3, 1, 2).float(), self.meta["mean"], self.meta["std"]
+        )
+        with torch.inference_mode(), self.autocast, inductor_config.patch(freezing=True):
+            logits = self.module(crops.contiguous(memory_format=torch.channels_last))
+        if logits.shape[1] != self.num_classes:
+            raise PredictionError(
+                f"the model returned {logits.shape[1]} classes but its checkpoint says {self.num_classes}"
+            )
+        return logits.float().cpu()
+
+
+@dataclass(frozen=True)
+class _Tiling:
+    """What the steps of one prediction share: the input, the tile grid, the model, the blended
+    sums, the preview (if asked) and the batch size."""
+
+    scene: _Scene
+    grid: _TileGrid
+    network: _Network
+    blend: _Blend
+    preview: _Preview | None
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class _BandRow:
+    """One row of windows: its first raster row, how many of its rows are final once it is done
+    (``done``: those above the next row of windows), the carry it starts from and the one it
+    hands the rest of its rows down in."""
+
+    row: int
+    done: int
+    carry_in: _CarryFile | None
+    carry_out: _CarryFile | None
 
 
 def _finish_rows(
@@ -301,6 +491,35 @@ def _finish_rows(
     return labels, confidence
 
 
+@dataclass(frozen=True)
+class _Writers:
+    """Where final pixels go: the label raster, the confidence raster and the preview (each if asked)."""
+
+    labels: RasterBlockWriter
+    confidence: RasterBlockWriter | None
+    preview: _Preview | None
+
+    def write_final(
+        self, blend: _Blend, band: _BandRow, col: int, final: int, valid: np.ndarray | None
+    ) -> None:
+        """The first ``final`` columns of the sums (raster columns ``col``..), their ``band.done``
+        final rows, in blocks of rows (bounded temporaries)."""
+        for start in range(0, band.done, GEOTIFF_BLOCK_SIZE):
+            rows = slice(start, min(band.done, start + GEOTIFF_BLOCK_SIZE))
+            labels, conf = _finish_rows(
+                blend.summed[:, rows, :final],
+                blend.summed_weight[rows, :final],
+                None if valid is None else valid[rows, :final],
+                self.confidence is not None,
+            )
+            finished = Window(band.row + start, col, labels.shape[0], final)
+            self.labels.write(finished, labels)
+            if self.confidence is not None:
+                self.confidence.write(finished, conf)
+            if self.preview is not None:
+                self.preview.sample(finished, labels)
+
+
 @contextmanager
 def _kept_if_exists() -> Iterator[None]:
     """An output that another run published while this one predicted is kept: say so."""
@@ -311,6 +530,130 @@ def _kept_if_exists() -> Iterator[None]:
             f"output {error.filename} appeared while this run was predicting (another run wrote it?); "
             "it is kept: pass --overwrite to replace it, or choose another output"
         ) from error
+
+
+def _predict_into(
+    tiling: _Tiling,
+    outputs: _OutputPaths,
+    class_names: Sequence[str],
+    palette: np.ndarray,
+    *,
+    overwrite: bool,
+    progress: bool,
+) -> None:
+    """Predict every window into the outputs, each published (renamed into place) once complete."""
+    info = tiling.scene.info
+    # Without overwrite an output is published only if no other run did meanwhile.
+    georef = {"crs": info.crs, "transform": info.transform, "replace": overwrite}
+    with _kept_if_exists(), ExitStack() as stack:
+        labels_out = stack.enter_context(
+            label_raster_writer(
+                outputs.labels, info.height, info.width, class_names=class_names, palette=palette, **georef
+            )
+        )
+        confidence_out = (
+            stack.enter_context(
+                raster_block_writer(
+                    outputs.confidence,
+                    info.height,
+                    info.width,
+                    dtype="float32",
+                    **georef,
+                    nodata=CONFIDENCE_NODATA,
+                    half_float=True,
+                )
+            )
+            if outputs.confidence is not None
+            else None
+        )
+        folder = outputs.labels.parent
+        channels = tiling.network.num_classes + 1  # the summed logits and the summed weight
+        carries = [
+            _CarryFile(stack.enter_context(tempfile.TemporaryFile(dir=folder)), channels, folder)
+            for _ in tiling.grid.band_rows[:2]
+        ]
+        bar = stack.enter_context(
+            tqdm(
+                total=len(tiling.grid.windows),
+                desc=f"predict {tiling.scene.path.name}",
+                unit="tile",
+                disable=not progress,
+            )
+        )
+        _predict_windows(tiling, _Writers(labels_out, confidence_out, tiling.preview), carries, bar)
+        if tiling.preview is not None:
+            write_label_preview(
+                outputs.preview,
+                tiling.preview.labels,
+                class_names=class_names,
+                palette=palette,
+                replace=overwrite,
+            )
+
+
+def _predict_windows(tiling: _Tiling, writers: _Writers, carries: list[_CarryFile], bar: tqdm) -> None:
+    """Every row of windows, top to bottom; each hands the sums of the rows the next one also
+    covers down in one of two alternating ``carries``."""
+    band_rows, tile_height = tiling.grid.band_rows, tiling.grid.tile_height
+    for index, row in enumerate(band_rows):
+        last_band = index + 1 == len(band_rows)
+        done = (row + tile_height if last_band else band_rows[index + 1]) - row
+        carry_in = carries[(index - 1) % 2] if index else None
+        carry_out = None if last_band else carries[index % 2]
+        if carry_out is not None:
+            carry_out.rows = tile_height - done
+        _predict_band_row(tiling, writers, _BandRow(row, done, carry_in, carry_out), bar)
+
+
+def _predict_band_row(tiling: _Tiling, writers: _Writers, band: _BandRow, bar: tqdm) -> None:
+    """The windows of one row, left to right, ``batch_size`` at a time through the model."""
+    grid = tiling.grid
+    tiling.blend.start_columns(0, 0, band.carry_in)
+    tiles = _band_tiles(tiling.scene, Window(band.row, 0, grid.tile_height, grid.tile_width), grid.cols)
+    for group in _batches(range(len(grid.cols)), tiling.batch_size):
+        read = [next(tiles) for _ in group]
+        logits = tiling.network.logits([tile_pixels for tile_pixels, _ in read])
+        for position, tile_logits, (_, valid) in zip(group, logits, read, strict=True):
+            _blend_window(tiling, writers, band, position, tile_logits, valid)
+        bar.update(len(group))
+
+
+def _blend_window(
+    tiling: _Tiling,
+    writers: _Writers,
+    band: _BandRow,
+    position: int,
+    logits: torch.Tensor,
+    valid: np.ndarray | None,
+) -> None:
+    """Add the logits of the window at ``position`` in its row; write the columns now final, hand
+    their rows below ``band.done`` down, and make room for the next window's columns."""
+    cols, tile_width, blend = tiling.grid.cols, tiling.grid.tile_width, tiling.blend
+    col = cols[position]
+    blend.add(logits)
+    # Columns no later window of this row covers: final above the next row's windows.
+    final = (cols[position + 1] if position + 1 < len(cols) else tiling.scene.info.width) - col
+    writers.write_final(blend, band, col, final, valid)
+    if band.carry_out is not None:
+        done = band.done
+        band.carry_out.write(
+            col, torch.cat([blend.summed[:, done:, :final], blend.summed_weight[None, done:, :final]])
+        )
+    if position + 1 < len(cols):
+        blend.shift_columns(final)
+        blend.start_columns(tile_width - final, col + tile_width, band.carry_in)
+
+
+def _write_vector(
+    outputs: _OutputPaths, class_names: Sequence[str], simplify: float, overwrite: bool
+) -> None:
+    """The published label raster's regions as polygons, read back strip by strip."""
+    started = time.perf_counter()
+    with _kept_if_exists():
+        features = vectorize_labels(
+            outputs.labels, outputs.vector, class_names=class_names, simplify=simplify, replace=overwrite
+        )
+    logger.info("wrote %d polygons to %s in %.1f s", features, outputs.vector, time.perf_counter() - started)
 
 
 def predict_raster(
@@ -352,158 +695,44 @@ def predict_raster(
     ``overwrite``, one that appeared meanwhile (another run's) is kept and this run fails.
     Temporaries that killed predictions left beside the outputs are removed first.
     """
-    source, output = Path(source), Path(output)
-    extra = {"confidence": confidence, "preview": preview, "vector": vector}
-    extra = {key: Path(path) for key, path in extra.items() if path is not None}
-    if tile < 32 or not 0 <= overlap <= tile // 2 or batch_size < 1:
-        raise PredictionError(
-            f"need tile >= 32, 0 <= overlap <= tile / 2 and batch >= 1, got tile={tile}, "
-            f"overlap={overlap}, batch={batch_size}"
-        )
-    for path in (output, extra.get("confidence", output)):
-        if path.suffix.lower() not in (".tif", ".tiff"):
-            raise PredictionError(f"label and confidence outputs are GeoTIFFs: give a .tif path, not {path}")
-    if "preview" in extra and extra["preview"].suffix.lower() != ".png":
-        raise PredictionError(f"the preview is a PNG: give a .png path, got {extra['preview']}")
-    if "vector" in extra and extra["vector"].suffix.lower() != ".gpkg":
-        raise PredictionError(f"the vector output is a GeoPackage: give a .gpkg path, got {extra['vector']}")
-    if simplify < 0:
-        raise PredictionError(f"--simplify is a tolerance in pixels, >= 0 (0: pixel edges), got {simplify}")
-    if model.training:
-        raise PredictionError("prediction needs the model in eval mode: call model.eval() first")
-    check_outputs([output, *extra.values()], [source], overwrite)
-    for path in (output, *extra.values()):
-        for stale in clean_temporaries(path.parent, glob.escape(path.name)):
-            logger.warning("removed %s, the temporary output of an interrupted prediction", stale)
-    info = _input_info(source, rgb_bands)
-    fill_value = nodata if nodata is not None else (0.0 if zero_is_fill else None)
-    limits = _stretch(source, info, rgb_bands, fill_value)
+    source, outputs = Path(source), _OutputPaths.of(output, confidence, preview, vector)
+    _check_request(
+        model,
+        source,
+        outputs,
+        tile=tile,
+        overlap=overlap,
+        batch_size=batch_size,
+        simplify=simplify,
+        overwrite=overwrite,
+    )
+    scene = _open_scene(source, rgb_bands, nodata, zero_is_fill)
     num_classes = int(meta["num_classes"])
     class_names = list(meta["class_names"])
     palette = palette_for(class_names)
-    device = torch.device(device)
-    height, width = info.height, info.width
-    windows = patch_grid(height, width, patch_size=tile, overlap=overlap)
-    band_rows, cols = sorted({w.row for w in windows}), sorted({w.col for w in windows})
-    tile_height, tile_width = windows[0].height, windows[0].width
-    weight = blend_weights(tile_height, tile_width, overlap)
-    # The summed logits and weights of the columns not yet final: one window's worth.
-    summed = torch.zeros(num_classes, tile_height, tile_width)
-    summed_weight = torch.zeros(tile_height, tile_width)
-    step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
-    preview = np.zeros((-(-height // step), -(-width // step)), np.uint8) if "preview" in extra else None
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    network = model.to(memory_format=torch.channels_last)
-    if compile:
-        network = torch.compile(network)
+    height, width = scene.info.height, scene.info.width
+    grid = _TileGrid.over(scene.info, tile, overlap)
+    blend = _Blend.zeros(num_classes, grid, overlap)
+    preview_pixels = _Preview.blank(height, width) if outputs.preview is not None else None
+    network = _Network.prepare(model, meta, num_classes, torch.device(device), bf16=bf16, compile=compile)
+    tiling = _Tiling(scene, grid, network, blend, preview_pixels, batch_size)
     started = time.perf_counter()
-    # Without overwrite an output is published only if no other run did meanwhile.
-    georef = {"crs": info.crs, "transform": info.transform, "replace": overwrite}
-    with _kept_if_exists(), ExitStack() as stack:
-        labels_out = stack.enter_context(
-            label_raster_writer(output, height, width, class_names=class_names, palette=palette, **georef)
-        )
-        confidence_out = (
-            stack.enter_context(
-                raster_block_writer(
-                    extra["confidence"],
-                    height,
-                    width,
-                    dtype="float32",
-                    **georef,
-                    nodata=CONFIDENCE_NODATA,
-                    half_float=True,
-                )
-            )
-            if "confidence" in extra
-            else None
-        )
-        carries = [
-            _CarryFile(
-                stack.enter_context(tempfile.TemporaryFile(dir=output.parent)), num_classes + 1, output.parent
-            )
-            for _ in band_rows[:2]
-        ]
-        bar = stack.enter_context(
-            tqdm(total=len(windows), desc=f"predict {source.name}", unit="tile", disable=not progress)
-        )
-        for index, row in enumerate(band_rows):
-            last_band = index + 1 == len(band_rows)
-            done = (row + tile_height if last_band else band_rows[index + 1]) - row
-            carry_in = carries[(index - 1) % 2] if index else None
-            carry_out = None if last_band else carries[index % 2]
-            if carry_out is not None:
-                carry_out.rows = tile_height - done
-            _start_columns(summed, summed_weight, 0, 0, carry_in)
-            tiles = _band_tiles(
-                source, info, Window(row, 0, tile_height, tile_width), cols, rgb_bands, limits, fill_value
-            )
-            for group in _batches(range(len(cols)), batch_size):
-                read = [next(tiles) for _ in group]
-                # (B, H, W, 3) uint8 is the channels-last layout: the element-wise conversion and
-                # normalisation keep it, so no copy rearranges the batch for the model.
-                pixels = torch.from_numpy(np.stack([tile_pixels for tile_pixels, _ in read]))
-                crops = normalize(pixels.to(device).permute(0, 3, 1, 2).float(), meta["mean"], meta["std"])
-                with torch.inference_mode(), autocast, inductor_config.patch(freezing=True):
-                    logits = network(crops.contiguous(memory_format=torch.channels_last))
-                if logits.shape[1] != num_classes:
-                    raise PredictionError(
-                        f"the model returned {logits.shape[1]} classes but its checkpoint says {num_classes}"
-                    )
-                for position, tile_logits, (_, valid) in zip(group, logits.float().cpu(), read, strict=True):
-                    col = cols[position]
-                    summed.addcmul_(tile_logits, weight)
-                    summed_weight += weight
-                    # Columns no later window of this row covers: final above the next row's windows.
-                    final = (cols[position + 1] if position + 1 < len(cols) else width) - col
-                    for start in range(0, done, GEOTIFF_BLOCK_SIZE):  # bounded temporaries
-                        rows = slice(start, min(done, start + GEOTIFF_BLOCK_SIZE))
-                        labels, conf = _finish_rows(
-                            summed[:, rows, :final],
-                            summed_weight[rows, :final],
-                            None if valid is None else valid[rows, :final],
-                            confidence_out is not None,
-                        )
-                        finished = Window(row + start, col, labels.shape[0], final)
-                        labels_out.write(finished, labels)
-                        if confidence_out is not None:
-                            confidence_out.write(finished, conf)
-                        if preview is not None:
-                            _sample_preview(preview, finished, labels, step)
-                    if carry_out is not None:
-                        carry_out.write(
-                            col, torch.cat([summed[:, done:, :final], summed_weight[None, done:, :final]])
-                        )
-                    if position + 1 < len(cols):
-                        _shift_columns(summed, summed_weight, final)
-                        _start_columns(summed, summed_weight, tile_width - final, col + tile_width, carry_in)
-                bar.update(len(group))
-        if preview is not None:
-            write_label_preview(
-                extra["preview"], preview, class_names=class_names, palette=palette, replace=overwrite
-            )
+    _predict_into(tiling, outputs, class_names, palette, overwrite=overwrite, progress=progress)
     seconds = time.perf_counter() - started
+    tiles = len(grid.windows)
     logger.info(
-        "predicted %s (%dx%d, %d tiles) -> %s in %.1f s", source, height, width, len(windows), output, seconds
-    )
-    if "vector" in extra:  # from the published label raster, strip by strip
-        started = time.perf_counter()
-        with _kept_if_exists():
-            features = vectorize_labels(
-                output, extra["vector"], class_names=class_names, simplify=simplify, replace=overwrite
-            )
-        logger.info(
-            "wrote %d polygons to %s in %.1f s", features, extra["vector"], time.perf_counter() - started
-        )
-    return PredictionResult(
-        output,
-        extra.get("confidence"),
-        extra.get("preview"),
-        extra.get("vector"),
+        "predicted %s (%dx%d, %d tiles) -> %s in %.1f s",
+        source,
         height,
         width,
-        len(windows),
+        tiles,
+        outputs.labels,
         seconds,
+    )
+    if outputs.vector is not None:  # from the published label raster, strip by strip
+        _write_vector(outputs, class_names, simplify, overwrite)
+    return PredictionResult(
+        outputs.labels, outputs.confidence, outputs.preview, outputs.vector, height, width, tiles, seconds
     )
 
 
