@@ -14,25 +14,29 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A block of parameters: unknown keys are errors, values frozen (the base of every params model)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _section(name: str) -> ConfigDict:
+def section_config(name: str, file: str | None = None) -> ConfigDict:
     """Model config whose title (shown in every validation error) names the file to edit."""
-    return ConfigDict(extra="forbid", frozen=True, title=f"{name} (conf/<env>/parameters_{name}.yml)")
+    return ConfigDict(
+        extra="forbid", frozen=True, title=f"{name} ({file or f'conf/<env>/parameters_{name}.yml'})"
+    )
 
 
-class RuntimeParams(_Section):
+class RuntimeParams(Section):
     """How a run runs, never what it produces: no DVC stage lists it, so changing it reruns nothing."""
 
-    model_config = _section("runtime")
+    model_config = section_config("runtime")
     workers: int | None = Field(None, ge=1)  # processes per stage; None = every core
     scheduler: str | None = None  # Dask scheduler address (tcp://host:8786): per-image stages run there
 
 
-class SyntheticParams(_Section):
-    model_config = _section("synthetic")
+class SyntheticParams(Section):
+    model_config = section_config("synthetic")
     num_cities: int = Field(4, ge=1)
     scenes_per_city: int = Field(2, ge=1)
     scene_size: int = Field(2048, ge=64)
@@ -42,23 +46,23 @@ class SyntheticParams(_Section):
     bands: Literal[3, 4] = 3
 
 
-class SyntheticAnnotatorsParams(_Section):
-    model_config = _section("synthetic_annotators")
+class SyntheticAnnotatorsParams(Section):
+    model_config = section_config("synthetic_annotators")
     format: Literal["index", "rgb", "cvat", "label_studio"] = "cvat"
     seed: int = 1
     missing_fraction: float = Field(0.0, ge=0.0, le=1.0)
 
 
-class IngestionParams(_Section):
-    model_config = _section("ingestion")
+class IngestionParams(Section):
+    model_config = section_config("ingestion")
     scene_table: str = "scenes.csv"
     split_factor: int = Field(2, ge=1)
     rgb_bands: tuple[int, int, int] = (1, 2, 3)  # default of the scene table's rgb_bands column
     zero_is_fill: bool = False  # pixels 0 in all three bands are fill (nodata) in every scene
 
 
-class TilingParams(_Section):
-    model_config = _section("tiling")
+class TilingParams(Section):
+    model_config = section_config("tiling")
     patch_size: int = Field(1000, ge=16)
     overlap: int = Field(120, ge=0)
 
@@ -69,14 +73,14 @@ class TilingParams(_Section):
         return self
 
 
-class AnnotationParams(_Section):
-    model_config = _section("annotation")
+class AnnotationParams(Section):
+    model_config = section_config("annotation")
     on_missing: Literal["error", "prelabel"] = "error"
     prelabels: str | None = None  # folder of <image_id>.tif/.png pre-label masks for on_missing=prelabel
 
 
-class SplitParams(_Section):
-    model_config = _section("split")
+class SplitParams(Section):
+    model_config = section_config("split")
     ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
     seed: int = 0
 
@@ -88,8 +92,8 @@ class SplitParams(_Section):
         return ratios
 
 
-class DatasetStatsParams(_Section):
-    model_config = _section("dataset_stats")
+class DatasetStatsParams(Section):
+    model_config = section_config("dataset_stats")
     region_size: int = Field(1000, ge=8)
     regions_per_image: int = Field(4, ge=1)
     min_instance_pixels: int = Field(1, ge=1)
@@ -97,10 +101,10 @@ class DatasetStatsParams(_Section):
     seed: int = 0
 
 
-class PredictParams(_Section):
+class PredictParams(Section):
     """Tiled prediction of a folder of rasters (``urur.predict.raster``; the ``urur predict`` options)."""
 
-    model_config = _section("predict")
+    model_config = section_config("predict")
     checkpoint: str | None = None  # None: best_checkpoint of the training summary
     tile: int = Field(2048, ge=32)
     overlap: int = Field(256, ge=0)

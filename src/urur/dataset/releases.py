@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from urur.classes import (
     DEEPGLOBE_CLASSES,
@@ -52,6 +52,7 @@ from urur.classes import (
     example_colours,
     rgb_to_index_or,
 )
+from urur.config import Section, section_config
 from urur.dataset.ingestion import MANIFEST_COLUMNS
 from urur.dataset.leaks import pixel_checksum
 from urur.dataset.scene_table import SCENE_ID_PATTERN
@@ -73,32 +74,28 @@ OFF_PALETTE_COLUMN = "off_palette_pixels"
 LabelReader = Callable[[Path], tuple[np.ndarray, dict[str, int]]]
 
 
-def _params(name: str) -> ConfigDict:
-    return ConfigDict(extra="forbid", frozen=True, title=f"{name} (conf/<env>/parameters_{name}.yml)")
-
-
-class UrurReleaseParams(BaseModel):
+class UrurReleaseParams(Section):
     """``label_order``: the class names of the release's label values 0, 1, ... (None: README order)."""
 
-    model_config = _params("urur_release")
+    model_config = section_config("urur_release")
     label_order: tuple[str, ...] | None = None
 
 
-class DeepGlobeParams(BaseModel):
+class DeepGlobeParams(Section):
     """Split ratios and seed where the download has no split lists (455/207/142 of 804 images);
     the share of a mask's pixels that may be of no class colour (labelled unknown) before the
     mask is refused."""
 
-    model_config = _params("deepglobe")
+    model_config = section_config("deepglobe")
     ratios: tuple[float, float, float] = (0.566, 0.258, 0.176)
     seed: int = 0
     max_off_palette_share: float = Field(0.01, ge=0, le=1)
 
 
-class InriaParams(BaseModel):
+class InriaParams(Section):
     """Image numbers (of each city) that form the val and test splits."""
 
-    model_config = _params("inria")
+    model_config = section_config("inria")
     val_numbers: tuple[int, ...] = (1, 2, 3, 4, 5)
     test_numbers: tuple[int, ...] = (6, 7, 8, 9, 10)
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from urur.config import Section
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SpeedParams(_Section):
+class SpeedParams(Section):
     """FPS and peak memory of the trained model on one random image of the test images' size."""
 
     enabled: bool = True
@@ -19,7 +17,7 @@ class SpeedParams(_Section):
     runs: int = Field(2, ge=1)
 
 
-class EvaluationParams(_Section):
+class EvaluationParams(Section):
     """How the test split is evaluated: the paradigm, which checkpoint, where predictions go.
 
     ``mode``: ``whole`` (the full-resolution image in one pass: WSDNet, ISDNet, the paper's

@@ -13,9 +13,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from urur.config import ConfigError
+from urur.config import ConfigError, Section, section_config
 from urur.experiments.paper import TABLE4_QUOTED, TABLE5_QUOTED, TABLE6_QUOTED
 from urur.models import build_model
 
@@ -37,11 +37,7 @@ PAPER_ORDERINGS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CompareRow(_Section):
+class CompareRow(Section):
     """One row of a table: a model, its options on top of ``training.model_options``, its paradigm
     and what its paradigm changes in training (e.g. the global paradigm trains on shrunk crops)."""
 
@@ -52,10 +48,10 @@ class CompareRow(_Section):
     training: dict[str, object] = Field(default_factory=dict)  # this row's own training settings
 
 
-class CompareParams(_Section):
+class CompareParams(Section):
     """``compare`` in conf/base/parameters_compare.yml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title=f"compare ({PARAMETERS_FILE})")
+    model_config = section_config("compare", PARAMETERS_FILE)
     seeds: int = Field(3, ge=1)  # every cell: mean ± std over seeds 0..seeds-1
     budget: dict[str, object] = Field(default_factory=dict)  # training settings every run shares
     table4: tuple[CompareRow, ...]

@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE
+from urur.config import Section, section_config
 from urur.dataset.annotation.export import write_annotation_export
 from urur.dataset.annotation.label_studio import (
     DEFAULT_IMAGE_ROOT,
@@ -68,17 +69,16 @@ class PrelabelError(ValueError):
     """Pre-labelling inputs that cannot be used; the message names the file and the fix."""
 
 
-class RoundOneParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class RoundOneParams(Section):
     scene_fraction: float = Field(1 / 3, gt=0.0, le=1.0)  # share of raw scenes annotated from scratch
     seed: int = 0
     images: tuple[str, ...] | None = None  # explicit image ids instead of the scene draw
 
 
-class PrelabelParams(BaseModel):
+class PrelabelParams(Section):
     """The ``prelabel`` section of ``conf/<env>/parameters_prelabel.yml``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title=f"prelabel ({PARAMS_FILE})")
+    model_config = section_config("prelabel", PARAMS_FILE)
     round_one: RoundOneParams = Field(default_factory=RoundOneParams)
     training: TrainingParams = Field(
         default_factory=lambda: TrainingParams(model="isdnet", model_options={"width": 0.25})

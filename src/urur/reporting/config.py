@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from urur.config import Section, section_config
 
 
-class ReportingParams(BaseModel):
+class ReportingParams(Section):
     """``reporting`` in conf/base/parameters_reporting.yml."""
 
-    model_config = ConfigDict(extra="forbid", title="reporting (conf/base/parameters_reporting.yml)")
+    model_config = section_config("reporting", "conf/base/parameters_reporting.yml")
     title: str = "URUR run report"
     error_images: int = Field(1, ge=1)  # worst and best test images shown with their error maps
     panel_images: int = Field(2, ge=1)  # test images in the Figure 3 panels (with compare_urur's models)

@@ -13,16 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from scipy import ndimage
 
+from urur.config import Section
 from urur.dataset.annotation.export import write_annotation_export
 from urur.dataset.annotation.formats import read_export
 from urur.dataset.tiling import crop, patch_grid, patch_id
 from urur.synthetic.annotators import AnnotatorHabits, simulate_annotations, truth_window
 
 
-class ReviewParams(BaseModel):
+class ReviewParams(Section):
     """What the simulated round-two annotators overlook when they review a draft.
 
     A person checking a draft redraws the regions that are visibly wrong, not every pixel: a
@@ -32,7 +33,6 @@ class ReviewParams(BaseModel):
     confused objects up to 400 px). ``1`` and ``1`` fix every wrong pixel.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     min_error_width: int = Field(3, ge=1)
     min_error_area: int = Field(400, ge=1)
 

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from urur.classes import URUR_CLASSES
+from urur.config import Section
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AugmentationParams(_Section):
+class AugmentationParams(Section):
     """Each transform with its probability; ``p = 0`` switches a transform off.
 
     Defaults follow ISDNet's public configs (mmseg pipeline): flip 0.5, the 90..270° rotation
@@ -48,7 +45,7 @@ class AugmentationParams(_Section):
         return self
 
 
-class TrainingParams(_Section):
+class TrainingParams(Section):
     """Model, optimisation schedule, data sampling, checkpointing and devices of one training run."""
 
     model: str = "wsdnet"
@@ -100,7 +97,7 @@ class TrainingParams(_Section):
         return self.class_names or URUR_CLASSES
 
 
-class TrainingRunParams(_Section):
+class TrainingRunParams(Section):
     """Where a training run keeps its checkpoints (resumed from by the next run) and its curves.
 
     ``checkpoint_dir`` is a store that only grows: every configuration's checkpoints, never
