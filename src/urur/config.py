@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from urur.errors import UrurError
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -120,7 +122,7 @@ class PredictParams(_Section):
         return self
 
 
-class ConfigError(ValueError):
+class ConfigError(UrurError, ValueError):
     """Parameters that do not fit together; the message names the files to edit."""
 
 

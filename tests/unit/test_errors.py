@@ -23,7 +23,7 @@ from tests.support.releases import write_deepglobe
 from tests.support.tools import tool_env
 from urur.__main__ import cli
 from urur.classes import URUR_CLASSES
-from urur.cli import main as urur_main
+from urur.commands import main as urur_main
 from urur.io.raster import write_raster
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from urur.errors import UrurError
 from urur.io.atomic import atomic_path
 from urur.models import build_model
 from urur.training.config import RESUME_NEUTRAL_FIELDS, TrainingParams
@@ -34,7 +35,7 @@ CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "iteration", "meta")
 META_KEYS = ("model", "num_classes", "options", "class_names", "mean", "std", "params")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UrurError, ValueError):
     """A checkpoint that cannot be used: corrupt, of another model or configuration."""
 
 

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from urur.classes import URUR_CLASSES
 from urur.config import ConfigError
 from urur.devices import peak_memory_mb
+from urur.errors import UrurError
 from urur.io.atomic import clean_temporaries
 from urur.models import build_model
 from urur.training.checkpoint import (
@@ -56,7 +57,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_NAME = "best.pt"
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(UrurError, FloatingPointError):
     """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
