@@ -194,6 +194,8 @@ def _registry_env(env: str | None) -> Iterator[None]:
 
 def _check_environment(env: str, conf: Path) -> None:
     """Refuse an env that names no folder of the configuration (Kedro's own error is a traceback)."""
+    if conf.is_relative_to(Path.cwd()):
+        conf = conf.relative_to(Path.cwd())  # as the user typed it
     if conf.is_dir() and not (conf / env).is_dir():
         known = sorted(p.name for p in conf.iterdir() if p.is_dir())
         raise ConfigError(
