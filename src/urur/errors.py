@@ -3,7 +3,7 @@
 A user error is a :class:`UrurError` (``IngestionError``, ``CheckpointError``, ``ConfigError``...):
 its message says what is wrong and what to do. Each one also keeps the builtin base it had
 (mostly ``ValueError``), so ``except ValueError`` callers still catch it. The commands (the
-project's ``kedro run``, :mod:`urur.__main__`; the ``urur`` command, :mod:`urur.cli`) print it
+project's ``kedro run``, :mod:`urur.__main__`; the ``urur`` command, :mod:`urur.commands`) print it
 through :func:`short_errors`, together with the few outside errors whose messages name the file
 and the fix too. Anything else is a bug and keeps its traceback, and ``--verbose`` or
 ``URUR_DEBUG=1`` keeps it for user errors as well.
