@@ -20,8 +20,8 @@ from kedro.framework.startup import bootstrap_project
 from tests.support.checkpoints import tiny_meta, tiny_model, write_checkpoint
 from tests.support.kedro_project import make_project
 from tests.support.releases import write_deepglobe
-from tests.support.tiny_project import FRESH_MESSAGE, FreshError, kedro_run, make_tiny_project
 from tests.support.tools import tool_env
+from tests.support.toy_project import FRESH_MESSAGE, FreshError, kedro_run, make_toy_project
 from urur.__main__ import cli
 from urur.classes import URUR_CLASSES
 from urur.commands import main as urur_main
@@ -112,7 +112,7 @@ def test_verbose_and_urur_debug_show_the_traceback(project: Path, monkeypatch) -
 
 def test_a_new_user_error_prints_one_line_in_both_commands(tmp_path: Path, monkeypatch) -> None:
     """A UrurError subclass no handler names: `kedro run` and `urur` print it as one line."""
-    root = make_tiny_project(tmp_path / "project")
+    root = make_toy_project(tmp_path / "project")
     monkeypatch.chdir(root)
     result, ran = kedro_run(root, "--pipelines", "fails")
     assert ran == ["fail"]

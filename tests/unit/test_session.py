@@ -3,7 +3,7 @@ dataset only where it is missing and always trains; ``__default__`` rebuilds eve
 runner stays Kedro's, so kedro-viz records the run.
 
 Each test runs the project's own command in this process on the four-node project of
-:mod:`tests.support.tiny_project` (``train`` stands for ``train_urur``).
+:mod:`tests.support.toy_project` (``train`` stands for ``train_urur``).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from kedro_viz.integrations.kedro.run_hooks import pipeline_run_hook
 
-from tests.support.tiny_project import RAW, kedro_run, make_tiny_project
+from tests.support.toy_project import RAW, kedro_run, make_toy_project
 
 
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(make_tiny_project(tmp_path))
+    monkeypatch.chdir(make_toy_project(tmp_path))
     monkeypatch.delenv("KEDRO_ENV", raising=False)
     return tmp_path
 

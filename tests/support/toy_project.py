@@ -1,4 +1,4 @@
-"""A Kedro project of four nodes, run in this process through the project's own ``kedro run``.
+"""A toy Kedro project of four nodes, run in this process through the project's own ``kedro run``.
 
 The project's settings, hooks, session and command run it; only the registry is this module's
 (:func:`register_pipelines`): a dataset chain ``build`` (writes the source record) -> ``derive``,
@@ -72,7 +72,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     }
 
 
-def make_tiny_project(root: Path) -> Path:
+def make_toy_project(root: Path) -> Path:
     """The project's files in ``root``: pyproject, configuration and a raw folder of one file."""
     (root / "src").mkdir(parents=True)
     (root / "pyproject.toml").write_text(
