@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from urur.errors import UrurError
+
 IGNORE_INDEX = 255
 # How annotators mark "ignore" outside index PNGs: this colour in URUR-palette RGB masks, a
 # label of this name (any colour) in a CVAT labelmap. White is in no palette below.
@@ -61,11 +63,11 @@ DEEPGLOBE_PALETTE.setflags(write=False)
 INRIA_PALETTE.setflags(write=False)
 
 
-class UnknownColourError(ValueError):
+class UnknownColourError(UrurError, ValueError):
     """An RGB mask holds a colour that is not in the palette."""
 
 
-class PaletteError(ValueError):
+class PaletteError(UrurError, ValueError):
     """A class list too long for any palette here."""
 
 

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from urur.errors import UrurError
+
 
 class Section(BaseModel):
     """A block of parameters: unknown keys are errors, values frozen (the base of every params model)."""
@@ -124,7 +126,7 @@ class PredictParams(Section):
         return self
 
 
-class ConfigError(ValueError):
+class ConfigError(UrurError, ValueError):
     """Parameters that do not fit together; the message names the files to edit."""
 
 

@@ -8,9 +8,9 @@ includes the stages that generate them (``synthetic``, ``synthetic_annotators`` 
 tagged ``synthetic``, which play the annotators correcting the drafts); with a user's data it
 leaves them out.
 
-``train_urur`` is the main job: the dataset chain, tagged so that the project's runner
-(:mod:`urur.__main__`) builds only what is absent, then training and evaluation.
-``__default__`` runs all of it and rebuilds the dataset.
+``train_urur`` is the main job: the dataset chain, tagged ``build_if_missing`` so that the
+project's session (:mod:`urur.session`) builds only what is absent, then training, evaluation
+and the report, which always run. ``__default__`` runs all of it and rebuilds the dataset.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from kedro.framework.project import settings
 from kedro.pipeline import Pipeline, pipeline
 from kedro.utils import find_kedro_project
 
-from urur.__main__ import BUILD_IF_MISSING
 from urur.config import ConfigError
 from urur.dataset.sources import resolve_data_source
 from urur.pipelines.reporting.pipeline import after as report_after
+from urur.session import BUILD_IF_MISSING
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ SYNTHETIC_INPUTS = {
     "annotator_exports": "synthetic_annotations",
     "corrected_exports": "synthetic_corrected_annotations",
 }
+DATASET_STAGES = ("ingestion", "tiling", "prelabel", "annotation", "split", "dataset_stats")
 ADAPTER_PREFIX = "adapt_"  # adapt_<dataset>: a public release -> the chain's outputs
 SYNTHETIC_TAG = "synthetic"  # nodes that play the annotators on synthetic data (pipeline prelabel)
 
@@ -48,7 +49,8 @@ def _globals() -> tuple[dict, Path]:
     """Globals of the project around the working directory, and its root.
 
     Read from ``conf/base`` and ``conf/local`` (or ``$KEDRO_ENV``, which ``kedro run --env``
-    sets through :mod:`urur.__main__`): the registry is built before Kedro hands a run its env.
+    sets through :mod:`urur.session`): the registry is built before Kedro hands a run its env,
+    and also outside runs (``kedro viz``, ``kedro registry``), so it reads them itself.
     """
     root = find_kedro_project(Path.cwd()) or Path.cwd()
     loader = settings.CONFIG_LOADER_CLASS(
@@ -64,15 +66,19 @@ def _read_synthetic(p: Pipeline) -> Pipeline:
     return pipeline(p, inputs=mapping) if mapping else p
 
 
-def _stage_pipelines() -> dict[str, Pipeline]:
-    """Every package under ``urur.pipelines``, by name.
+def stage_pipelines() -> dict[str, Pipeline]:
+    """Every package under ``urur.pipelines``, by name, and ``dataset``: the chain's stages without
+    the synthetic sources (``kedro run --pipelines dataset``), composed here because no pipeline
+    imports another.
 
     Kedro 1.7's ``find_pipelines`` imports only the pipelines named on the command line, but
     ``train_urur`` and ``__default__`` are composed of all of them, so all are imported here.
     """
     package = importlib.resources.files("urur.pipelines")
     names = sorted(p.name for p in package.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-    return {name: importlib.import_module(f"urur.pipelines.{name}").create_pipeline() for name in names}
+    stages = {name: importlib.import_module(f"urur.pipelines.{name}").create_pipeline() for name in names}
+    stages["dataset"] = sum((stages[name] for name in DATASET_STAGES), Pipeline([]))
+    return stages
 
 
 def _check_data_root(values: dict) -> str:
@@ -88,7 +94,7 @@ def _check_data_root(values: dict) -> str:
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = _stage_pipelines()
+    pipelines = stage_pipelines()
     values, project = _globals()
     root = _check_data_root(values)
     # A public release (``dataset`` in conf/urur, conf/deepglobe, conf/inria globals.yml) is
@@ -103,7 +109,18 @@ def register_pipelines() -> dict[str, Pipeline]:
         pipelines = {name: _read_synthetic(p) for name, p in pipelines.items()}
     else:
         pipelines = {name: p - p.only_nodes_with_tags(SYNTHETIC_TAG) for name, p in pipelines.items()}
-    build = sum(
+    build = _adapter(pipelines, release) if release else _chain(pipelines, source)
+    models = sum((pipelines[name] for name in MODEL_STAGES[:-1]), Pipeline([]))
+    models += report_after(pipelines["reporting"], build + models)
+    pipelines["train_urur"] = build.tag(BUILD_IF_MISSING) + models
+    pipelines["__default__"] = build + models
+    return pipelines
+
+
+def _chain(pipelines: dict[str, Pipeline], source: str) -> Pipeline:
+    """The dataset chain: every stage but the model stages, the on-demand ones and the adapters;
+    with the stages that generate the synthetic source where the run reads it."""
+    return sum(
         (
             p
             for name, p in pipelines.items()
@@ -114,13 +131,11 @@ def register_pipelines() -> dict[str, Pipeline]:
         ),
         Pipeline([]),
     )
-    if release:
-        if f"{ADAPTER_PREFIX}{release}" not in pipelines:
-            known = sorted(n.removeprefix(ADAPTER_PREFIX) for n in pipelines if n.startswith(ADAPTER_PREFIX))
-            raise ConfigError(f"dataset is {release!r} in conf/<env>/globals.yml; expected one of {known}")
-        build = pipelines[f"{ADAPTER_PREFIX}{release}"]
-    models = sum((pipelines[name] for name in MODEL_STAGES[:-1]), Pipeline([]))
-    models += report_after(pipelines["reporting"], build + models)
-    pipelines["train_urur"] = build.tag(BUILD_IF_MISSING) + models
-    pipelines["__default__"] = build + models
-    return pipelines
+
+
+def _adapter(pipelines: dict[str, Pipeline], release: str) -> Pipeline:
+    """The adapter of a public release (``adapt_<release>``), which builds the chain's outputs."""
+    if f"{ADAPTER_PREFIX}{release}" not in pipelines:
+        known = sorted(n.removeprefix(ADAPTER_PREFIX) for n in pipelines if n.startswith(ADAPTER_PREFIX))
+        raise ConfigError(f"dataset is {release!r} in conf/<env>/globals.yml; expected one of {known}")
+    return pipelines[f"{ADAPTER_PREFIX}{release}"]

@@ -3,8 +3,12 @@
 from kedro.config import OmegaConfigLoader
 
 from urur.hooks import CrossParameterHook, DaskSchedulerHook, DvcRecordHook, OutputSummaryHook, RunSafetyHook
+from urur.session import ProjectSession
 
 HOOKS = (CrossParameterHook(), DaskSchedulerHook(), RunSafetyHook(), DvcRecordHook(), OutputSummaryHook())
+
+# Kedro's session; train_urur's dataset chain runs only where it is missing (urur/session.py).
+SESSION_CLASS = ProjectSession
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -21,9 +21,10 @@ from tests.support.checkpoints import tiny_meta, tiny_model, write_checkpoint
 from tests.support.kedro_project import make_project
 from tests.support.releases import write_deepglobe
 from tests.support.tools import tool_env
+from tests.support.toy_project import FRESH_MESSAGE, FreshError, kedro_run, make_toy_project
 from urur.__main__ import cli
 from urur.classes import URUR_CLASSES
-from urur.cli import main as urur_main
+from urur.commands import main as urur_main
 from urur.io.raster import write_raster
 
 
@@ -107,6 +108,22 @@ def test_verbose_and_urur_debug_show_the_traceback(project: Path, monkeypatch) -
     monkeypatch.setenv("URUR_DEBUG", "1")
     debug = _kedro_run(project, monkeypatch, "--pipelines", "trian_urur")
     assert isinstance(debug.exception, ValueError) and "trian_urur" in str(debug.exception)
+
+
+def test_a_new_user_error_prints_one_line_in_both_commands(tmp_path: Path, monkeypatch) -> None:
+    """A UrurError subclass no handler names: `kedro run` and `urur` print it as one line."""
+    root = make_toy_project(tmp_path / "project")
+    monkeypatch.chdir(root)
+    result, ran = kedro_run(root, "--pipelines", "fails")
+    assert ran == ["fail"]
+    assert _one_error_line(result) == f"Error: FreshError: {FRESH_MESSAGE}"
+
+    def predict_file(*args: object, **kwargs: object) -> None:
+        raise FreshError(FRESH_MESSAGE)
+
+    monkeypatch.setattr("urur.predict.raster.predict_file", predict_file)
+    result = CliRunner().invoke(urur_main, ["predict", "scene.tif", "-o", "labels.tif"])
+    assert _one_error_line(result) == f"Error: FreshError: {FRESH_MESSAGE}"
 
 
 @pytest.fixture(scope="module")

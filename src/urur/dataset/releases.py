@@ -57,6 +57,7 @@ from urur.dataset.ingestion import MANIFEST_COLUMNS
 from urur.dataset.leaks import pixel_checksum
 from urur.dataset.scene_table import SCENE_ID_PATTERN
 from urur.dataset.split import SPLITS, split_images
+from urur.errors import UrurError
 from urur.io.atomic import staging_directories
 from urur.io.layout import image_path, mask_path
 from urur.io.raster import raster_info, read_raster, write_raster
@@ -100,7 +101,7 @@ class InriaParams(Section):
     test_numbers: tuple[int, ...] = (6, 7, 8, 9, 10)
 
 
-class ReleaseLayoutError(ValueError):
+class ReleaseLayoutError(UrurError, ValueError):
     """A download folder does not hold a release in a layout the adapter knows."""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from urur.errors import UrurError
 from urur.io.raster import DRIVERS_BY_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ OPTIONAL_SCENE_COLUMNS = ("rgb_bands", "nodata")
 SCENE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class IngestionError(ValueError):
+class IngestionError(UrurError, ValueError):
     """Raw scenes or the scene table cannot be ingested as they are."""
 
 

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from urur.errors import UrurError
+
 LOCK_NAME = ".urur-run.lock"
 HOLDER_NAME = ".urur-run.json"
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(UrurError, RuntimeError):
     """Another run of this project holds the data folder."""
 
 

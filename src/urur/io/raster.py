@@ -35,6 +35,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.transform import Affine
 from rasterio.windows import Window as RioWindow
 
+from urur.errors import UrurError
 from urur.io.atomic import atomic_path, scratch_path
 from urur.io.windows import Window
 
@@ -49,7 +50,7 @@ WRITE_CACHE_MB = 64
 Transform = tuple[float, float, float, float, float, float]
 
 
-class RasterReadError(ValueError):
+class RasterReadError(UrurError, ValueError):
     """A raster file cannot be read: corrupt, truncated, not an image, or a bad request."""
 
 

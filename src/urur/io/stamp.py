@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from urur.errors import UrurError
+
 STAMP_NAME = "manifest.sha256"
 
 
-class StaleOutputError(ValueError):
+class StaleOutputError(UrurError, ValueError):
     """A folder and the manifest it is read with were written by different runs."""
 
 

@@ -47,6 +47,7 @@ from scipy import ndimage
 
 from urur.classes import IGNORE_INDEX
 from urur.defaults import DEFAULT_SIMPLIFY
+from urur.errors import UrurError
 from urur.io.atomic import atomic_path
 from urur.io.raster import raster_info, read_windows
 from urur.io.windows import Window
@@ -56,7 +57,7 @@ WRITE_BATCH = 20_000  # features per append to the GeoPackage
 FIELDS = ("class_value", "class_name", "pixels", "area_m2")
 
 
-class VectorizeError(ValueError):
+class VectorizeError(UrurError, ValueError):
     """The label raster cannot be vectorized as asked; the message says the fix."""
 
 

@@ -13,6 +13,8 @@ import inspect
 
 from torch import nn
 
+from urur.errors import UrurError
+
 _REGISTRY: dict[str, tuple[str, str]] = {
     "wsdnet": ("urur.models.wsdnet", "WSDNet"),
     "isdnet": ("urur.models.isdnet", "ISDNet"),
@@ -22,7 +24,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(UrurError, ValueError):
     """A model name or option that :func:`build_model` does not know."""
 
 

@@ -18,13 +18,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from urur.errors import UrurError
 from urur.models import build_model
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "iteration", "meta")
 META_KEYS = ("model", "num_classes", "options", "class_names", "mean", "std", "params")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UrurError, ValueError):
     """A checkpoint that cannot be used: corrupt, of another model or configuration."""
 
 

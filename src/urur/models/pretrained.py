@@ -32,6 +32,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from urur.errors import UrurError
+
 logger = logging.getLogger(__name__)
 
 StateDict = Mapping[str, torch.Tensor]
@@ -43,7 +45,7 @@ _STDC_RENAMES = {"conv_list": "convs", "avd_layer": "downsample", "conv": "0", "
 _STDC_ALIASES = re.compile(r"^x(2|4|8|16|32)\.")  # official STDCNet registers its stages twice
 
 
-class PretrainedWeightsError(ValueError):
+class PretrainedWeightsError(UrurError, ValueError):
     """A pretrained file that cannot be read or does not fit: names the file, the keys and the fix."""
 
 

@@ -36,6 +36,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from urur.errors import UrurError
+
 with warnings.catch_warnings():
     # pytorch_wavelets 1.3 imports pkg_resources (its dtcwt filters), which warns that it is
     # deprecated on every start of every command; setuptools < 81 (pyproject) keeps it working.
@@ -46,7 +48,7 @@ _MODE = "periodization"
 SUBBANDS: tuple[str, ...] = ("LL", "LH", "HL", "HH")
 
 
-class WaveletSizeError(ValueError):
+class WaveletSizeError(UrurError, ValueError):
     """A tensor's sides cannot be halved exactly ``levels`` times."""
 
 

@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from urur.errors import UrurError
 from urur.io.atomic import atomic_path
 from urur.models.checkpoint import build_model_from_checkpoint
 from urur.models.common import SegmentationModel
@@ -64,7 +65,7 @@ EXPORT_SIDE = 256  # side of the example tiles the graph is traced (and checked)
 AGREEMENT = 0.999  # share of the example's pixels whose label must match the torch model's
 
 
-class OnnxModelError(ValueError):
+class OnnxModelError(UrurError, ValueError):
     """An ONNX model that ``urur predict --onnx`` cannot use; the message names the file and the fix."""
 
 

@@ -53,6 +53,7 @@ from urur.dataset.ingestion import validate_raw_scene
 from urur.dataset.scene_table import IngestionError
 from urur.dataset.tiling import patch_grid
 from urur.defaults import DEFAULT_OVERLAP, DEFAULT_TILE
+from urur.errors import UrurError
 from urur.io.atomic import clean_temporaries
 from urur.io.imagery import read_uint8, stretch_limits, stretch_sample
 from urur.io.label_raster import label_raster_writer, write_label_preview
@@ -77,7 +78,7 @@ TRAINING_SUMMARY = Path("data") / "06_models" / "training_summary.json"
 TRAIN_COMMAND = "`make run` (or `kedro run --pipeline=train_urur`)"
 
 
-class PredictionError(ValueError):
+class PredictionError(UrurError, ValueError):
     """Prediction cannot run as asked: bad input, output or checkpoint; the message says the fix."""
 
 

@@ -44,6 +44,7 @@ from urur.dataset.annotation.label_studio import (
     write_tasks,
 )
 from urur.dataset.tiling import crop, patch_grid, patch_id
+from urur.errors import UrurError
 from urur.evaluation.evaluate import predict_logits
 from urur.io.atomic import atomic_path
 from urur.io.label_raster import write_label_raster_like
@@ -65,7 +66,7 @@ RANKING_FOLDER = "ranking"
 PARAMS_FILE = "conf/<env>/parameters_prelabel.yml"
 
 
-class PrelabelError(ValueError):
+class PrelabelError(UrurError, ValueError):
     """Pre-labelling inputs that cannot be used; the message names the file and the fix."""
 
 

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from urur.classes import IGNORE_INDEX
 from urur.config import ConfigError
+from urur.errors import UrurError
 from urur.io.layout import find_mask, image_path
 from urur.io.raster import raster_info, read_windows
 from urur.io.windows import Window
@@ -36,7 +37,7 @@ from urur.preprocessing import normalize, to_tensor
 from urur.training.config import AugmentationParams
 
 
-class MaskValueError(ValueError):
+class MaskValueError(UrurError, ValueError):
     """A mask holds a value that is neither a class of the class table nor the ignore label."""
 
 

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from urur.config import ConfigError
 from urur.devices import peak_memory_mb, resolve_device
+from urur.errors import UrurError
 from urur.io.atomic import clean_temporaries
 from urur.models import build_model
 from urur.models.checkpoint import load_model_state, run_checkpoint
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 Validate = Callable[[nn.Module], Mapping[str, float]]
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(UrurError, FloatingPointError):
     """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 

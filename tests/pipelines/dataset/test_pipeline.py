@@ -1,4 +1,5 @@
-"""The ``dataset`` pipeline: the chain of dataset stages, run here slice by slice on a tiny dataset."""
+"""The ``dataset`` pipeline (composed by the registry): the chain of dataset stages, run slice by slice on a
+tiny dataset."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from urur.classes import URUR_CLASSES
 from urur.config import AnnotationParams, DatasetStatsParams, IngestionParams, SplitParams
 from urur.dataset.tiling import patch_grid
 from urur.io.datasets import DirectoryDataset
-from urur.pipelines.dataset import create_pipeline
+from urur.pipeline_registry import stage_pipelines
 
 
 def test_the_chain_reads_only_what_a_user_brings_and_writes_the_dataset():
-    pipeline = create_pipeline()
+    pipeline = stage_pipelines()["dataset"]
     params = {name for name in pipeline.inputs() if name.startswith("params:")}
     assert pipeline.inputs() - params == {
         "raw_scenes",
@@ -28,7 +29,9 @@ def test_the_chain_reads_only_what_a_user_brings_and_writes_the_dataset():
 
 
 def test_ingested_images_are_tiled_and_split_in_one_run(raw, tmp_path):
-    head = create_pipeline().to_nodes("dataset.tiling.tile_annotation_patches", "dataset.split.split_dataset")
+    head = stage_pipelines()["dataset"].to_nodes(
+        "dataset.tiling.tile_annotation_patches", "dataset.split.split_dataset"
+    )
     assert {node.name.split(".")[1] for node in head.nodes} == {"ingestion", "tiling", "split"}
     catalog = run_pipeline(
         head,
@@ -54,7 +57,7 @@ def test_ingested_images_are_tiled_and_split_in_one_run(raw, tmp_path):
 def test_merged_masks_feed_the_statistics(raw, ingested, exports, tmp_path):
     images_dir, manifest, _ = ingested
     tail = (
-        create_pipeline()
+        stage_pipelines()["dataset"]
         .from_nodes("dataset.annotation.merge_annotations")
         .to_nodes("dataset.stats.compute_dataset_stats")
     )

@@ -129,7 +129,7 @@ def test_excluded_classes_leave_the_mean_only() -> None:
 
 
 def _run_env(root: Path, env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("KEDRO_ENV", env)  # what `kedro run --env` sets (urur.__main__)
+    monkeypatch.setenv("KEDRO_ENV", env)  # what `kedro run --env` sets (urur.session)
     monkeypatch.chdir(root)
     bootstrap_project(root)
     with KedroSession.create(project_path=root) as session:

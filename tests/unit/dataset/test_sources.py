@@ -1,7 +1,8 @@
 """Each environment trains on the data it names, in its own data root; a built dataset of another
 source is never reused.
 
-The fast tests run :class:`urur.__main__.BuildIfMissingRunner` on a three-node pipeline; the slow
+The fast tests run Kedro's runner on a three-node pipeline less what
+:func:`urur.session.without_built_dataset` leaves out (what ``kedro run`` does); the slow
 ones run the real ``kedro run`` in a tiny project: the synthetic demo first, then ``--env urur``,
 ``--env deepglobe`` and ``--env inria`` on tiny releases beside it.
 """
@@ -19,15 +20,17 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
+from kedro.runner import SequentialRunner
 
 from tests.support.kedro_project import make_project
 from tests.support.releases import OTHER_ORDER, write_deepglobe, write_inria, write_urur
 from tests.support.tools import tool_env
-from urur.__main__ import BUILD_IF_MISSING, BuildIfMissingRunner, is_user_error
 from urur.dataset.sources import DatasetSourceError, check_source, describe_source
+from urur.errors import UrurError
 from urur.io.datasets import DirectoryDataset, JSONDataset
+from urur.session import BUILD_IF_MISSING, without_built_dataset
 
-# --- the runner on a tiny pipeline: build (writes the source record) -> derive -> use ----------
+# --- a run of a tiny pipeline: build (writes the source record) -> derive -> use --------------
 
 
 def _pipeline(ran: list[str]) -> Pipeline:
@@ -62,7 +65,7 @@ def _run(out: Path, raw: Path, environment: str = "base") -> list[str]:
             "derived": JSONDataset(filepath=str(out / "derived.json")),
         }
     )
-    BuildIfMissingRunner().run(_pipeline(ran), catalog)
+    SequentialRunner().run(without_built_dataset(_pipeline(ran), catalog), catalog)
     return ran
 
 
@@ -83,7 +86,7 @@ def test_a_dataset_is_reused_only_for_the_source_it_was_built_from(tmp_path: Pat
     with pytest.raises(DatasetSourceError) as caught:
         _run(out, users)
     message = str(caught.value)
-    assert "\n" not in message and is_user_error(caught.value)
+    assert "\n" not in message and isinstance(caught.value, UrurError)
     assert f"from {synthetic} (2 files" in message and f"reads {users} (2 files" in message
     assert "`kedro run` rebuilds it" in message and "data_root" in message
 

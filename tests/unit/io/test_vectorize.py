@@ -14,7 +14,7 @@ from tests.unit.predict.test_raster import CRS as PREDICT_CRS
 from tests.unit.predict.test_raster import META, Pointwise, _image
 from tests.unit.predict.test_raster import TRANSFORM as PREDICT_TRANSFORM
 from urur.classes import URUR_CLASSES
-from urur.cli import main
+from urur.commands import main
 from urur.io.label_raster import write_label_raster
 from urur.io.raster import read_raster, write_raster
 from urur.io.vectorize import VectorizeError, vectorize_labels

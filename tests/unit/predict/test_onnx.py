@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from tests.unit.predict.test_raster import CRS, TRANSFORM, _image
-from urur.cli import main
+from urur.commands import main
 from urur.io.raster import read_raster, write_raster
 from urur.models.checkpoint import build_model_from_checkpoint
 from urur.predict.onnx import MAX_SIDE, OnnxModelError, load_onnx_predictor

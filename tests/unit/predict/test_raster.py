@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from torch import nn
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE, index_to_rgb
-from urur.cli import main
+from urur.commands import main
 from urur.dataset.tiling import patch_grid
 from urur.evaluation.paradigms import whole_inference
 from urur.io.raster import raster_block_writer, raster_writer, read_raster, read_valid, write_raster

@@ -62,6 +62,7 @@ from urur.classes import (
 )
 from urur.dataset.annotation.label_studio import LABEL_CONFIG, BrushRleError, decode_brush_rle
 from urur.dataset.tiling import patch_id
+from urur.errors import UrurError
 from urur.io.windows import Window
 
 AnnotationFormat = Literal["index", "rgb", "cvat", "label_studio"]
@@ -85,7 +86,7 @@ _LABEL_STUDIO_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(?P<name>.+_r\d{5}_c\d{5
 LABEL_STUDIO_FIX = "export the project again from Label Studio as JSON"
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UrurError, ValueError):
     """Annotations that cannot be merged; the message names the file(s) and what to do."""
 
 

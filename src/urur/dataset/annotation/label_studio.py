@@ -32,6 +32,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from urur.classes import IGNORE_COLOUR, IGNORE_INDEX, IGNORE_NAME
+from urur.errors import UrurError
 from urur.io.atomic import atomic_path
 
 FROM_NAME, TO_NAME = "label", "image"  # the BrushLabels and Image tags of label_config()
@@ -46,7 +47,7 @@ _MAX_RUN = 2 ** RLE_SIZES[-1]
 _MAX_BITS_PER_VALUE = 1 + 2 + 16 + WORD_SIZE
 
 
-class BrushRleError(ValueError):
+class BrushRleError(UrurError, ValueError):
     """A ``value.rle`` that is not the RGBA brush mask of its result's size; says what is wrong."""
 
 

@@ -1,41 +1,36 @@
-"""The ``urur`` console script: what users run beside ``kedro`` (``urur predict big.tif -o mask.tif``).
+"""The ``urur`` command: what users run beside ``kedro`` (``urur predict big.tif -o mask.tif``).
 
-Kept apart from :mod:`urur.__main__` (Kedro's project commands), so ``urur`` starts without Kedro;
-torch, GDAL and onnxruntime are imported inside the commands that use them, so ``--help`` answers
-at once (option defaults come from :mod:`urur.defaults`).
+The project has three entry points; each does one job:
+
+- ``urur`` (pyproject ``[project.scripts]``, this module): the user's tools around a trained
+  model, ``predict`` and ``export-onnx``. It starts without Kedro; torch, GDAL and onnxruntime
+  are imported inside the commands that use them, so ``--help`` answers at once (option defaults
+  come from :mod:`urur.defaults`).
+- ``kedro run`` (pyproject ``kedro.project_commands``, :mod:`urur.__main__`): Kedro's own command,
+  running the pipelines; wrapped only to print user errors as one line.
+- ``python -m urur`` (:mod:`urur.__main__`): that same ``kedro run``.
+
+The module is not called ``cli.py``: Kedro reserves ``<package>/cli.py`` for a project's own
+``kedro`` commands (a ``cli`` group), and fails every ``kedro`` command when it holds none.
+
 A user error (bad input, output or checkpoint) prints its one-line message and fix, exit status 1
 (``--verbose`` or ``URUR_DEBUG=1``: its traceback, :mod:`urur.errors`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
 from urur.defaults import DEFAULT_OVERLAP, DEFAULT_SIMPLIFY, DEFAULT_TILE
-from urur.errors import is_own_error, show_traceback
+from urur.errors import short_errors, user_message
 
-T = TypeVar("T")
-
-
-def _user_error(error: Exception) -> bool:
-    """The project's own ``ValueError`` subclasses carry the file and the fix; so do these OS errors."""
-    return is_own_error(error) or isinstance(error, FileNotFoundError | PermissionError)
-
-
-def _run(verbose: bool, function: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """``function(*args, **kwargs)``; a user error becomes click's one-line ``Error:`` and exit
-    status 1 (``verbose`` or ``URUR_DEBUG``: raised with its traceback)."""
-    try:
-        return function(*args, **kwargs)
-    except Exception as error:
-        if show_traceback(verbose) or not _user_error(error):
-            raise
-        raise click.ClickException(f"{type(error).__name__}: {error}") from error
+# Besides the project's own errors, these name the file and the fix too (a missing input, an
+# output folder the user may not write).
+_message = functools.partial(user_message, outside=(FileNotFoundError, PermissionError))
 
 
 def _rgb_bands(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -103,7 +98,8 @@ def predict(source: Path, output: Path, checkpoint: Path | None, verbose: bool, 
     from urur.predict.run import predict_file
 
     options["batch_size"] = options.pop("batch")
-    result = _run(verbose, predict_file, source, output, checkpoint=checkpoint, **options)
+    with short_errors(verbose, _message):
+        result = predict_file(source, output, checkpoint=checkpoint, **options)
     click.echo(
         f"wrote {result.output} ({result.height}x{result.width}, {result.tiles} tiles, "
         f"{result.megapixels_per_second:.2f} MP/s)"
@@ -130,5 +126,6 @@ def export_onnx(
     """
     from urur.predict.onnx import export_onnx as export
 
-    written = _run(verbose, export, checkpoint, output, resolution_cm=resolution, **options)
+    with short_errors(verbose, _message):
+        written = export(checkpoint, output, resolution_cm=resolution, **options)
     click.echo(f"wrote {written}")

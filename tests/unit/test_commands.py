@@ -32,7 +32,7 @@ def test_help_and_version():
 
 def test_help_imports_nothing_heavy_and_answers_within_a_second():
     """torch, GDAL and Kedro are imported inside the commands (6 s to import them on 2 cores)."""
-    probe = "import sys, urur.cli; print(' '.join(sorted(sys.modules)))"
+    probe = "import sys, urur.commands; print(' '.join(sorted(sys.modules)))"
     loaded = set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split())
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
     started = time.perf_counter()
