@@ -33,7 +33,7 @@ from urur.session import BUILD_IF_MISSING
 log = logging.getLogger(__name__)
 
 SYNTHETIC_SOURCE = ("synthetic", "synthetic_annotators")
-MODEL_STAGES = ("training", "evaluation", "reporting")  # reporting last: urur.pipelines.reporting.after
+MODEL_STAGES = ("training", "evaluation", "reporting")  # reporting last (pipelines.reporting.pipeline.after)
 ON_DEMAND = ("predict", "compare_urur")  # run only when named: kedro run --pipelines predict
 SYNTHETIC_INPUTS = {
     "raw_scenes": "synthetic_scenes",

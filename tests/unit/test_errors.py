@@ -121,7 +121,7 @@ def test_a_new_user_error_prints_one_line_in_both_commands(tmp_path: Path, monke
     def predict_file(*args: object, **kwargs: object) -> None:
         raise FreshError(FRESH_MESSAGE)
 
-    monkeypatch.setattr("urur.predict.raster.predict_file", predict_file)
+    monkeypatch.setattr("urur.predict.run.predict_file", predict_file)
     result = CliRunner().invoke(urur_main, ["predict", "scene.tif", "-o", "labels.tif"])
     assert _one_error_line(result) == f"Error: FreshError: {FRESH_MESSAGE}"
 
