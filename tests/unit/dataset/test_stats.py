@@ -328,6 +328,7 @@ def test_count_instances_are_int64_and_one_labelled_pixel_is_all_of_its_region(t
     )
     assert summary["pixels"] == 1 and list(per_class["pixel_fraction"]) == [0.0, 0.0, 1.0]
     assert list(per_class["region_p"]) == [0.0, 0.0, 1.0]
+    assert list(per_class["region_instances"]) == [0, 0, 1]  # O_c: the one region holds one instance
 
 
 def test_context_richness_default_q_is_2_and_one_pixel_regions_are_allowed():

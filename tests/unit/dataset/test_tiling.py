@@ -218,6 +218,16 @@ def test_tile_image_writes_every_patch_and_its_manifest(tmp_path):
     assert len(list((tmp_path / "patches" / "img7").iterdir())) == len(windows)
 
 
+def test_tiling_defaults_to_the_papers_1000_px_patches_overlapping_by_120(tmp_path):
+    """Patches 1000 px wide at stride 880: a 1000 x 1880 image is two patches, at columns 0 and 880."""
+    write_raster(tmp_path / "wide.tif", np.zeros((1000, 1880), np.uint8))
+    rows = tile_image(tmp_path / "wide.tif", tmp_path / "patches", "wide")
+    assert [(r["col"], r["width"], r["height"]) for r in rows] == [(0, 1000, 1000), (880, 1000, 1000)]
+    manifest = pd.DataFrame({"image_id": ["wide"], "path": ["wide.tif"]})
+    patches = tile_images(manifest, tmp_path, tmp_path / "again", workers=1)
+    assert list(patches["col"]) == [0, 880] and set(patches["width"]) == {1000}
+
+
 def test_tile_images_tiles_every_manifest_image(tmp_path):
     for name in ("a", "b"):
         write_raster(tmp_path / "images" / f"{name}.png", np.zeros((20, 20), np.uint8))
