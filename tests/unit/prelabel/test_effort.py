@@ -106,6 +106,14 @@ def test_effort_summary_breaks_score_ties_by_table_order():
     )
     expected = np.corrcoef(np.arange(1, 41), [4.5] * 8 + [24.5] * 32)[0, 1]
     assert ordered["ranking_spearman"] == pytest.approx(expected)
+    # Two score levels: the top 4 of 20 are the first four of the ten tied at 1 (p10-p13, 1 px each),
+    # not any four of them (an unstable sort takes others: 3 px each).
+    halves = pd.DataFrame({"patch_id": ids[:20], "score": [0.0] * 10 + [1.0] * 10})
+    changed = [3] * 10 + [1] * 4 + [3] * 6
+    two_levels = effort_summary(
+        changes[:20].assign(changed_pixels=changed), halves, {"aAcc": 1.0, "mIoU": 1.0, "IoU": [1.0]}
+    )
+    assert two_levels["top_patches_correction_share"] == pytest.approx(4 / 52)
 
 
 def test_effort_summary_of_untouched_drafts_and_constant_scores_is_null_without_warnings():
@@ -123,6 +131,11 @@ def test_effort_summary_of_untouched_drafts_and_constant_scores_is_null_without_
             changes, ranking.assign(score=[0.1, 0.9]), {"aAcc": 1.0, "mIoU": 1.0, "IoU": [1.0]}
         )
         assert varied["ranking_spearman"] is None
+        # One score but varying changed shares: no correlation either.
+        flat = effort_summary(
+            changes.assign(changed_pixels=[0, 2]), ranking, {"aAcc": 1.0, "mIoU": 1.0, "IoU": [1.0]}
+        )
+        assert flat["ranking_spearman"] is None and flat["top_patches_correction_share"] == 0.0
 
 
 def test_effort_summary_refuses_unscored_duplicated_patches_and_unnamed_classes():
@@ -198,16 +211,25 @@ def test_count_changes_refuses_corrections_off_the_drafts_grid(tmp_path):
     extra = tmp_path / "extra"
     _export(extra, "a_0", A_DRAFT)
     _export(extra, "b_0", B_DRAFT)
-    shutil.copy(extra / "a_0" / "a_0_r00000_c00000.png", extra / "a_0" / "a_0_r00004_c00000.png")
-    with pytest.raises(
-        PrelabelError, match=r"holds patches \['a_0_r00004_c00000'\].*grid is 4 px with overlap 0"
-    ):
+    for row in range(4, 10):  # six patches off the drafts' grid: the first five are named
+        shutil.copy(extra / "a_0" / "a_0_r00000_c00000.png", extra / "a_0" / f"a_0_r{row:05d}_c00000.png")
+    named = ", ".join(f"'a_0_r{row:05d}_c00000'" for row in range(4, 9))
+    with pytest.raises(PrelabelError, match=re.escape(f"holds patches [{named}]")) as error:
         count_changes(drafts, extra)
+    assert "grid is 4 px with overlap 0" in str(error.value)
+    assert str(error.value).endswith("(re-import them) instead of patches cut on another grid")
     # The drafts' class count bounds the corrections: class 5 of 3 is refused.
     bad_class = tmp_path / "bad_class"
     _export(bad_class, "a_0", np.where(A_DRAFT == 2, 5, A_DRAFT).astype(np.uint8))
     with pytest.raises(PrelabelError, match="a_0"):
         count_changes(drafts, bad_class)
+
+
+def test_count_changes_of_a_draft_folder_without_images_is_an_empty_table(tmp_path):
+    listing = {"images": [], "patch_size": 4, "overlap": 0, "num_classes": 3, "checkpoint": "m"}
+    (tmp_path / DRAFTS_MANIFEST).write_text(json.dumps(listing))
+    changes = count_changes(tmp_path, tmp_path / "corrected")
+    assert changes.empty and changes.columns.tolist() == ["image_id", "patch_id", "pixels", "changed_pixels"]
 
 
 def _masks(root: Path) -> Path:
@@ -237,22 +259,24 @@ def test_truth_agreement_reads_each_image_window_of_its_scene(tmp_path):
     b_truth = B_MASK.copy()
     b_truth[:2, :2] = 0  # four wrong pixels
     write_raster(truth / "s2.tif", b_truth)
+    write_raster(truth / "s3.tif", B_MASK)  # c_0: b_0's mask, agreeing everywhere
+    write_raster(mask_path(masks, "c_0"), B_MASK)
     manifest = pd.DataFrame(
         {
-            "image_id": ["a_0", "b_0"],
-            "scene_id": ["s1", "s2"],
-            "row_off": [1, 0],
-            "col_off": [2, 0],
-            "height": [4, 4],
-            "width": [8, 4],
+            "image_id": ["a_0", "b_0", "c_0"],
+            "scene_id": ["s1", "s2", "s3"],
+            "row_off": [1, 0, 0],
+            "col_off": [2, 0, 0],
+            "height": [4, 4, 4],
+            "width": [8, 4, 4],
         }
     )
-    rounds = pd.DataFrame({"image_id": ["b_0", "a_0"], "round": [2, 1]})
+    rounds = pd.DataFrame({"image_id": ["c_0", "b_0", "a_0"], "round": [2, 2, 1]})
     table = truth_agreement(truth, manifest, masks, rounds, num_classes=3)
     assert table.columns.tolist() == ["group", "images", "aAcc", "mIoU"]
-    assert table["group"].tolist() == ["from_scratch", "prelabelled"] and table["images"].tolist() == [1, 1]
+    assert table["group"].tolist() == ["from_scratch", "prelabelled"] and table["images"].tolist() == [1, 2]
     # a_0: 31 counted pixels (one ignored), one wrong: IoU 15/16 for both classes present.
-    # b_0: 16 pixels of class 2, four taken for 0: IoU(0) = 0, IoU(2) = 12/16.
-    assert table["aAcc"].tolist() == pytest.approx([30 / 31, 12 / 16])
-    assert table["mIoU"].tolist() == pytest.approx([15 / 16, 0.375])
+    # b_0 and c_0 pooled: 32 pixels of class 2, four taken for 0: IoU(0) = 0, IoU(2) = 28/32.
+    assert table["aAcc"].tolist() == pytest.approx([30 / 31, 28 / 32])
+    assert table["mIoU"].tolist() == pytest.approx([15 / 16, 28 / 64])
     assert truth_agreement(truth, manifest, masks, rounds).equals(table)
