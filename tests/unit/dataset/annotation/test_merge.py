@@ -55,6 +55,26 @@ def test_missing_patch_is_an_error_naming_the_expected_path(tmp_path):
         merge_export(tmp_path, on_missing="prelabel", prelabel_path=tmp_path / "nowhere.png")
 
 
+def test_on_missing_prelabel_without_a_pre_label_says_where_one_goes(tmp_path):
+    write_png_patches(tmp_path, "img", example_labels())
+    gone = tmp_path / "img" / f"{patch_id('img', WINDOWS[5])}.png"
+    gone.unlink()
+    fix = (
+        "; put one there (one band of class values, the image's size, e.g. a model's prediction) "
+        "or annotate these patches."
+    )
+    for prelabel_path, where in (
+        (None, "no pre-label folder given: set annotation.prelabels"),
+        (tmp_path / "nowhere.tif", str(tmp_path / "nowhere.tif")),
+    ):
+        with pytest.raises(AnnotationError) as error:
+            merge_export(tmp_path, on_missing="prelabel", prelabel_path=prelabel_path)
+        assert str(error.value) == (
+            f"image img: 1 annotation patch(es) cannot be used:\n  {gone}: missing (expected at this path)\n"
+            f"on_missing=prelabel, but there is no pre-label for this image ({where}){fix}"
+        )
+
+
 def test_missing_and_invalid_patches_fall_back_to_the_prelabel(tmp_path):
     labels = np.ones((H, W), np.uint8)
     write_png_patches(tmp_path / "ann", "img", labels)
@@ -81,8 +101,9 @@ def test_prelabel_of_another_size_is_an_error_naming_it(tmp_path):
     write_raster(tmp_path / "img.png", np.zeros((H, W + 1), np.uint8))
     with pytest.raises(
         AnnotationError, match=rf"pre-label {tmp_path / 'img.png'} is 30x26 but its image is 30x25"
-    ):
+    ) as error:
         merge_export(tmp_path / "ann", on_missing="prelabel", prelabel_path=tmp_path / "img.png")
+    assert str(error.value).endswith("30x25; regenerate the pre-label for this image")
 
 
 def test_overlap_agreement_counts_disagreeing_pixels_per_neighbour_pair(tmp_path):
