@@ -150,8 +150,12 @@ def test_oversized_zip_entry_is_refused_from_its_header(tmp_path, monkeypatch):
     _zip_with(tmp_path / "img.zip", "SegmentationClass/big.png", bytes(2**20 + 1))
     with pytest.raises(
         AnnotationError, match=r"img\.zip: entry 'SegmentationClass/big\.png' declares 1048577 bytes"
-    ):
+    ) as error:
         merge_export(tmp_path)
+    assert str(error.value).endswith(
+        "1048577 bytes uncompressed, more than 1048576 bytes for one patch mask; the zip is damaged "
+        "or hostile. Re-export the task from CVAT."
+    )
 
 
 def test_zip_bomb_entry_is_refused_by_its_compression_ratio(tmp_path):
@@ -466,3 +470,22 @@ def test_labelmap_errors_read_in_full(tmp_path):
         with pytest.raises(AnnotationError) as error:
             read_export(tmp_path, "img", [Window(0, 0, 1, 1)])
         assert str(error.value) == f"{zip_path}: labelmap.txt {problem}"
+
+
+def test_a_report_lists_ten_unusable_patches_then_counts_the_rest(tmp_path):
+    write_png_patches(tmp_path, "img", example_labels())
+    paths = [tmp_path / "img" / f"{patch_id('img', w)}.png" for w in WINDOWS]
+    for path in paths[:10]:
+        path.unlink()
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS)
+    listed = [f"  {path}: missing (expected at this path)" for path in paths[:10]]
+    header = "image img: {} annotation patch(es) cannot be used:"
+    assert str(error.value) == "\n".join([header.format(10), *listed, "Re-export these patches."])
+    for path in paths[10:]:
+        path.unlink()
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS)
+    assert str(error.value) == "\n".join(
+        [header.format(12), *listed, "  ... and 2 more", "Re-export these patches."]
+    )
