@@ -128,7 +128,7 @@ def test_overlap_agreement_counts_disagreeing_pixels_per_neighbour_pair(tmp_path
     assert not mask.any()  # (5, 4) belongs to the bottom-left patch (row 5 is past the row split)
 
 
-def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path):
+def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path, capsys):
     first, second = example_labels(1), example_labels(2)
     write_png_patches(tmp_path / "ann", "a", first)
     write_cvat_zip(tmp_path / "ann" / "b.zip", "b", second)
@@ -140,6 +140,7 @@ def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path):
     assert (qa["patches_found"] == len(WINDOWS)).all()
     np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "a")), first)
     np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "b")), second)
+    assert "merging annotations" in capsys.readouterr().err  # the progress bar names the step
     with pytest.raises(ValueError, match=r"lacks columns \['height'\]"):
         merge_annotations(manifest.drop(columns="height"), tmp_path / "ann", tmp_path / "masks")
 
@@ -307,3 +308,29 @@ def test_worst_pair_is_the_first_of_equally_bad_pairs(tmp_path):
         patch_id("img", WINDOWS[0]),
         patch_id("img", WINDOWS[1]),
     )
+
+
+def test_overlap_agreement_skips_pairs_that_only_touch_or_lie_apart(tmp_path):
+    # 6x10 image, patches of 4 with overlap 1: rows 0 and 2, columns 0, 3 and 6 (A0 A1 A2 over
+    # B0 B1 B2). Counted by hand, pair by pair: A0-A1 4, A0-B0 8, A0-B1 2, A1-A2 4, A1-B0 2,
+    # A1-B1 8, A1-B2 2, A2-B1 2, A2-B2 8, B0-B1 4, B1-B2 4 = 48 pixels; A0-A2, A0-B2, A2-B0 and
+    # B0-B2 lie apart. B2 alone is class 1: its pairs A1-B2, A2-B2, B1-B2 (14 pixels) disagree.
+    (tmp_path / "img").mkdir()
+    for window in patch_grid(6, 10, 4, 1):
+        value = 1 if (window.row, window.col) == (2, 6) else 0
+        (tmp_path / "img" / f"{patch_id('img', window)}.png").write_bytes(
+            png_bytes(np.full((4, 4), value, np.uint8))
+        )
+    _, qa = merge_image_annotations("img", 6, 10, tmp_path, patch_size=4, overlap=1)
+    assert qa["overlap_pixels"] == 48 and qa["overlap_agreement"] == pytest.approx(34 / 48)
+    assert qa["min_pair_agreement"] == 0.0
+    assert (qa["worst_pair_a"], qa["worst_pair_b"]) == ("img_r00000_c00003", "img_r00002_c00006")
+    # Without overlap, neighbours only touch (a shared edge or corner): nothing to agree on.
+    (tmp_path / "touch").mkdir()
+    for k, window in enumerate(patch_grid(6, 6, 3, 0)):
+        (tmp_path / "touch" / f"{patch_id('touch', window)}.png").write_bytes(
+            png_bytes(np.full((3, 3), k, np.uint8))
+        )
+    _, qa = merge_image_annotations("touch", 6, 6, tmp_path, patch_size=3, overlap=0)
+    assert qa["overlap_pixels"] == 0 and np.isnan(qa["overlap_agreement"])
+    assert (qa["worst_pair_a"], qa["worst_pair_b"]) == ("", "")
