@@ -489,3 +489,15 @@ def test_a_report_lists_ten_unusable_patches_then_counts_the_rest(tmp_path):
     assert str(error.value) == "\n".join(
         [header.format(12), *listed, "  ... and 2 more", "Re-export these patches."]
     )
+
+
+def test_a_patch_with_many_bad_values_lists_the_first_ten(tmp_path):
+    (tmp_path / "img").mkdir()
+    values = np.array([[*range(8, 19), 255, 7]], np.uint8)  # 11 values outside 0..7, then ignore and road
+    (tmp_path / "img" / "img_r00000_c00000.png").write_bytes(png_bytes(values))
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", [Window(0, 0, 1, 13)])
+    assert (
+        f"{tmp_path / 'img' / 'img_r00000_c00000.png'}: values [8, 9, 10, 11, 12, 13, 14, 15, 16, 17] "
+        "outside the class values 0..7 and 255 (ignore)\n"
+    ) in str(error.value)
