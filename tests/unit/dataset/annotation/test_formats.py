@@ -501,3 +501,14 @@ def test_a_patch_with_many_bad_values_lists_the_first_ten(tmp_path):
         f"{tmp_path / 'img' / 'img_r00000_c00000.png'}: values [8, 9, 10, 11, 12, 13, 14, 15, 16, 17] "
         "outside the class values 0..7 and 255 (ignore)\n"
     ) in str(error.value)
+
+
+def test_a_cvat_label_beyond_num_classes_is_no_class(tmp_path):
+    with zipfile.ZipFile(tmp_path / "img.zip", "w") as archive:
+        archive.writestr("labelmap.txt", "background:0,0,0::\nroad:1,1,1::\n")
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", [Window(0, 0, 1, 1)], num_classes=7)
+    assert (
+        "has label 'road', which is not a URUR class (others, building, farmland, greenhouse, "
+        "woodland, bareland, water; 'background' means others)"
+    ) in str(error.value)

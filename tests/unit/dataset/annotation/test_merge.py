@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,8 +51,14 @@ def test_missing_patch_is_an_error_naming_the_expected_path(tmp_path):
     gone.unlink()
     with pytest.raises(
         AnnotationError, match=rf"1 annotation patch\(es\).*\n  {gone}: missing \(expected at this path\)"
-    ):
+    ) as error:
         merge_export(tmp_path)
+    assert str(error.value) == (
+        f"image img: 1 annotation patch(es) cannot be used:\n  {gone}: missing (expected at this path)\n"
+        "Annotate or re-export these patches, or fill them from pre-label masks: set "
+        "annotation.on_missing: prelabel and annotation.prelabels: <folder> holding "
+        "<image_id>.tif or <image_id>.png (one band of class values, the image's size)."
+    )
     with pytest.raises(AnnotationError, match="no pre-label for this image"):
         merge_export(tmp_path, on_missing="prelabel", prelabel_path=tmp_path / "nowhere.png")
 
@@ -140,7 +148,8 @@ def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path, ca
     assert (qa["patches_found"] == len(WINDOWS)).all()
     np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "a")), first)
     np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "b")), second)
-    assert "merging annotations" in capsys.readouterr().err  # the progress bar names the step
+    # The progress bar names the step.
+    assert re.search(r"(^|\r)merging annotations: ", capsys.readouterr().err)
     with pytest.raises(ValueError, match=r"lacks columns \['height'\]"):
         merge_annotations(manifest.drop(columns="height"), tmp_path / "ann", tmp_path / "masks")
 
@@ -180,6 +189,45 @@ def test_image_fill_becomes_255_and_masks_are_georeferenced_geotiffs(tmp_path):
         assert mask.colormap(1)[2] == (*URUR_PALETTE[2], 255) and mask.colormap(1)[255][3] == 0
         assert mask.profile["tiled"]
     assert (qa.loc[0, "fill_pixels"], qa.loc[0, "ignore_pixels"]) == (H * 7, H * 7)
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # b's mask has none
+def test_manifest_paths_and_missing_georeferencing_are_followed_per_image(tmp_path):
+    """A ``path`` names the image's file in the store (empty: the store's layout); a missing
+    (NaN) ``crs`` or ``transform``, as a manifest table holds it, gives a mask without them."""
+    labels = example_labels(6)
+    valid_a, valid_b = np.ones((H, W), bool), np.ones((H, W), bool)
+    valid_a[:, :3] = False
+    valid_b[:5] = False
+    write_raster(tmp_path / "images" / "city" / "a_store.tif", np.zeros((H, W, 3), np.uint8), valid=valid_a)
+    write_raster(image_path(tmp_path / "images", "b"), np.zeros((H, W, 3), np.uint8), valid=valid_b)
+    for image_id in ("a", "b"):
+        write_png_patches(tmp_path / "ann", image_id, labels)
+    manifest = pd.DataFrame(
+        {
+            "image_id": ["a", "b"],
+            "path": ["city/a_store.tif", ""],
+            "height": [H, H],
+            "width": [W, W],
+            "crs": ["EPSG:32650", np.nan],
+            "transform": ["[0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0]", np.nan],
+        }
+    )
+    qa = merge_annotations(
+        manifest,
+        tmp_path / "ann",
+        tmp_path / "masks",
+        images_dir=tmp_path / "images",
+        patch_size=SIZE,
+        overlap=OVERLAP,
+        workers=1,
+    )
+    assert list(qa["fill_pixels"]) == [H * 3, 5 * W]
+    with rasterio.open(mask_path(tmp_path / "masks", "a")) as mask:
+        assert mask.crs.to_epsg() == 32650 and (mask.read(1)[:, :3] == 255).all()
+    with rasterio.open(mask_path(tmp_path / "masks", "b")) as mask:
+        assert mask.crs is None and (mask.read(1)[:5] == 255).all()
+        np.testing.assert_array_equal(mask.read(1)[5:], labels[5:])
 
 
 def test_missing_patch_message_says_what_exists(tmp_path):
