@@ -411,8 +411,8 @@ def test_entries_with_a_colon_or_dots_inside_their_names_are_safe(tmp_path):
 
 
 def test_entry_limits_admit_an_entry_exactly_at_them(tmp_path, monkeypatch):
-    """Sizes and ratios at the limits are admitted, one past them refused (limits lowered to the
-    hand-built zip's own entries so the test stays tiny)."""
+    """Sizes and ratios exactly at the limits are admitted, past them refused (limits lowered to
+    the hand-built zips' own entries so the test stays tiny)."""
     formats = urur.dataset.annotation.formats
     _zip_with(tmp_path / "img.zip", "SegmentationObject/zeros.png", bytes(2**20))  # ~1000:1, 1 MiB
     with zipfile.ZipFile(tmp_path / "img.zip") as archive:
@@ -420,7 +420,8 @@ def test_entry_limits_admit_an_entry_exactly_at_them(tmp_path, monkeypatch):
     zeros = infos["SegmentationObject/zeros.png"]
     assert zeros.file_size == formats.MAX_RATIO_FREE_BYTES  # not above it: any ratio is admitted
     merge_export(tmp_path)
-    # One byte less: any ratio above 200 is refused, a ratio of exactly the limit admitted.
+    # The ratio-free size one byte below the entry's: a ratio exactly at the limit is admitted,
+    # one above it (the limit back at 200) refused.
     monkeypatch.setattr(formats, "MAX_RATIO_FREE_BYTES", 2**20 - 1)
     ratio = zeros.file_size / zeros.compress_size
     monkeypatch.setattr(formats, "MAX_ENTRY_RATIO", ratio)

@@ -347,6 +347,7 @@ def test_a_hand_written_task_reads_its_last_live_annotation_and_paints_alpha_128
             "data": {"patch_id": "img_r00000_c00000"},
             "annotations": [
                 {"result": [road]},  # superseded by the later annotation
+                # Skipped: a result that is no region, a region type that holds no labels.
                 {"result": ["not a region", {"type": "rectangle", "value": {}}, water]},
                 {"was_cancelled": True, "result": [road]},
             ],
@@ -371,7 +372,7 @@ def test_hand_written_broken_regions_and_a_missing_task_are_each_named(tmp_path)
     tasks = [
         {"id": 10 + k, "data": {"patch_id": patch_id("img", w)}, "annotations": [{"result": [region]}]}
         for k, (w, region) in enumerate(zip(windows, regions, strict=False))
-    ]
+    ]  # the fifth window has no task
     path = tmp_path / "img.json"
     path.write_text(json.dumps(tasks))
     with pytest.raises(AnnotationError) as error:
