@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
@@ -22,9 +23,10 @@ from tests.support.annotation_exports import (
     write_cvat_zip,
     write_png_patches,
 )
-from urur.classes import index_to_rgb
+from urur.classes import URUR_PALETTE, index_to_rgb
 from urur.dataset.annotation.formats import AnnotationError, read_export
 from urur.dataset.tiling import crop, patch_id
+from urur.io.windows import Window
 
 
 def test_invalid_label_value_names_the_patch(tmp_path):
@@ -148,8 +150,12 @@ def test_oversized_zip_entry_is_refused_from_its_header(tmp_path, monkeypatch):
     _zip_with(tmp_path / "img.zip", "SegmentationClass/big.png", bytes(2**20 + 1))
     with pytest.raises(
         AnnotationError, match=r"img\.zip: entry 'SegmentationClass/big\.png' declares 1048577 bytes"
-    ):
+    ) as error:
         merge_export(tmp_path)
+    assert str(error.value).endswith(
+        "1048577 bytes uncompressed, more than 1048576 bytes for one patch mask; the zip is damaged "
+        "or hostile. Re-export the task from CVAT."
+    )
 
 
 def test_zip_bomb_entry_is_refused_by_its_compression_ratio(tmp_path):
@@ -326,5 +332,184 @@ def test_reading_an_entry_stops_past_the_size_limit_even_without_the_header_chec
     with pytest.raises(
         AnnotationError,
         match=r"img\.zip: entry 'SegmentationClass/img_r00000_c00000\.png' holds more than 1000 bytes",
-    ):
+    ) as error:
         merge_export(tmp_path)
+    assert str(error.value).endswith(
+        "1000 bytes; the zip is damaged or hostile. Re-export the task from CVAT."
+    )
+
+
+# --- hand-built exports whose expected masks and messages are written out by hand ---------------
+
+
+def _palette_png(indices: list[list[int]], palette: list[tuple[int, int, int]]) -> bytes:
+    """A palette-mode ("P") PNG of ``indices`` into ``palette``, as CVAT writes its masks."""
+    pixels = np.array(indices, np.uint8)
+    image = Image.frombytes("P", (pixels.shape[1], pixels.shape[0]), pixels.tobytes())
+    image.putpalette([channel for colour in palette for channel in colour])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_hand_written_cvat_zip_with_a_palette_mask_reads_to_the_classes_of_its_label_names(tmp_path):
+    labelmap = (
+        b"# label:color_rgb:parts:actions \xff (not UTF-8: replaced, the comment is skipped)\n"
+        b"\n"
+        b"background:0,0,0::\n"
+        b"  Road :255, 0,0::\n"
+        b"road:255,0,0::\n"  # the same label and colour twice is no clash
+        b"Water:0,0,255::\n"
+        b"IGNORE:255,255,255::\n"
+    )
+    png = _palette_png([[0, 1, 2], [3, 1, 0]], [(0, 0, 0), (255, 0, 0), (0, 0, 255), (255, 255, 255)])
+    with zipfile.ZipFile(tmp_path / "img.zip", "w") as archive:
+        archive.writestr("labelmap.txt", labelmap)
+        archive.writestr("SegmentationClass/img_r00000_c00000.png", png)
+        # Not patch masks: other folders, nested folders, other extensions.
+        archive.writestr("SegmentationObject/img_r00000_c00003.png", png)
+        archive.writestr("SegmentationClass/old/img_r00000_c00006.png", png)
+        archive.writestr("SegmentationClass/img_r00000_c00009.txt", b"notes")
+    patches, found, source = read_export(tmp_path, "img", [Window(0, 0, 2, 3)])
+    labels = patches["img_r00000_c00000"]
+    assert labels.dtype == np.uint8 and labels.tolist() == [[0, 7, 6], [255, 7, 0]]
+    assert found == {"img_r00000_c00000"} and source == str(tmp_path / "img.zip")
+
+
+def test_index_pngs_may_be_palette_pngs_and_rgb_pngs_may_be_opaque_rgba(tmp_path):
+    window = Window(0, 0, 1, 3)
+    (tmp_path / "index" / "img").mkdir(parents=True)
+    # A palette PNG in a folder holds class values: its palette's colours are not read.
+    (tmp_path / "index" / "img" / "img_r00000_c00000.png").write_bytes(
+        _palette_png([[2, 0, 255]], [(9, 9, 9)] * 256)
+    )
+    patches, _, _ = read_export(tmp_path / "index", "img", [window])
+    assert patches["img_r00000_c00000"].tolist() == [[2, 0, 255]]
+    (tmp_path / "rgba" / "img").mkdir(parents=True)
+    rgba = np.array([[(*URUR_PALETTE[7], 255), (*URUR_PALETTE[1], 255), (255, 255, 255, 255)]], np.uint8)
+    (tmp_path / "rgba" / "img" / "img_r00000_c00000.png").write_bytes(png_bytes(rgba))
+    patches, _, _ = read_export(tmp_path / "rgba", "img", [window], format="rgb")
+    assert patches["img_r00000_c00000"].tolist() == [[7, 1, 255]]
+
+
+@pytest.mark.parametrize(
+    "entry", ["..\\evil.png", "C:evil.png", "c:\\evil.png", "SegmentationClass\\..\\..\\x.png"]
+)
+def test_windows_style_entries_outside_the_archive_are_refused_in_full(tmp_path, entry):
+    write_cvat_zip(tmp_path / "img.zip", "img", example_labels(), extra=[entry])
+    with pytest.raises(AnnotationError) as error:
+        merge_export(tmp_path)
+    assert str(error.value) == (
+        f"{tmp_path / 'img.zip'}: entry {entry!r} points outside the archive's folder; the zip is unsafe, "
+        "do not extract it. Re-export the task from CVAT."
+    )
+
+
+def test_entries_with_a_colon_or_dots_inside_their_names_are_safe(tmp_path):
+    write_cvat_zip(tmp_path / "img.zip", "img", example_labels(), extra=["notes/a:b.txt", "notes/v1..2.txt"])
+    np.testing.assert_array_equal(merge_export(tmp_path)[0], example_labels())
+
+
+def test_entry_limits_admit_an_entry_exactly_at_them(tmp_path, monkeypatch):
+    """Sizes and ratios exactly at the limits are admitted, past them refused (limits lowered to
+    the hand-built zips' own entries so the test stays tiny)."""
+    formats = urur.dataset.annotation.formats
+    _zip_with(tmp_path / "img.zip", "SegmentationObject/zeros.png", bytes(2**20))  # ~1000:1, 1 MiB
+    with zipfile.ZipFile(tmp_path / "img.zip") as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+    zeros = infos["SegmentationObject/zeros.png"]
+    assert zeros.file_size == formats.MAX_RATIO_FREE_BYTES  # not above it: any ratio is admitted
+    merge_export(tmp_path)
+    # The ratio-free size one byte below the entry's: a ratio exactly at the limit is admitted,
+    # one above it (the limit back at 200) refused.
+    monkeypatch.setattr(formats, "MAX_RATIO_FREE_BYTES", 2**20 - 1)
+    ratio = zeros.file_size / zeros.compress_size
+    monkeypatch.setattr(formats, "MAX_ENTRY_RATIO", ratio)
+    merge_export(tmp_path)
+    monkeypatch.setattr(formats, "MAX_ENTRY_RATIO", 200)
+    with pytest.raises(AnnotationError) as error:
+        merge_export(tmp_path)
+    assert str(error.value) == (
+        f"{tmp_path / 'img.zip'}: entry 'SegmentationObject/zeros.png' is compressed {ratio:.0f}:1 "
+        f"({zeros.compress_size} -> {2**20} bytes), more than 200:1 for a PNG mask; the zip is hostile "
+        "(a zip bomb). Re-export the task from CVAT."
+    )
+    # An entry of exactly MAX_ENTRY_BYTES (the largest patch, read whole) passes the header check
+    # and the read.
+    write_cvat_zip(tmp_path / "plain" / "img.zip", "img", example_labels())
+    with zipfile.ZipFile(tmp_path / "plain" / "img.zip") as archive:
+        biggest = max(info.file_size for info in archive.infolist())
+    monkeypatch.setattr(formats, "MAX_ENTRY_BYTES", biggest)
+    np.testing.assert_array_equal(merge_export(tmp_path / "plain")[0], example_labels())
+
+
+def test_a_large_stored_entry_is_no_zip_bomb(tmp_path, monkeypatch):
+    """Stored (1:1) entries above the ratio-free size pass: only their ratio counts, not their size."""
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_RATIO_FREE_BYTES", 100)
+    write_cvat_zip(tmp_path / "img.zip", "img", example_labels())
+    with zipfile.ZipFile(tmp_path / "img.zip", "a", zipfile.ZIP_STORED) as archive:
+        archive.writestr("SegmentationObject/stored.png", bytes(1000))
+    np.testing.assert_array_equal(merge_export(tmp_path)[0], example_labels())
+
+
+def test_labelmap_errors_read_in_full(tmp_path):
+    zip_path = tmp_path / "img.zip"
+    names = "others, building, farmland, greenhouse, woodland, bareland, water, road"
+    cases = {
+        "road:0,0,256::\n": "line 1 'road:0,0,256::' is not 'name:r,g,b::'; re-export from CVAT",
+        "car:1,1,1::\n": (
+            f"has label 'car', which is not a URUR class ({names}; 'background' means others) nor "
+            "'ignore'. Rename the label in the CVAT task and re-export."
+        ),
+        "road:1,1,1::\nwater:1,1,1::\n": (
+            "gives colour (1, 1, 1) to two classes; give each label its own colour"
+        ),
+    }
+    for labelmap, problem in cases.items():
+        with zipfile.ZipFile(zip_path, "w") as archive:
+            archive.writestr("labelmap.txt", labelmap)
+        with pytest.raises(AnnotationError) as error:
+            read_export(tmp_path, "img", [Window(0, 0, 1, 1)])
+        assert str(error.value) == f"{zip_path}: labelmap.txt {problem}"
+
+
+def test_a_report_lists_ten_unusable_patches_then_counts_the_rest(tmp_path):
+    write_png_patches(tmp_path, "img", example_labels())
+    paths = [tmp_path / "img" / f"{patch_id('img', w)}.png" for w in WINDOWS]
+    for path in paths[:10]:
+        path.unlink()
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS)
+    listed = [f"  {path}: missing (expected at this path)" for path in paths[:10]]
+    header = "image img: {} annotation patch(es) cannot be used:"
+    assert str(error.value) == "\n".join([header.format(10), *listed, "Re-export these patches."])
+    for path in paths[10:]:
+        path.unlink()
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS)
+    assert str(error.value) == "\n".join(
+        [header.format(12), *listed, "  ... and 2 more", "Re-export these patches."]
+    )
+
+
+def test_a_patch_with_many_bad_values_lists_the_first_ten(tmp_path):
+    (tmp_path / "img").mkdir()
+    values = np.array([[*range(8, 19), 255, 7]], np.uint8)  # 11 values outside 0..7, then ignore and road
+    (tmp_path / "img" / "img_r00000_c00000.png").write_bytes(png_bytes(values))
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", [Window(0, 0, 1, 13)])
+    assert (
+        f"{tmp_path / 'img' / 'img_r00000_c00000.png'}: values [8, 9, 10, 11, 12, 13, 14, 15, 16, 17] "
+        "outside the class values 0..7 and 255 (ignore)\n"
+    ) in str(error.value)
+
+
+def test_a_cvat_label_beyond_num_classes_is_no_class(tmp_path):
+    with zipfile.ZipFile(tmp_path / "img.zip", "w") as archive:
+        archive.writestr("labelmap.txt", "background:0,0,0::\nroad:1,1,1::\n")
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", [Window(0, 0, 1, 1)], num_classes=7)
+    assert (
+        "has label 'road', which is not a URUR class (others, building, farmland, greenhouse, "
+        "woodland, bareland, water; 'background' means others)"
+    ) in str(error.value)

@@ -26,6 +26,7 @@ from urur.dataset.annotation.label_studio import (
     patch_tasks,
 )
 from urur.dataset.tiling import crop, patch_id
+from urur.io.windows import Window
 
 HEADER = "00000000000000000000000000001000" + "00111" + "0010" + "0011" + "0111" + "1111"  # 8 values
 
@@ -322,6 +323,109 @@ def test_broken_files_duplicates_and_ambiguous_exports_are_named(tmp_path):
         merge_export(tmp_path)
     with pytest.raises(AnnotationError, match=r"no Label Studio export .*other\.json for image other"):
         merge_export(tmp_path, "other", format="label_studio")
+
+
+def _brush(label: object, layer: np.ndarray, **value) -> dict:
+    """A hand-written brushlabels region of ``layer`` (alpha per pixel) named ``label``."""
+    height, width = layer.shape
+    return {
+        "type": "brushlabels",
+        "original_height": height,
+        "original_width": width,
+        "value": {"rle": encode_brush_rle(layer), "brushlabels": [label], **value},
+    }
+
+
+def test_a_hand_written_task_reads_its_last_live_annotation_and_paints_alpha_128_and_up(tmp_path):
+    window = Window(0, 0, 1, 4)
+    road = _brush("road", np.full((1, 4), 255, np.uint8))
+    # No "format" key: Label Studio's default is rle. Alpha 127 stays unlabelled, 128 is painted.
+    water = _brush("Water", np.array([[127, 128, 129, 255]], np.uint8))
+    tasks = [
+        {
+            "id": 7,
+            "data": {"patch_id": "img_r00000_c00000"},
+            "annotations": [
+                {"result": [road]},  # superseded by the later annotation
+                # Skipped: a result that is no region, a region type that holds no labels.
+                {"result": ["not a region", {"type": "rectangle", "value": {}}, water]},
+                {"was_cancelled": True, "result": [road]},
+            ],
+        }
+    ]
+    (tmp_path / "img.json").write_text(json.dumps(tasks))
+    patches, found, source = read_export(tmp_path, "img", [window])
+    labels = patches["img_r00000_c00000"]
+    assert labels.dtype == np.uint8 and labels.tolist() == [[255, 6, 6, 6]]
+    assert found == {"img_r00000_c00000"} and source == str(tmp_path / "img.json")
+
+
+def test_hand_written_broken_regions_and_a_missing_task_are_each_named(tmp_path):
+    windows = [Window(0, 2 * k, 1, 2) for k in range(5)]
+    layer = np.full((1, 2), 255, np.uint8)
+    regions = [
+        {**_brush("road", layer), "value": None},
+        _brush("road", layer, format="png"),
+        _brush("water", layer, rle="abc"),
+        {"type": "polygonlabels", "value": {"points": [], "polygonlabels": ["road"]}},
+    ]
+    tasks = [
+        {"id": 10 + k, "data": {"patch_id": patch_id("img", w)}, "annotations": [{"result": [region]}]}
+        for k, (w, region) in enumerate(zip(windows, regions, strict=False))
+    ]  # the fifth window has no task
+    path = tmp_path / "img.json"
+    path.write_text(json.dumps(tasks))
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", windows)
+    fix = "export the project again from Label Studio as JSON"
+    assert str(error.value).splitlines() == [
+        "image img: 5 annotation patch(es) cannot be used:",
+        f"  {path}:img_r00000_c00000 (task 10): has a brush region labelled None; give each region one label",
+        f"  {path}:img_r00000_c00002 (task 11): has a 'road' brush region without an RLE mask; {fix}",
+        f"  {path}:img_r00000_c00004 (task 12): has a 'water' brush region without an RLE mask; {fix}",
+        f"  {path}:img_r00000_c00006 (task 13): has a polygonlabels region; only brush regions "
+        "(brushlabels) are read: redraw it with the brush",
+        f"  {path}:img_r00000_c00008: missing (expected at this path)",
+        "Re-export these patches.",
+    ]
+    with pytest.raises(AnnotationError, match=f"no CVAT export {tmp_path / 'img.zip'} for image img"):
+        read_export(tmp_path, "img", windows, format="cvat")
+    path.write_text(json.dumps([{"data": {"image": ""}}]))
+    with pytest.raises(AnnotationError, match=rf"{path}: task 1 has no data\.patch_id nor data\.image"):
+        read_export(tmp_path, "img", windows)
+
+
+def test_a_file_of_exactly_the_size_limit_is_read_and_one_byte_more_is_refused(tmp_path, monkeypatch):
+    path = _export(tmp_path, example_labels())
+    size = path.stat().st_size
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_LABEL_STUDIO_BYTES", size)
+    assert set(read_export(tmp_path, "img", WINDOWS)[0]) == {patch_id("img", w) for w in WINDOWS}
+    monkeypatch.setattr(urur.dataset.annotation.formats, "MAX_LABEL_STUDIO_BYTES", size - 1)
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS)
+    assert str(error.value) == (
+        f"{path} is {size} bytes, more than {size - 1} for one image's Label Studio export; the file "
+        "is damaged or hostile, or holds more than one image: export each image's tasks as <image_id>.json"
+    )
+
+
+def test_a_task_that_is_not_an_object_and_a_duplicate_task_are_named_in_full(tmp_path):
+    path = tmp_path / "img.json"
+    path.write_text(json.dumps(["img_r00000_c00000"]))
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS)
+    assert str(error.value) == (
+        f"{path}: task 1 has no data.patch_id nor data.image naming its patch; "
+        "export the project again from Label Studio as JSON"
+    )
+    task = {"data": {"patch_id": "img_r00000_c00000"}}
+    path.write_text(json.dumps([task, task]))
+    with pytest.raises(AnnotationError) as error:
+        read_export(tmp_path, "img", WINDOWS)
+    assert str(error.value) == (
+        f"{path}: two tasks hold patch img_r00000_c00000; delete the duplicate task in Label Studio "
+        "and export again"
+    )
 
 
 def test_label_studio_converter_reads_the_export_with_the_label_config(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,10 +51,36 @@ def test_missing_patch_is_an_error_naming_the_expected_path(tmp_path):
     gone.unlink()
     with pytest.raises(
         AnnotationError, match=rf"1 annotation patch\(es\).*\n  {gone}: missing \(expected at this path\)"
-    ):
+    ) as error:
         merge_export(tmp_path)
+    assert str(error.value) == (
+        f"image img: 1 annotation patch(es) cannot be used:\n  {gone}: missing (expected at this path)\n"
+        "Annotate or re-export these patches, or fill them from pre-label masks: set "
+        "annotation.on_missing: prelabel and annotation.prelabels: <folder> holding "
+        "<image_id>.tif or <image_id>.png (one band of class values, the image's size)."
+    )
     with pytest.raises(AnnotationError, match="no pre-label for this image"):
         merge_export(tmp_path, on_missing="prelabel", prelabel_path=tmp_path / "nowhere.png")
+
+
+def test_on_missing_prelabel_without_a_pre_label_says_where_one_goes(tmp_path):
+    write_png_patches(tmp_path, "img", example_labels())
+    gone = tmp_path / "img" / f"{patch_id('img', WINDOWS[5])}.png"
+    gone.unlink()
+    fix = (
+        "; put one there (one band of class values, the image's size, e.g. a model's prediction) "
+        "or annotate these patches."
+    )
+    for prelabel_path, where in (
+        (None, "no pre-label folder given: set annotation.prelabels"),
+        (tmp_path / "nowhere.tif", str(tmp_path / "nowhere.tif")),
+    ):
+        with pytest.raises(AnnotationError) as error:
+            merge_export(tmp_path, on_missing="prelabel", prelabel_path=prelabel_path)
+        assert str(error.value) == (
+            f"image img: 1 annotation patch(es) cannot be used:\n  {gone}: missing (expected at this path)\n"
+            f"on_missing=prelabel, but there is no pre-label for this image ({where}){fix}"
+        )
 
 
 def test_missing_and_invalid_patches_fall_back_to_the_prelabel(tmp_path):
@@ -81,8 +109,9 @@ def test_prelabel_of_another_size_is_an_error_naming_it(tmp_path):
     write_raster(tmp_path / "img.png", np.zeros((H, W + 1), np.uint8))
     with pytest.raises(
         AnnotationError, match=rf"pre-label {tmp_path / 'img.png'} is 30x26 but its image is 30x25"
-    ):
+    ) as error:
         merge_export(tmp_path / "ann", on_missing="prelabel", prelabel_path=tmp_path / "img.png")
+    assert str(error.value).endswith("30x25; regenerate the pre-label for this image")
 
 
 def test_overlap_agreement_counts_disagreeing_pixels_per_neighbour_pair(tmp_path):
@@ -107,7 +136,7 @@ def test_overlap_agreement_counts_disagreeing_pixels_per_neighbour_pair(tmp_path
     assert not mask.any()  # (5, 4) belongs to the bottom-left patch (row 5 is past the row split)
 
 
-def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path):
+def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path, capsys):
     first, second = example_labels(1), example_labels(2)
     write_png_patches(tmp_path / "ann", "a", first)
     write_cvat_zip(tmp_path / "ann" / "b.zip", "b", second)
@@ -119,6 +148,8 @@ def test_merge_annotations_writes_one_mask_per_image_and_a_qa_table(tmp_path):
     assert (qa["patches_found"] == len(WINDOWS)).all()
     np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "a")), first)
     np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "b")), second)
+    # The progress bar names the step.
+    assert re.search(r"(^|\r)merging annotations: ", capsys.readouterr().err)
     with pytest.raises(ValueError, match=r"lacks columns \['height'\]"):
         merge_annotations(manifest.drop(columns="height"), tmp_path / "ann", tmp_path / "masks")
 
@@ -158,6 +189,45 @@ def test_image_fill_becomes_255_and_masks_are_georeferenced_geotiffs(tmp_path):
         assert mask.colormap(1)[2] == (*URUR_PALETTE[2], 255) and mask.colormap(1)[255][3] == 0
         assert mask.profile["tiled"]
     assert (qa.loc[0, "fill_pixels"], qa.loc[0, "ignore_pixels"]) == (H * 7, H * 7)
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # b's mask has none
+def test_manifest_paths_and_missing_georeferencing_are_followed_per_image(tmp_path):
+    """A ``path`` names the image's file in the store (empty: the store's layout); a missing
+    (NaN) ``crs`` or ``transform``, as a manifest table holds it, gives a mask without them."""
+    labels = example_labels(6)
+    valid_a, valid_b = np.ones((H, W), bool), np.ones((H, W), bool)
+    valid_a[:, :3] = False
+    valid_b[:5] = False
+    write_raster(tmp_path / "images" / "city" / "a_store.tif", np.zeros((H, W, 3), np.uint8), valid=valid_a)
+    write_raster(image_path(tmp_path / "images", "b"), np.zeros((H, W, 3), np.uint8), valid=valid_b)
+    for image_id in ("a", "b"):
+        write_png_patches(tmp_path / "ann", image_id, labels)
+    manifest = pd.DataFrame(
+        {
+            "image_id": ["a", "b"],
+            "path": ["city/a_store.tif", ""],
+            "height": [H, H],
+            "width": [W, W],
+            "crs": ["EPSG:32650", np.nan],
+            "transform": ["[0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0]", np.nan],
+        }
+    )
+    qa = merge_annotations(
+        manifest,
+        tmp_path / "ann",
+        tmp_path / "masks",
+        images_dir=tmp_path / "images",
+        patch_size=SIZE,
+        overlap=OVERLAP,
+        workers=1,
+    )
+    assert list(qa["fill_pixels"]) == [H * 3, 5 * W]
+    with rasterio.open(mask_path(tmp_path / "masks", "a")) as mask:
+        assert mask.crs.to_epsg() == 32650 and (mask.read(1)[:, :3] == 255).all()
+    with rasterio.open(mask_path(tmp_path / "masks", "b")) as mask:
+        assert mask.crs is None and (mask.read(1)[:5] == 255).all()
+        np.testing.assert_array_equal(mask.read(1)[5:], labels[5:])
 
 
 def test_missing_patch_message_says_what_exists(tmp_path):
@@ -286,3 +356,29 @@ def test_worst_pair_is_the_first_of_equally_bad_pairs(tmp_path):
         patch_id("img", WINDOWS[0]),
         patch_id("img", WINDOWS[1]),
     )
+
+
+def test_overlap_agreement_skips_pairs_that_only_touch_or_lie_apart(tmp_path):
+    # 6x10 image, patches of 4 with overlap 1: rows 0 and 2, columns 0, 3 and 6 (A0 A1 A2 over
+    # B0 B1 B2). Counted by hand, pair by pair: A0-A1 4, A0-B0 8, A0-B1 2, A1-A2 4, A1-B0 2,
+    # A1-B1 8, A1-B2 2, A2-B1 2, A2-B2 8, B0-B1 4, B1-B2 4 = 48 pixels; A0-A2, A0-B2, A2-B0 and
+    # B0-B2 lie apart. B2 alone is class 1: its pairs A1-B2, A2-B2, B1-B2 (14 pixels) disagree.
+    (tmp_path / "img").mkdir()
+    for window in patch_grid(6, 10, 4, 1):
+        value = 1 if (window.row, window.col) == (2, 6) else 0
+        (tmp_path / "img" / f"{patch_id('img', window)}.png").write_bytes(
+            png_bytes(np.full((4, 4), value, np.uint8))
+        )
+    _, qa = merge_image_annotations("img", 6, 10, tmp_path, patch_size=4, overlap=1)
+    assert qa["overlap_pixels"] == 48 and qa["overlap_agreement"] == pytest.approx(34 / 48)
+    assert qa["min_pair_agreement"] == 0.0
+    assert (qa["worst_pair_a"], qa["worst_pair_b"]) == ("img_r00000_c00003", "img_r00002_c00006")
+    # Without overlap, neighbours only touch (a shared edge or corner): nothing to agree on.
+    (tmp_path / "touch").mkdir()
+    for k, window in enumerate(patch_grid(6, 6, 3, 0)):
+        (tmp_path / "touch" / f"{patch_id('touch', window)}.png").write_bytes(
+            png_bytes(np.full((3, 3), k, np.uint8))
+        )
+    _, qa = merge_image_annotations("touch", 6, 6, tmp_path, patch_size=3, overlap=0)
+    assert qa["overlap_pixels"] == 0 and np.isnan(qa["overlap_agreement"])
+    assert (qa["worst_pair_a"], qa["worst_pair_b"]) == ("", "")
