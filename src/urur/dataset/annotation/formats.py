@@ -139,7 +139,9 @@ def _decode_png(data: bytes | Path, window: Window, *, palette_to_rgb: bool = Fa
                     f"is {image.height}x{image.width} pixels but its window is {window.height}x{window.width}"
                 )
             if palette_to_rgb and image.mode == "P":
-                return np.asarray(image.convert("RGB"))
+                # A palette with a transparent entry reads as RGBA, so its transparent pixels are
+                # refused as an RGBA mask's are (not silently given the entry's colour).
+                return np.asarray(image.convert("RGBA" if "transparency" in image.info else "RGB"))
             return np.asarray(image)
     except Image.DecompressionBombError as error:
         raise InvalidPatch(f"is a decompression bomb ({error}); re-export it") from error

@@ -342,13 +342,16 @@ def test_reading_an_entry_stops_past_the_size_limit_even_without_the_header_chec
 # --- hand-built exports whose expected masks and messages are written out by hand ---------------
 
 
-def _palette_png(indices: list[list[int]], palette: list[tuple[int, int, int]]) -> bytes:
-    """A palette-mode ("P") PNG of ``indices`` into ``palette``, as CVAT writes its masks."""
+def _palette_png(
+    indices: list[list[int]], palette: list[tuple[int, int, int]], transparent: int | None = None
+) -> bytes:
+    """A palette-mode ("P") PNG of ``indices`` into ``palette``, as CVAT writes its masks;
+    ``transparent``: the palette entry marked transparent (tRNS)."""
     pixels = np.array(indices, np.uint8)
     image = Image.frombytes("P", (pixels.shape[1], pixels.shape[0]), pixels.tobytes())
     image.putpalette([channel for colour in palette for channel in colour])
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", **({} if transparent is None else {"transparency": transparent}))
     return buffer.getvalue()
 
 
@@ -513,3 +516,19 @@ def test_a_cvat_label_beyond_num_classes_is_no_class(tmp_path):
         "has label 'road', which is not a URUR class (others, building, farmland, greenhouse, "
         "woodland, bareland, water; 'background' means others)"
     ) in str(error.value)
+
+
+@pytest.mark.parametrize(("transparent", "refused"), [(1, True), (3, False)])
+def test_a_cvat_palette_mask_is_refused_where_its_pixels_are_transparent(tmp_path, transparent, refused):
+    """Palette transparency follows the RGBA rule: transparent pixels are refused, an unused
+    transparent entry is not (before, the entry's colour was read and the transparency dropped)."""
+    png = _palette_png([[0, 1, 2]], [(0, 0, 0), (255, 0, 0), (0, 0, 255), (9, 9, 9)], transparent)
+    with zipfile.ZipFile(tmp_path / "img.zip", "w") as archive:
+        archive.writestr("labelmap.txt", "background:0,0,0::\nroad:255,0,0::\nwater:0,0,255::\n")
+        archive.writestr("SegmentationClass/img_r00000_c00000.png", png)
+    if refused:
+        with pytest.raises(AnnotationError, match=r"img_r00000_c00000\.png: has transparent pixels"):
+            read_export(tmp_path, "img", [Window(0, 0, 1, 3)])
+    else:
+        patches, *_ = read_export(tmp_path, "img", [Window(0, 0, 1, 3)])
+        assert patches["img_r00000_c00000"].tolist() == [[0, 7, 6]]
