@@ -307,6 +307,8 @@ def test_split_assignment_equals_the_documented_algorithm(scenes, ratios, seed):
         ([1, 1, 1, 3], list("aaaa"), (0.3, 0.6, 0.1), 0),
         # A split with ratio 0 is promised nothing: targets 5 / 0 / 2, reached exactly.
         ([4, 1, 2], list("bba"), (0.65, 0.0, 0.35), 4),
+        # Twelve scenes: the shuffle starts from the group ids sorted as text ("0", "1", "10", "11", "2").
+        ([1] * 12, list("a" * 12), (0.7, 0.1, 0.2), 0),
         # The repair's ties: the city surplus, then the smaller scene, then the first in the order.
         ([2, 1, 3, 2, 4, 3], list("cbbabb"), (0.5, 0.25, 0.25), 1),
         ([1, 4, 4, 2, 2, 4, 4, 4], list("abaaabab"), (0.5, 0.25, 0.25), 1),
