@@ -392,3 +392,141 @@ def test_split_factor_error_says_what_is_wrong(tmp_path):
     write_raster(tmp_path / "s.tif", noise((4, 4, 3), seed=28))
     with pytest.raises(ValueError, match=r"split_factor must be a positive integer, got 0"):
         validate_raw_scene(tmp_path / "s.tif", split_factor=0)
+
+
+def test_a_scene_truncated_in_its_last_row_only_is_caught(tmp_path):
+    # One-row strips, uncompressed: cutting 12 bytes off the file damages the last row and no other.
+    array = noise((16, 8, 3), seed=29)
+    profile = {"driver": "GTiff", "height": 16, "width": 8, "count": 3, "dtype": "uint8"}
+    with rasterio.open(tmp_path / "s.tif", "w", **profile, tiled=False, blockysize=1) as dataset:
+        dataset.write(array.transpose(2, 0, 1))
+    data = (tmp_path / "s.tif").read_bytes()
+    (tmp_path / "s.tif").write_bytes(data[:-12])
+    np.testing.assert_array_equal(read_raster(tmp_path / "s.tif", Window(14, 0, 1, 8)), array[14:15])
+    with pytest.raises(RasterReadError, match=r"cannot read raster .*s\.tif"):
+        validate_raw_scene(tmp_path / "s.tif")
+    assert validate_raw_scene(tmp_path / "s.tif", check_pixels=False).height == 16
+
+
+def test_header_errors_say_how_to_fix_them(tmp_path):
+    write_raster(tmp_path / "float.tif", np.zeros((16, 16, 3), np.float32))
+    with pytest.raises(IngestionError) as error:
+        validate_raw_scene(tmp_path / "float.tif")
+    assert str(error.value) == (
+        f"raw scene {tmp_path / 'float.tif'} has pixel type float32; accepted are uint8, uint16: "
+        "convert it to 8- or 16-bit unsigned integers"
+    )
+    write_raster(tmp_path / "five.tif", noise((16, 16, 5)))
+    with pytest.raises(IngestionError) as error:
+        validate_raw_scene(tmp_path / "five.tif")
+    assert str(error.value) == (
+        f"raw scene {tmp_path / 'five.tif'} has 5 bands; accepted band counts are (3, 4): "
+        "export RGB or RGB+NIR/alpha imagery"
+    )
+
+
+def test_allowed_bands_and_the_scene_id_reach_the_header_checks(raw_dir, tmp_path):
+    # b.tif has four bands: refused when only three are allowed, by ingest_scene and ingest_scenes.
+    with pytest.raises(IngestionError, match=r"b\.tif has 4 bands; accepted band counts are \(3,\)"):
+        ingest_scene(scene_row("b", "b.tif"), raw_dir, tmp_path / "one", allowed_bands=(3,))
+    table = pd.DataFrame([scene_row("b", "b.tif")])
+    with pytest.raises(IngestionError, match=r"b\.tif has 4 bands; accepted band counts are \(3,\)"):
+        ingest_scenes(table, raw_dir, tmp_path / "two", allowed_bands=(3,), workers=1)
+    with pytest.raises(IngestionError, match=r"^scene 'b': rgb_bands \(1, 2, 5\) must be three band numbers"):
+        ingest_scene(scene_row("b", "b.tif"), raw_dir, tmp_path / "three", rgb_bands=(1, 2, 5))
+
+
+def test_the_problems_of_several_scenes_are_listed_one_a_line(raw_dir, tmp_path):
+    write_raster(raw_dir / "odd.tif", noise((63, 64, 3)))
+    write_raster(raw_dir / "five.tif", noise((16, 16, 5)))
+    table = pd.DataFrame([scene_row("o", "odd.tif"), scene_row("f", "five.tif")])
+    with pytest.raises(IngestionError) as error:
+        ingest_scenes(table, raw_dir, tmp_path / "out", workers=1)
+    lines = str(error.value).split("\n")
+    assert lines[0] == f"2 of 2 raw scenes in {raw_dir} cannot be ingested:"
+    assert [line[:2] for line in lines[1:]] == ["- ", "- "]
+    assert lines[1].startswith(f"- raw scene {raw_dir / 'odd.tif'} is 63x64 pixels")
+    assert lines[2].startswith(f"- raw scene {raw_dir / 'five.tif'} has 5 bands")
+
+
+def test_manifest_rows_of_ingest_scene_record_bands_and_fill(tmp_path):
+    raw = tmp_path / "raw"
+    array = noise((8, 8, 4), seed=30)
+    array[0, :3] = 0  # three pixels black in every band: fill with zero_is_fill or nodata 0
+    array[1, 0, 0] = 0  # black in one band only: never fill
+    write_raster(raw / "s.tif", array)
+    rows = ingest_scene(scene_row("s", "s.tif"), raw, tmp_path / "a", split_factor=1, rgb_bands=(3, 2, 1))
+    assert (rows[0]["rgb_bands"], rows[0]["fill_pixels"]) == ("3 2 1", 0)  # zeros are pixels by default
+    np.testing.assert_array_equal(read_raster(tmp_path / "a" / rows[0]["path"]), array[..., [2, 1, 0]])
+    rows = ingest_scene(scene_row("s", "s.tif"), raw, tmp_path / "b", split_factor=1, zero_is_fill=True)
+    assert rows[0]["fill_pixels"] == 3
+    rows = ingest_scene(scene_row("s", "s.tif") | {"nodata": "0"}, raw, tmp_path / "d", split_factor=1)
+    assert rows[0]["fill_pixels"] == 3
+    with rasterio.open(tmp_path / "d" / rows[0]["path"]) as image:
+        assert np.count_nonzero(image.dataset_mask() == 0) == 3
+
+
+def test_ingest_scene_stretches_between_the_percentiles_it_is_given(tmp_path):
+    raw = tmp_path / "raw"
+    array = noise((32, 32, 3), np.uint16, seed=31)
+    write_raster(raw / "s.tif", array)
+    rows = ingest_scene(
+        scene_row("s", "s.tif"), raw, tmp_path / "out", split_factor=1, low_pct=5, high_pct=90
+    )
+    expected = _reference_stretch(array, np.ones((32, 32), bool), 5, 90)
+    np.testing.assert_array_equal(read_raster(tmp_path / "out" / rows[0]["path"]), expected)
+
+
+def test_an_all_fill_8_bit_scene_has_no_stretch_to_refuse(tmp_path):
+    raw = tmp_path / "raw"
+    write_raster(raw / "empty.tif", np.zeros((16, 16, 3), np.uint8), nodata=0)
+    rows = ingest_scene(scene_row("e", "empty.tif"), raw, tmp_path / "out")
+    assert [row["fill_pixels"] for row in rows] == [64, 64, 64, 64]
+
+
+def test_ingest_scenes_defaults_keep_black_pixels_and_name_the_table(tmp_path):
+    raw = tmp_path / "raw"
+    array = noise((8, 8, 3), seed=32)
+    array[0, :2] = 0
+    write_raster(raw / "s.tif", array)
+    manifest = ingest_scenes(pd.DataFrame([scene_row("s", "s.tif")]), raw, tmp_path / "out", split_factor=1)
+    assert manifest["fill_pixels"].tolist() == [0]
+    with pytest.raises(IngestionError, match=r"^the scene table lists no scenes; "):
+        ingest_scenes(pd.DataFrame(columns=list(scene_row("s", "s.tif"))), raw, tmp_path / "out2")
+    with pytest.raises(IngestionError, match=r"^scenes\.csv lists no scenes; "):
+        ingest_scenes(
+            pd.DataFrame(columns=list(scene_row("s", "s.tif"))), raw, tmp_path / "out3", source="scenes.csv"
+        )
+
+
+def test_a_copied_scene_is_reported_as_the_scenes_of_the_raw_folder(raw_dir, tmp_path):
+    (raw_dir / "copy.tif").write_bytes((raw_dir / "a.tif").read_bytes())
+    table = pd.DataFrame([scene_row("a", "a.tif"), scene_row("z", "copy.tif")])
+    with pytest.raises(IngestionError, match=rf"^the scenes in {raw_dir} hold the same pixels"):
+        ingest_scenes(table, raw_dir, tmp_path / "out", workers=1)
+
+
+def test_the_manifest_is_sorted_by_image_id_whatever_the_table_order(raw_dir, tmp_path, capsys):
+    table = pd.DataFrame([scene_row("c", "pngs/c.png"), scene_row("a", "a.tif")])
+    manifest = ingest_scenes(table, raw_dir, tmp_path / "out", workers=1)
+    assert list(manifest["image_id"]) == [
+        "a_r00000_c00000",
+        "a_r00000_c00048",
+        "a_r00032_c00000",
+        "a_r00032_c00048",
+        *sorted(manifest["image_id"][4:]),
+    ]
+    assert manifest["image_id"][4:].str.startswith("c_").all()
+    assert list(manifest.index) == list(range(8))
+    assert "\ringesting scenes:" in capsys.readouterr().err  # the progress bar says what it counts
+
+
+def test_an_all_fill_16_bit_scene_is_refused_saying_what_to_check(tmp_path):
+    raw = tmp_path / "raw"
+    write_raster(raw / "empty.tif", np.zeros((16, 16, 3), np.uint16), nodata=0)
+    with pytest.raises(IngestionError) as error:
+        ingest_scene(scene_row("e", "empty.tif"), raw, tmp_path / "out")
+    assert str(error.value) == (
+        f"raw scene {raw / 'empty.tif'} (scene 'e') is all fill (nodata) in the sampled pixels; "
+        "check its nodata value or zero_is_fill, or remove its row"
+    )

@@ -35,3 +35,22 @@ def test_duplicate_pixel_check_skips_all_fill_cuts_and_names_the_source():
         IngestionError, match=r"^the images hold .*: p \(scene p\) = q \(scene q\), x \(scene x\)"
     ):
         check_duplicate_pixels(no_scenes, source="the images")
+
+
+@pytest.mark.parametrize("column", ["fill_pixels", "height", "width"])
+def test_an_image_of_unknown_fill_or_size_is_never_left_out_of_the_check(column):
+    # Only images known to be all fill may be skipped: a missing count must not hide a copied scene.
+    manifest = pd.DataFrame(
+        {
+            "image_id": ["a_0", "b_0"],
+            "scene_id": ["a", "b"],
+            "checksum": ["same", "same"],
+            "fill_pixels": [0, 0],
+            "height": [4, 4],
+            "width": [4, 4],
+        }
+    )
+    manifest[column] = manifest[column].astype(float)
+    manifest.loc[1, column] = float("nan")
+    with pytest.raises(ValueError):
+        check_duplicate_pixels(manifest)

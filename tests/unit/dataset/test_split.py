@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from urur.dataset.scene_table import IngestionError
-from urur.dataset.split import footprint_groups, split_images
+from urur.dataset.split import footprint_groups, split_ids, split_images
 
 
 def _manifest(scene_sizes: list[int], cities: list[str]) -> pd.DataFrame:
@@ -130,6 +130,9 @@ def test_bad_manifests_are_refused():
         (10, (0.45, 0.45, 0.1), (5, 4, 1)),
         # 22.4 / 3.2 / 6.4 ("float noise" tie of train and test): 23 / 3 / 6.
         (32, (0.7, 0.1, 0.2), (23, 3, 6)),
+        # 2.7 / 2.7 / 0.6: floor 2 / 2 / 0, the leftovers to train and val (3 / 3 / 0); test is
+        # promised an image, taken from the largest target (train, the first of the tie): 2 / 3 / 1.
+        (6, (0.45, 0.45, 0.1), (2, 3, 1)),
     ],
 )
 def test_split_sizes_and_tie_breaks_by_largest_remainder(images, ratios, sizes):
@@ -296,6 +299,19 @@ def test_split_assignment_equals_the_documented_algorithm(scenes, ratios, seed):
         ([2, 2, 2, 2, 1, 1, 1, 1, 1, 1], list("aaaaabbbbb"), (0.6, 0.3, 0.1), 5),
         ([1, 1, 1], list("aaa"), (0.7, 0.1, 0.2), 1),
         ([4, 1], list("ab"), (0.7, 0.1, 0.2), 0),  # fewer scenes than splits: nothing promised
+        # Found against mutants: each case tells a step of the algorithm apart from a near miss.
+        # 5 images at 0.6 / 0.3 / 0.1: targets 3 / 2 / 0, and test's promised image comes from train.
+        ([1, 2, 1, 1], list("acaa"), (0.6, 0.3, 0.1), 4),
+        ([1, 2, 1, 1, 1], list("aaacc"), (0.45, 0.45, 0.1), 4),
+        # val is the largest target (0.3 / 0.6 / 0.1 of 6 images): test's image comes from val.
+        ([1, 1, 1, 3], list("aaaa"), (0.3, 0.6, 0.1), 0),
+        # A split with ratio 0 is promised nothing: targets 5 / 0 / 2, reached exactly.
+        ([4, 1, 2], list("bba"), (0.65, 0.0, 0.35), 4),
+        # Twelve scenes: the shuffle starts from the group ids sorted as text ("0", "1", "10", "11", "2").
+        ([1] * 12, list("a" * 12), (0.7, 0.1, 0.2), 0),
+        # The repair's ties: the city surplus, then the smaller scene, then the first in the order.
+        ([2, 1, 3, 2, 4, 3], list("cbbabb"), (0.5, 0.25, 0.25), 1),
+        ([1, 4, 4, 2, 2, 4, 4, 4], list("abaaabab"), (0.5, 0.25, 0.25), 1),
     ],
 )
 def test_split_assignment_of_chosen_cases(sizes, cities, ratios, seed):
@@ -402,9 +418,9 @@ def test_every_group_of_two_or_more_scenes_is_logged(caplog):
     with caplog.at_level(logging.INFO, logger="urur.dataset.split"):
         table = split_images(manifest)
     assert list(table["group"]) == ["a", "a", "c", "c", "e"]
-    assert "split: 2 groups of scenes with overlapping footprints each go to one split: a + b; c + d" in (
-        caplog.text
-    )
+    assert [r.getMessage() for r in caplog.records if r.name == "urur.dataset.split"] == [
+        "split: 2 groups of scenes with overlapping footprints each go to one split: a + b; c + d"
+    ]
 
 
 def test_long_lists_in_manifest_errors_show_five():
@@ -420,3 +436,71 @@ def test_long_lists_in_manifest_errors_show_five():
         r"fix the scene_id or city columns of the image manifest$",
     ):
         split_images(mixed)
+
+
+def test_split_ids_lists_one_split_as_text_in_the_table_order():
+    table = pd.DataFrame(
+        {
+            "image_id": [12, 3, 7, 5, 40],
+            "split": ["val", "train", "val", "test", "train"],
+            "group": list("abcde"),
+        }
+    )
+    assert split_ids(table, "val") == ["12", "7"]  # table order, not sorted; ids as text
+    assert split_ids(table, "train") == ["3", "40"]
+    assert split_ids(table, "test") == ["5"]
+    assert split_ids(table, "holdout") == []
+
+
+def test_a_scene_footprint_takes_each_bound_from_the_image_that_reaches_it():
+    # Scene "s1": a wide low image (x 0..200, y 0..100) then a tall one on its left (x 0..100,
+    # y 100..200): the union reaches x = 200 through the first image only. Scene "s2": the same two
+    # images in the other order, so x = 1200 comes from the second image. Probes "z1" and "z2"
+    # overlap only the part of each union that only one image reaches.
+    manifest = pd.DataFrame(
+        [
+            _box_row("s1_a", "s1", 0, 100, 200, 100),
+            _box_row("s1_b", "s1", 0, 200, 100, 100),
+            _box_row("s2_b", "s2", 1000, 200, 100, 100),
+            _box_row("s2_a", "s2", 1000, 100, 200, 100),
+            _box_row("z1", "z1", 150, 50, 10, 10),
+            _box_row("z2", "z2", 1150, 50, 10, 10),
+        ]
+    )
+    groups = dict(zip(manifest["scene_id"], footprint_groups(manifest), strict=True))
+    assert groups == {"s1": "s1", "s2": "s2", "z1": "s1", "z2": "s2"}
+
+
+def test_a_half_metre_gap_is_no_overlap_at_negative_coordinates():
+    # Web Mercator west of Greenwich (x about -8e6) and south of the equator (y about -5e6): the
+    # tolerance is a millionth of a side, positive wherever the footprints lie, so a 0.5 m gap
+    # between neighbours never joins them; an overlap of 1 cm does.
+    west, south = -8_000_000.0, -5_000_000.0
+    manifest = pd.DataFrame(
+        [
+            _box_row("a", "a", west, 5_000_000.0),
+            _box_row("b", "b", west + 100.5, 5_000_000.0),  # 0.5 m east of a
+            _box_row("c", "c", 8_000_000.0, south),
+            _box_row("d", "d", 8_000_000.0 + 100.5, south),  # 0.5 m east of c
+            _box_row("e", "e", west, south),
+            _box_row("f", "f", west + 99.99, south),  # 1 cm over e
+        ]
+    )
+    groups = dict(zip(manifest["scene_id"], footprint_groups(manifest), strict=True))
+    assert groups == {"a": "a", "b": "b", "c": "c", "d": "d", "e": "e", "f": "e"}
+
+
+def test_only_images_with_a_transform_and_a_crs_have_footprints():
+    manifest = pd.DataFrame(
+        [
+            # Overlapping transforms but an empty CRS: no footprint, no group.
+            _box_row("a", "a", 0, 100) | {"crs": ""},
+            _box_row("b", "b", 50, 100) | {"crs": ""},
+            # A CRS without a transform (a missing value read from a CSV) next to real footprints.
+            _box_row("c", "c", 0, 100) | {"transform": float("nan")},
+            _box_row("d", "d", 20, 100),
+            _box_row("e", "e", 60, 100),
+        ]
+    )
+    groups = dict(zip(manifest["scene_id"], footprint_groups(manifest), strict=True))
+    assert groups == {"a": "a", "b": "b", "c": "c", "d": "d", "e": "d"}
