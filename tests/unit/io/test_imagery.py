@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from tests.support.scenes import noise
-from urur.io.imagery import stretch_limits, stretch_sample, to_uint8
-from urur.io.raster import write_raster
+from urur.io.imagery import read_uint8, stretch_limits, stretch_sample, to_uint8
+from urur.io.raster import raster_info, write_raster
+from urur.io.windows import Window
 
 
 def test_stretch_sample_is_every_step_th_pixel_read_in_strips(tmp_path):
@@ -76,3 +77,19 @@ def test_stretch_errors_say_what_is_wrong():
     image = noise((4, 4, 3), np.uint16, seed=29)
     with pytest.raises(ValueError, match=r"^no valid pixels to compute a stretch from$"):
         stretch_limits(image, valid=np.zeros((4, 4), bool))
+
+
+def test_read_uint8_of_chosen_bands_fills_masked_and_nodata_pixels_alike(tmp_path):
+    """A 4-band 8-bit GeoTIFF with both an internal mask and a nodata value: the chosen bands come
+    back in their order, and a pixel is fill where the mask says so or where every band is nodata."""
+    pixels = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4) + 1
+    pixels[1, 2] = 0  # nodata in every band, valid by the mask
+    valid = np.ones((2, 3), bool)
+    valid[0, 1] = False  # masked out, its values not nodata
+    write_raster(tmp_path / "scene.tif", pixels, nodata=0, valid=valid)
+    info = raster_info(tmp_path / "scene.tif")
+    out, fill_free = read_uint8(tmp_path / "scene.tif", info, Window(0, 0, 2, 3), (3, 1, 2), None, 0)
+    expected_valid = np.array([[True, False, True], [True, True, False]])
+    np.testing.assert_array_equal(fill_free, expected_valid)
+    expected = pixels[..., [2, 0, 1]] * expected_valid[..., None]
+    np.testing.assert_array_equal(out, expected)
