@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections import deque
 
@@ -165,10 +166,13 @@ def test_dataset_statistics_on_two_hand_made_masks(masks):
     assert filtered["instances"] == 3  # the lone class-3 pixel is too small
 
 
-def test_dataset_statistics_do_not_depend_on_order_or_workers(masks):
+def test_dataset_statistics_do_not_depend_on_order_or_workers(masks, capsys):
     masks_dir, manifest = masks
     options = {"region_size": 3, "regions_per_image": 3, "seed": 5}
     one, _ = dataset_statistics(masks_dir, manifest, workers=1, **options)
+    assert re.search(
+        r"(^|\r)dataset statistics: ", capsys.readouterr().err
+    )  # the progress bar names the step
     two, _ = dataset_statistics(masks_dir, manifest.iloc[::-1], workers=2, **options)
     assert one == two
 

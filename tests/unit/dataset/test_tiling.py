@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -228,7 +229,7 @@ def test_tiling_defaults_to_the_papers_1000_px_patches_overlapping_by_120(tmp_pa
     assert list(patches["col"]) == [0, 880] and set(patches["width"]) == {1000}
 
 
-def test_tile_images_tiles_every_manifest_image(tmp_path):
+def test_tile_images_tiles_every_manifest_image(tmp_path, capsys):
     for name in ("a", "b"):
         write_raster(tmp_path / "images" / f"{name}.png", np.zeros((20, 20), np.uint8))
     manifest = pd.DataFrame({"image_id": ["a", "b"], "path": ["a.png", "b.png"]})
@@ -238,6 +239,7 @@ def test_tile_images_tiles_every_manifest_image(tmp_path):
     assert list(table.columns) == list(PATCH_MANIFEST_COLUMNS)
     assert table.groupby("image_id").size().to_dict() == {"a": 4, "b": 4}
     assert all((tmp_path / "patches" / p).is_file() for p in table["path"])
+    assert re.search(r"(^|\r)tiling: ", capsys.readouterr().err)  # the progress bar names the step
     with pytest.raises(ValueError, match=r"lacks columns \['path'\]"):
         tile_images(manifest[["image_id"]], tmp_path / "images", tmp_path / "patches")
 
