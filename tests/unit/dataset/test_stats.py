@@ -170,9 +170,8 @@ def test_dataset_statistics_do_not_depend_on_order_or_workers(masks, capsys):
     masks_dir, manifest = masks
     options = {"region_size": 3, "regions_per_image": 3, "seed": 5}
     one, _ = dataset_statistics(masks_dir, manifest, workers=1, **options)
-    assert re.search(
-        r"(^|\r)dataset statistics: ", capsys.readouterr().err
-    )  # the progress bar names the step
+    # The progress bar names the step.
+    assert re.search(r"(^|\r)dataset statistics: ", capsys.readouterr().err)
     two, _ = dataset_statistics(masks_dir, manifest.iloc[::-1], workers=2, **options)
     assert one == two
 
