@@ -32,6 +32,14 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
 
 
+def validation_curve(live_dir: Path) -> dict[str, list]:
+    """The run's validation mIoU at each validation (DVCLive's ``plots/metrics/val/mIoU.tsv``), so
+    the report can tell a row that learns faster from one that ends higher."""
+    path = live_dir / "plots" / "metrics" / "val" / "mIoU.tsv"
+    curve = pd.read_csv(path, sep="\t") if path.is_file() else pd.DataFrame({"step": [], "mIoU": []})
+    return {"val_steps": curve["step"].astype(int).tolist(), "val_mIoU": curve["mIoU"].astype(float).tolist()}
+
+
 def run_table(
     table_plan: dict,
     images_dir: Path,
@@ -52,7 +60,7 @@ def run_table(
     test_ids = split_ids(dataset_split, "test")
     records = []
     for row in map(CompareRow.model_validate, table_plan["rows"]):
-        for seed in range(compare.seeds):
+        for seed in range(row.seeds or compare.seeds):
             settings = {**training.model_dump(), **compare.budget, **row.training, "seed": seed}
             settings |= {"model": row.model, "model_options": {**training.model_options, **row.options}}
             params = TrainingParams.model_validate(settings)
@@ -88,6 +96,7 @@ def run_table(
                 "fps": metrics.get("fps"), "peak_memory_mb": metrics.get("peak_memory_mb"),
                 "speed_input": evaluated.get("speed_input"),
                 "speed_device": evaluated.get("speed_device"),
+                **validation_curve(Path(run.live_dir)),
                 "checkpoint": run_checkpoint(summary),
                 "experiment": experiment,
             })  # fmt: skip

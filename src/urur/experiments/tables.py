@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from urur.config import ConfigError, Section, section_config
+from urur.config import ConfigError, Section, SplitParams, section_config
 from urur.experiments.paper import TABLE4_QUOTED, TABLE5_QUOTED, TABLE6_QUOTED
 from urur.models import build_model
 
@@ -46,6 +46,7 @@ class CompareRow(Section):
     options: dict[str, object] = Field(default_factory=dict)
     mode: Literal["whole", "slide", "global"] = "whole"  # evaluation paradigm (evaluation.mode)
     training: dict[str, object] = Field(default_factory=dict)  # this row's own training settings
+    seeds: int | None = Field(None, ge=1)  # this row's seed count where not compare.seeds (a costly row)
 
 
 class CompareParams(Section):
@@ -54,6 +55,11 @@ class CompareParams(Section):
     model_config = section_config("compare", PARAMETERS_FILE)
     seeds: int = Field(3, ge=1)  # every cell: mean ± std over seeds 0..seeds-1
     budget: dict[str, object] = Field(default_factory=dict)  # training settings every run shares
+    # The comparison's own train/val/test split of the dataset's images (urur.dataset.split's rules:
+    # scenes whole, cities balanced); null: the dataset's split. Its test split must hold images of
+    # at least min_test_cities cities, so that no single city's look decides the ranking.
+    split: SplitParams | None = None
+    min_test_cities: int = Field(1, ge=1)
     table4: tuple[CompareRow, ...]
     table5: tuple[str, ...] = ("dwt", "adaptive", "cnn", "bilinear")  # WSDNet downsample values
     table6: tuple[str, ...] = ("wsl", "sr_sd", "none")  # WSDNet aux_loss values
@@ -86,6 +92,25 @@ def check_rows(rows: Sequence[CompareRow], base_options: Mapping[str, object], n
             build_model(row.model, num_classes, **{**base_options, **row.options})
         except ValueError as error:
             raise ConfigError(f"{PARAMETERS_FILE}: row {row.name!r}: {error}") from error
+
+
+def validation_curves(group: pd.DataFrame) -> dict[str, list]:
+    """A row's validation mIoU over its seeds at the iterations every seed validated at: mean, min
+    and max per iteration (empty where the runs carry no curve)."""
+    if "val_steps" not in group:
+        return {"val_steps": [], "val_mIoU_mean": [], "val_mIoU_min": [], "val_mIoU_max": []}
+    curves = pd.DataFrame(
+        [
+            dict(zip(steps, values, strict=True))
+            for steps, values in zip(group["val_steps"], group["val_mIoU"], strict=True)
+        ]
+    ).dropna(axis=1)
+    return {
+        "val_steps": [int(step) for step in curves.columns],
+        "val_mIoU_mean": curves.mean().tolist(),
+        "val_mIoU_min": curves.min().tolist(),
+        "val_mIoU_max": curves.max().tolist(),
+    }
 
 
 def _cell(mean: float, std: float, scale: float, digits: int) -> str:
@@ -121,6 +146,7 @@ def summarise(runs: pd.DataFrame, table: str, machine: str, class_names: Sequenc
                 "paper FPS": paper.get("fps"),
                 "measured on": machine,
                 "class_names": list(class_names),
+                **validation_curves(group),
             }
         )
     if table == "table4":

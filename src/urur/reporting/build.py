@@ -56,6 +56,9 @@ def draw_figures(
     masks_dir: Path | None,
     dataset_split: pd.DataFrame | None,
     training_summary: dict | None,
+    compare_table4: pd.DataFrame | None,
+    compare_table5: pd.DataFrame | None,
+    compare_table6: pd.DataFrame | None,
     training: TrainingParams,
     run: TrainingRunParams,
     reporting: ReportingParams,
@@ -89,10 +92,23 @@ def draw_figures(
         predictions |= {
             f"{p.name} (compare_urur)": p for p in sorted(compare_predictions.iterdir()) if p.is_dir()
         }
-        ids = split_ids(dataset_split, "test")[: reporting.panel_images]
-        figures["prediction_panels"] = fig.prediction_panels(
-            ids, images_dir, masks_dir, predictions, class_names, reporting.panel_crop
-        )
+        # The comparison may test on a split of its own (compare.split): the dataset's test images
+        # that every model predicted.
+        ids = [
+            image_id
+            for image_id in split_ids(dataset_split, "test")
+            if all((Path(folder) / f"{image_id}.tif").is_file() for folder in predictions.values())
+        ][: reporting.panel_images]
+        if ids:
+            figures["prediction_panels"] = fig.prediction_panels(
+                ids, images_dir, masks_dir, predictions, class_names, reporting.panel_crop
+            )
+        else:
+            log.warning("Report: no test image predicted by this run and compare_urur alike: no Figure 3")
+    tables = {"table4": compare_table4, "table5": compare_table5, "table6": compare_table6}
+    curves = fig.comparison_curves({key: table for key, table in tables.items() if table is not None})
+    if curves is not None:
+        figures["comparison_curves"] = curves
     log.info("Report figures: %s", ", ".join(figures) or "none (nothing trained yet)")
     return figures
 

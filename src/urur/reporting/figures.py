@@ -124,6 +124,33 @@ def training_curves(series: Mapping[str, pd.DataFrame], best_iteration: int | No
     return figure
 
 
+def comparison_curves(tables: Mapping[str, pd.DataFrame]) -> Figure | None:
+    """One panel per comparison table: each row's validation mIoU against the iteration, the mean
+    over its seeds with their range shaded, so "learns faster" and "ends higher" read apart. None
+    where no table carries curves (tables written before the comparison recorded them)."""
+    panels = {
+        key: table[table["val_steps"].map(len) > 0]
+        for key, table in tables.items()
+        if "val_steps" in table and (table["val_steps"].map(len) > 0).any()
+    }
+    if not panels:
+        return None
+    figure = Figure(figsize=(4.2 * len(panels), 3.4), dpi=DPI, layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(panels), squeeze=False)).ravel()
+    for ax, (key, table) in zip(axes, panels.items(), strict=True):
+        for row in table.to_dict("records"):
+            steps = np.asarray(row["val_steps"])
+            line = ax.plot(steps, np.asarray(row["val_mIoU_mean"]) * 100, marker="o", ms=3, label=row["row"])
+            low, high = np.asarray(row["val_mIoU_min"]) * 100, np.asarray(row["val_mIoU_max"]) * 100
+            ax.fill_between(steps, low, high, color=line[0].get_color(), alpha=0.15, lw=0)
+        ax.set_title(key.replace("table", "Table "))
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("val mIoU (%)")
+        ax.legend(fontsize=7)
+    figure.suptitle("Comparison: validation mIoU while training (mean over seeds, their range shaded)")
+    return figure
+
+
 # Error maps: what the model got right, what it got wrong, and what the truth leaves out.
 ERROR_CLASSES = ("correct", "wrong", "ignored")
 ERROR_COLOURS = np.array(

@@ -555,12 +555,21 @@ def _comparison_section(inputs: ReportInputs) -> Section:
             )
         else:
             numeric = [c for c in table.columns if c.endswith(("_mean", "_std"))]  # in the parquet and JSON
-            dropped = [*numeric, "class_names", *([MACHINE_COLUMN] if machine_name else [])]
+            curves = ["val_steps", "val_mIoU_min", "val_mIoU_max"]  # drawn in the curves figure
+            dropped = [*numeric, *curves, "class_names", *([MACHINE_COLUMN] if machine_name else [])]
             section.blocks.append(Table(table.drop(columns=dropped, errors="ignore"), caption))
             orderings = paper_orderings(table, key)
             if not orderings.empty:
                 title = f"{caption.split(':')[0]}: the paper's ordering in this run"
                 section.blocks.append(Table(orderings, title))
+    if "comparison_curves" in inputs.figures:
+        section.blocks.append(
+            Image(
+                "comparison_curves",
+                "Validation mIoU while training, per row (mean over seeds, range shaded): a row that "
+                "learns faster rises sooner, one that ends higher ends higher",
+            )
+        )
     ours = (
         f"this project's on {machine_name}"
         if machine_name

@@ -422,6 +422,7 @@ def test_draw_figures_maps_the_errors_of_the_worst_and_best_test_images(tmp_path
         folders["masks"],
         SPLIT,
         None,
+        *(None, None, None),  # no comparison tables
         TrainingParams(model="stdc", class_names=list(CLASSES)),
         TrainingRunParams(live_dir=str(tmp_path / "live")),
         ReportingParams(),
@@ -429,7 +430,7 @@ def test_draw_figures_maps_the_errors_of_the_worst_and_best_test_images(tmp_path
     assert list(figures) == ["errors_a2", "errors_a1"]
     worst_two = draw_figures(
         *(None, None, IMAGE_METRICS, folders["predictions"], None, folders["images"], folders["masks"]),
-        *(SPLIT, None, TrainingParams(model="stdc", class_names=list(CLASSES))),
+        *(SPLIT, None, None, None, None, TrainingParams(model="stdc", class_names=list(CLASSES))),
         *(TrainingRunParams(live_dir=str(tmp_path / "live")), ReportingParams(error_images=2)),
     )
     assert list(worst_two) == ["errors_a2", "errors_a1"]  # b1, second worst, has no prediction

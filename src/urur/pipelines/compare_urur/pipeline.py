@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from urur.experiments.plan import plan_tables
+from urur.experiments.plan import comparison_split, plan_tables
 from urur.experiments.tables import TABLES
 
 from .nodes import compare_table
@@ -13,7 +13,7 @@ def _table_node(table: str) -> Node:
             f"{table}_plan",
             "uhr_images",
             "masks",
-            "dataset_split",
+            "compare_split",
             "image_manifest",
             "params:training",
             "params:evaluation",
@@ -30,7 +30,8 @@ def _table_node(table: str) -> Node:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """A plan node checks every table's runs before any training; one node (and DVC stage) per table."""
+    """A plan node checks every table's runs and the split they share before any training; one node
+    per table."""
     return Pipeline(
         [
             Node(
@@ -38,7 +39,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["params:compare", "params:training"],
                 outputs=[f"{table}_plan" for table in TABLES],
                 name="plan_comparison",
-            )
+            ),
+            Node(
+                comparison_split,
+                ["dataset_split", "params:compare"],
+                "compare_split",
+                name="comparison_split",
+            ),
         ]
         + [_table_node(table) for table in TABLES],
         namespace="compare",
