@@ -49,8 +49,11 @@ def test_a_two_row_table_trains_and_evaluates_each_row_and_keeps_the_named_predi
     manifest = pd.DataFrame({"image_id": list(SPLIT), "height": 64, "width": 64})
     compare = CompareParams.model_validate(
         {
-            "seeds": 1,
-            "table4": [{"name": "WSDNet", "model": "wsdnet"}, {"name": "ISDNet", "model": "isdnet"}],
+            "seeds": 2,
+            "table4": [
+                {"name": "WSDNet", "model": "wsdnet"},
+                {"name": "ISDNet", "model": "isdnet", "seeds": 1},
+            ],
             "keep_predictions": ["WSDNet"],
             "run_dir": "runs",
             "experiment_record": "record",
@@ -62,15 +65,27 @@ def test_a_two_row_table_trains_and_evaluates_each_row_and_keeps_the_named_predi
     table, runs = run_table(table4_plan, images, masks, split, manifest, TINY, QUICK, compare, predictions)
     assert runs[["row", "model", "mode", "seed"]].values.tolist() == [
         ["WSDNet", "wsdnet", "whole", 0],
-        ["ISDNet", "isdnet", "whole", 0],
+        ["WSDNet", "wsdnet", "whole", 1],
+        ["ISDNet", "isdnet", "whole", 0],  # its own seed count
     ]
+    # Each run's validation curve (DVCLive's val/mIoU), and each row's over its seeds.
+    assert [list(steps) for steps in runs["val_steps"]] == [[1], [1], [1]]
+    assert all(len(v) == 1 and 0 <= v[0] <= 1 for v in runs["val_mIoU"])
     assert runs["experiment"].isna().all()  # no DVC project here
     assert all(Path(path).is_file() and "runs/checkpoints" in path for path in runs["checkpoint"])
     assert (runs["speed_input"] == "1x3x64x64").all()
     assert table["row"].tolist() == ["WSDNet", "ISDNet", "GLNet", "FCtL"]
-    assert table["seeds"].tolist() == [1, 1, 0, 0]
+    assert table["seeds"].tolist() == [2, 1, 0, 0]
+    wsdnet = table.iloc[0]
+    assert list(wsdnet["val_steps"]) == [1]
+    seed_values = [runs["val_mIoU"].iloc[0][0], runs["val_mIoU"].iloc[1][0]]
+    assert list(wsdnet["val_mIoU_mean"]) == pytest.approx([sum(seed_values) / 2])
+    assert (list(wsdnet["val_mIoU_min"]), list(wsdnet["val_mIoU_max"])) == (
+        [min(seed_values)],
+        [max(seed_values)],
+    )
     assert table["measured on"].iloc[0].startswith(f"{describe_machine()}; timed on cpu")
-    assert table.set_index("row").loc["ISDNet", "mIoU_mean"] == pytest.approx(runs["mIoU"].iloc[1])
+    assert table.set_index("row").loc["ISDNet", "mIoU_mean"] == pytest.approx(runs["mIoU"].iloc[2])
     assert sorted(p.name for p in predictions.iterdir()) == ["WSDNet"]
     assert sorted(p.name for p in (predictions / "WSDNet").glob("*.tif")) == ["d.tif", "e.tif"]
     # The last run's record for `dvc exp show` holds its test metrics.

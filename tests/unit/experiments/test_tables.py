@@ -15,7 +15,7 @@ from kedro.framework.session import KedroSession
 
 from urur.config import ConfigError
 from urur.experiments.plan import plan_tables
-from urur.experiments.tables import CompareParams, metrics_json, paper_orderings, summarise
+from urur.experiments.tables import CompareParams, metrics_json, paper_orderings, summarise, validation_curves
 from urur.training import TrainingParams
 
 TABLE4 = [{"name": "WSDNet", "model": "wsdnet"}, {"name": "ISDNet", "model": "isdnet"}]
@@ -207,6 +207,20 @@ def test_ordering_verdicts_at_their_boundaries() -> None:
     assert row["verdict"] == "agrees, beyond the seeds' spread"
 
 
+def test_a_rows_validation_curve_is_its_seeds_mean_min_and_max_where_all_validated() -> None:
+    group = pd.DataFrame(
+        {
+            "val_steps": [[100, 200, 300], [100, 200, 300], [100, 300]],  # seed 2 missed step 200
+            "val_mIoU": [[0.2, 0.5, 0.6], [0.4, 0.3, 0.9], [0.3, 0.75]],
+        }
+    )
+    curves = validation_curves(group)
+    assert curves["val_steps"] == [100, 300]
+    np.testing.assert_allclose(curves["val_mIoU_mean"], [0.3, 0.75])
+    assert (curves["val_mIoU_min"], curves["val_mIoU_max"]) == ([0.2, 0.6], [0.4, 0.9])
+    assert validation_curves(pd.DataFrame({"mIoU": [0.5]}))["val_steps"] == []  # runs without curves
+
+
 @pytest.mark.e2e
 def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project: Path) -> None:
     cwd = Path.cwd()
@@ -240,7 +254,9 @@ def test_compare_urur_on_the_tiny_run_fills_tables_4_to_6_and_the_report(project
         "ISDNet",
         "WSDNet",
     ]
+    assert [list(steps) for steps in table4["val_steps"].iloc[:2]] == [[1], [1]]
     html = (project / "data/08_reporting/report.html").read_text()
+    assert "Validation mIoU while training, per row" in html
     assert "Table 5: WSDNet" in html and "bilinear" in html and "not produced yet" not in html
     # The paper's "A > B" judged where both rows ran: only WSDNet > ISDNet in this tiny run.
     assert html.count("ordering in this run") == 1 and "WSDNet &gt; ISDNet" in html

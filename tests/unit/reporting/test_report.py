@@ -23,6 +23,7 @@ from urur.reporting.document import Image, KeyFigures, Note, Table, to_html, to_
 from urur.reporting.figures import (
     ERROR_COLOURS,
     class_iou_chart,
+    comparison_curves,
     error_codes,
     error_map,
     smooth,
@@ -364,6 +365,33 @@ def test_training_curves_draw_each_loss_term_on_its_own_axis_and_lr_apart() -> N
     assert raw.get_alpha() < 0.5 and smoothed.get_alpha() is None
     np.testing.assert_allclose(smoothed.get_ydata(), smooth(series["train/loss_seg"]["value"], 10))
     assert all(ax.lines[-1].get_xdata()[0] == 200 for ax in axes)  # the checkpoint's iteration marked
+
+
+def test_comparison_curves_draw_one_panel_per_table_with_a_line_and_a_band_per_row() -> None:
+    def table(rows: dict[str, list[float]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "row": list(rows),
+                "val_steps": [[100, 200] if values else [] for values in rows.values()],
+                "val_mIoU_mean": list(rows.values()),
+                "val_mIoU_min": [[v - 0.1 for v in values] for values in rows.values()],
+                "val_mIoU_max": [[v + 0.1 for v in values] for values in rows.values()],
+            }
+        )
+
+    tables = {
+        "table4": table({"WSDNet": [0.4, 0.6], "STDC": [0.5, 0.55], "GLNet": []}),  # quoted rows: none
+        "table5": table({"dwt": [0.4, 0.6]}),
+        "table6": pd.DataFrame({"row": ["wsl"], "mIoU_mean": [0.5]}),  # written before the curves
+    }
+    figure = comparison_curves(tables)
+    assert [ax.get_title() for ax in figure.axes] == ["Table 4", "Table 5"]
+    lines = figure.axes[0].lines
+    assert [line.get_label() for line in lines] == ["WSDNet", "STDC"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [40.0, 60.0])
+    band = figure.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert (band.min(), band.max()) == pytest.approx((30.0, 70.0))
+    assert comparison_curves({"table6": tables["table6"]}) is None
 
 
 def test_smoothing_is_a_bias_corrected_exponential_average() -> None:
