@@ -182,7 +182,8 @@ def metrics_json(summary: pd.DataFrame, seeds: int) -> dict:
 def paper_orderings(summary: pd.DataFrame, table: str) -> pd.DataFrame:
     """Each of the paper's "A > B" (mIoU) that ``summary`` measured both rows of, beside this run's
     difference of the means; "beyond the seeds' spread" where that difference is larger than the
-    two rows' standard deviations added, i.e. their mean ± std intervals do not overlap."""
+    two rows' standard deviations added, i.e. their mean ± std intervals do not overlap. Where one
+    row ran a single seed (a costly row's own ``seeds``), the other's std stands for both."""
     measured = summary[summary["seeds"] > 0].set_index("row")
     rows = []
     for better, worse in PAPER_ORDERINGS[table]:
@@ -190,13 +191,18 @@ def paper_orderings(summary: pd.DataFrame, table: str) -> pd.DataFrame:
             continue
         a, b = measured.loc[better], measured.loc[worse]
         difference = 100 * (a["mIoU_mean"] - b["mIoU_mean"])
-        spread = 100 * (a["mIoU_std"] + b["mIoU_std"])
+        stds = {
+            name: row["mIoU_std"] for name, row in ((better, a), (worse, b)) if not np.isnan(row["mIoU_std"])
+        }
+        spread = 100 * (sum(stds.values()) if len(stds) != 1 else 2 * next(iter(stds.values())))
         verdict = "agrees" if difference > 0 else "reversed"
-        if np.isnan(spread):
+        if not stds:
             verdict += " (one seed: no spread to judge by)"
         else:
             verdict += ", within" if abs(difference) <= spread else ", beyond"
             verdict += " the seeds' spread"
+            if len(stds) == 1:
+                verdict += f" ({next(iter(stds))}'s std for both: the other ran one seed)"
         paper = (a["paper mIoU (%)"] or np.nan) - (b["paper mIoU (%)"] or np.nan)
         rows.append(
             {

@@ -184,6 +184,17 @@ def test_paper_orderings_judge_each_pair_by_the_seeds_spread() -> None:
         "reversed (one seed: no spread to judge by)",
     ]
     assert one_seed["paper Δ mIoU (pp)"].tolist() == [3.8, 8.9]  # 45.8-42.0, 42.0-33.1
+    # A one-seed row against a three-seed one: the latter's std stands for both rows.
+    table4 = _summary("table4", {"STDC": [0.60, 0.62, 0.64], "DeepLabV3+ (global)": [0.55]})
+    mixed = paper_orderings(table4, "table4").iloc[0]
+    assert mixed["seeds' spread (pp)"] == 4.0  # 2 x 2.0
+    assert (
+        mixed["verdict"] == "agrees, beyond the seeds' spread (STDC's std for both: the other ran one seed)"
+    )
+    table4 = _summary("table4", {"STDC": [0.60, 0.62, 0.64], "DeepLabV3+ (global)": [0.59]})
+    assert (
+        paper_orderings(table4, "table4")["verdict"].iloc[0].startswith("agrees, within the seeds' spread (")
+    )
 
 
 def test_ordering_verdicts_at_their_boundaries() -> None:
