@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from kedro.config import OmegaConfigLoader
 
-from urur.config import ConfigError
+from urur.config import ConfigError, IngestionParams, SplitParams, SyntheticParams
 from urur.dataset.split import split_images
 from urur.experiments.plan import comparison_split
 from urur.experiments.tables import CompareParams
+from urur.settings import CONFIG_LOADER_ARGS
 
+ROOT = Path(__file__).resolve().parents[3]
 TABLE4 = [{"name": "WSDNet", "model": "wsdnet"}]
 
 
@@ -68,3 +73,28 @@ def test_without_a_city_column_all_images_are_one_city() -> None:
     no_test = split.assign(split=["train", "val", "val"])
     with pytest.raises(ConfigError, match=r"0 test image\(s\) of 0 cities \(no test image\)"):
         comparison_split(no_test, params())
+
+
+@pytest.mark.parametrize(("env", "min_side"), [("base", 2048), ("demo_uhr", 4096)])
+def test_each_demo_regime_tests_on_images_of_its_size_from_at_least_two_cities(
+    env: str, min_side: int
+) -> None:
+    # The environment's parameters as Kedro resolves them (conf/base with conf/<env> over it).
+    loader = OmegaConfigLoader(conf_source=str(ROOT / "conf"), env=env, **CONFIG_LOADER_ARGS)
+    parameters = loader["parameters"]
+    synthetic = SyntheticParams.model_validate(parameters["synthetic"])
+    side = synthetic.scene_size // IngestionParams.model_validate(parameters["ingestion"]).split_factor
+    assert side >= min_side
+    # The generator's layout: scenes_per_city scenes in each city, split_factor² images per scene.
+    images = [
+        {"image_id": f"{scene}_{i}", "scene_id": scene, "city": f"city{city}"}
+        for city in range(synthetic.num_cities)
+        for scene in (f"city{city}_scene{s}" for s in range(synthetic.scenes_per_city))
+        for i in range(synthetic.scene_size // side)
+    ]
+    dataset_split = split_images(
+        pd.DataFrame(images), **SplitParams.model_validate(parameters["split"]).model_dump()
+    )
+    compare = CompareParams.model_validate(parameters["compare"])
+    test = comparison_split(dataset_split, compare).query("split == 'test'")
+    assert compare.min_test_cities >= 2 and test["city"].nunique() >= 2
