@@ -9,11 +9,13 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from urur.dataset.split import split_ids
 from urur.devices import describe_machine
 from urur.evaluation.config import EvaluationParams
+from urur.evaluation.evaluate import BRANCHES, contribution_key
 from urur.evaluation.protocol import evaluate_checkpoint
 from urur.experiments.tables import CompareParams, CompareRow, summarise
 from urur.experiments.train import train_on_split
@@ -94,6 +96,7 @@ def run_table(
                 "row": row.name, "model": row.model, "mode": row.mode, "seed": seed,
                 "mIoU": metrics["test/mIoU"], "mF1": metrics["test/mF1"], "aAcc": metrics["test/aAcc"],
                 "fps": metrics.get("fps"), "peak_memory_mb": metrics.get("peak_memory_mb"),
+                **{f"{b}_branch_points": metrics.get(contribution_key(b), np.nan) for b in BRANCHES},
                 "speed_input": evaluated.get("speed_input"),
                 "speed_device": evaluated.get("speed_device"),
                 **validation_curve(Path(run.live_dir)),

@@ -23,6 +23,9 @@ PARAMETERS_FILE = "conf/base/parameters_compare.yml"
 TABLES = ("table4", "table5", "table6")
 NOT_IMPLEMENTED = {"GLNet": "no implementation here", "FCtL": "no implementation here"}
 METRICS = ("mIoU", "mF1", "aAcc", "fps", "peak_memory_mb")
+# Test mIoU points lost with a two-branch model's deep or shallow branch zeroed (NaN for one-branch
+# models, and in runs recorded before the comparison kept them).
+BRANCH_MEASURES = ("deep_branch_points", "shallow_branch_points")
 # The paper's claims as "better > worse" pairs on mIoU (its Tables 4-6, each pair adjacent in its
 # ranking); DeepLabV3+ is below STDC in whichever paradigm it runs.
 PAPER_ORDERINGS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -94,6 +97,9 @@ def check_rows(rows: Sequence[CompareRow], base_options: Mapping[str, object], n
             raise ConfigError(f"{PARAMETERS_FILE}: row {row.name!r}: {error}") from error
 
 
+_BRANCH_CELLS = {"deep_branch_points": "deep branch (pp)", "shallow_branch_points": "shallow branch (pp)"}
+
+
 def validation_curves(group: pd.DataFrame) -> dict[str, list]:
     """A row's validation mIoU over its seeds at the iterations every seed validated at: mean, min
     and max per iteration (empty where the runs carry no curve)."""
@@ -127,7 +133,11 @@ def summarise(runs: pd.DataFrame, table: str, machine: str, class_names: Sequenc
     }[table]
     rows = []
     for name, group in runs.groupby("row", sort=False):
-        stats = {m: (group[m].mean(), group[m].std(ddof=1) if len(group) > 1 else np.nan) for m in METRICS}
+        measured = group.reindex(columns=[*METRICS, *BRANCH_MEASURES]).astype(float)
+        stats = {
+            m: (measured[m].mean(), measured[m].std(ddof=1) if len(group) > 1 else np.nan)
+            for m in measured.columns
+        }
         paper = quoted.get(str(name)) or quoted.get(str(name).split(" (")[0], {})  # "DeepLabV3+ (local)"
         rows.append(
             {
@@ -140,6 +150,11 @@ def summarise(runs: pd.DataFrame, table: str, machine: str, class_names: Sequenc
                 "Acc (%)": _cell(*stats["aAcc"], 100, 1),
                 "memory (MB)": _cell(*stats["peak_memory_mb"], 1, 0),
                 "FPS": _cell(*stats["fps"], 1, 2),
+                **{
+                    _BRANCH_CELLS[m]: _cell(*stats[m], 1, 1)
+                    for m in BRANCH_MEASURES
+                    if not np.isnan(stats[m][0])
+                },
                 **{f"{m}_mean": stats[m][0] for m in METRICS},
                 **{f"{m}_std": stats[m][1] for m in METRICS},
                 "paper mIoU (%)": paper.get("mIoU"),

@@ -82,6 +82,25 @@ def test_cells_are_mean_and_sample_std_over_seeds_with_the_papers_numbers_beside
     metrics = metrics_json(table, seeds=2)
     assert set(metrics["rows"]) == {"WSDNet", "ISDNet"}
     assert metrics["rows"]["ISDNet"]["mIoU_std"] == 0.0
+    assert "deep branch (pp)" not in table  # runs recorded without the branch diagnostic
+
+
+def test_two_branch_rows_show_what_each_branch_contributes_one_branch_rows_nothing() -> None:
+    runs = pd.DataFrame(
+        {
+            "row": ["WSDNet", "WSDNet", "STDC"],
+            "model": ["wsdnet", "wsdnet", "stdc"],
+            "mode": "whole",
+            "seed": [0, 1, 0],
+            **{m: 0.5 for m in ("mIoU", "mF1", "aAcc", "fps", "peak_memory_mb")},
+            "deep_branch_points": [18.0, 3.2, np.nan],
+            "shallow_branch_points": [66.7, 66.3, np.nan],
+        }
+    )
+    table = summarise(runs, "table4", "this machine", ["a", "b"]).set_index("row")
+    assert table.loc["WSDNet", "deep branch (pp)"] == f"10.6 ± {np.std([18.0, 3.2], ddof=1):.1f}"
+    assert table.loc["WSDNet", "shallow branch (pp)"] == "66.5 ± 0.3"
+    assert table.loc[["STDC", "GLNet"], ["deep branch (pp)", "shallow branch (pp)"]].isna().all().all()
 
 
 def test_summary_rows_hold_every_measure_by_value_and_the_quoted_rows_only_in_table_4() -> None:
