@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from urur.classes import URUR_CLASSES
-from urur.models.checkpoint import CheckpointError, build_model_from_checkpoint, run_checkpoint
+from urur.models.checkpoint import (
+    CheckpointError,
+    build_model_from_checkpoint,
+    load_checkpoint,
+    load_model_state,
+    run_checkpoint,
+)
 
 
 def test_the_checkpoint_rebuilds_its_model_in_eval_mode(checkpoint: str) -> None:
@@ -66,3 +73,141 @@ def test_a_run_uses_its_best_checkpoint_else_its_last() -> None:
     # Without validation a run has no best: its summary says None, and its last stands in.
     assert run_checkpoint({**run, "best_checkpoint": None}) == "run/iter_00000400.pt"
     assert run_checkpoint({"last_checkpoint": "run/iter_00000400.pt"}) == "run/iter_00000400.pt"
+
+
+META = {
+    "model": "stdc",
+    "num_classes": 2,
+    "options": {"width": 0.125},
+    "class_names": ["a", "b"],
+    "mean": [1.0, 2.0, 3.0],
+    "std": [1, 2, 3],
+    "params": {},
+}
+
+
+def _state(**meta: object) -> dict:
+    return {"model": {}, "optimizer": {}, "scheduler": {}, "iteration": 1, "meta": {**META, **meta}}
+
+
+def test_a_folder_is_refused_naming_up_to_five_of_its_checkpoints(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tmp_path)
+    assert str(error.value) == (
+        f"checkpoint {tmp_path} is a folder, not a checkpoint file; pass one of its .pt files (it holds none)"
+    )
+    for name in ("run/iter_2.pt", "best.pt", "run/iter_1.pt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tmp_path)
+    assert str(error.value).endswith("(best.pt, run/iter_1.pt, run/iter_2.pt)")
+    for k in range(3, 6):
+        (tmp_path / f"run/iter_{k}.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tmp_path)
+    assert str(error.value).endswith(
+        "(best.pt, run/iter_1.pt, run/iter_2.pt, run/iter_3.pt, run/iter_4.pt ...)"
+    )
+
+
+def test_unreadable_and_foreign_files_are_refused_word_for_word(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tmp_path / "missing.pt")
+    assert str(error.value) == f"checkpoint {tmp_path / 'missing.pt'} does not exist; check the path"
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(bad)
+    message = str(error.value)
+    assert message.startswith(f"cannot read checkpoint {bad}: ") and isinstance(
+        error.value.__cause__, Exception
+    )
+    assert message.endswith(
+        ". The file is corrupt or truncated (or not a checkpoint): delete it and resume from an earlier "
+        "one, or retrain"
+    )
+    cases = {
+        "list.pt": ([1, 2], "model, optimizer, scheduler, iteration, meta"),
+        "partial.pt": ({"model": {}, "iteration": 3}, "optimizer, scheduler, meta"),
+        "meta.pt": ({**_state(), "meta": {"model": "stdc", "options": {}}}, (
+            "meta.num_classes, meta.class_names, meta.mean, meta.std, meta.params"
+        )),
+    }  # fmt: skip
+    for name, (state, lacking) in cases.items():
+        torch.save(state, tmp_path / name)
+        with pytest.raises(CheckpointError) as error:
+            load_checkpoint(tmp_path / name)
+        assert str(error.value) == f"{tmp_path / name} is not a urur training checkpoint: it lacks {lacking}"
+
+
+@pytest.mark.parametrize(
+    ("meta", "problems"),
+    [
+        ({"num_classes": 0}, "num_classes 0 is not a positive integer"),
+        ({"num_classes": 2.0}, "num_classes 2.0 is not a positive integer"),
+        ({"class_names": ["a"]}, "class_names ['a'] does not name its 2 classes"),
+        ({"class_names": "ab"}, "class_names 'ab' does not name its 2 classes"),
+        ({"mean": [1, 2]}, "mean [1, 2] is not three numbers (R, G, B)"),
+        ({"mean": (1, 2, "3")}, "mean (1, 2, '3') is not three numbers (R, G, B)"),
+        ({"std": [1, 0, 2]}, "std [1, 0, 2] has a value <= 0"),
+        ({"std": None, "num_classes": -1}, (
+            "num_classes -1 is not a positive integer; std None is not three numbers (R, G, B)"
+        )),
+    ],
+)  # fmt: skip
+def test_a_meta_that_cannot_describe_its_model_is_refused(tmp_path: Path, meta: dict, problems: str) -> None:
+    torch.save(_state(**meta), tmp_path / "c.pt")
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tmp_path / "c.pt")
+    assert str(error.value) == (
+        f"checkpoint {tmp_path / 'c.pt'} has a malformed meta: {problems}. It cannot say how to normalise "
+        "input or name its classes: retrain, or fix its meta with torch.load/torch.save"
+    )
+
+
+def test_a_good_meta_with_a_positive_std_and_tuples_loads(tmp_path: Path) -> None:
+    torch.save(_state(std=(0.5, 1, 2), class_names=("a", "b")), tmp_path / "c.pt")
+    assert load_checkpoint(tmp_path / "c.pt")["meta"]["std"] == (0.5, 1, 2)
+
+
+def test_every_unmet_expectation_is_named_and_unset_ones_are_not_checked(tmp_path: Path) -> None:
+    torch.save(_state(), tmp_path / "c.pt")
+    with pytest.raises(CheckpointError) as error:
+        build_model_from_checkpoint(
+            tmp_path / "c.pt", model="wsdnet", num_classes=3, options={"width": 0.125}
+        )
+    assert str(error.value) == (
+        f"checkpoint {tmp_path / 'c.pt'} holds another model: model 'stdc' (expected 'wsdnet'); "
+        "num_classes 2 (expected 3)"
+    )
+    torch.save(_state(model="pspnet"), tmp_path / "unknown.pt")
+    with pytest.raises(CheckpointError) as error:
+        build_model_from_checkpoint(tmp_path / "unknown.pt", options={})  # an empty expectation: none
+    assert str(error.value).startswith(
+        f"cannot rebuild the model of {tmp_path / 'unknown.pt'}: unknown model"
+    )
+
+
+def test_weights_load_only_when_every_name_and_shape_fits() -> None:
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    good = {k: torch.full_like(v, 0.5) for k, v in model.state_dict().items()}
+    load_model_state(Path("w.pt"), model, good)
+    assert all((v == 0.5).all() for v in model.state_dict().values())
+    bad = {k: v for k, v in good.items() if k != "1.bias"}
+    bad |= {"0.weight": torch.zeros(4, 2), **{f"extra{k}": torch.zeros(1) for k in range(6)}}
+    with pytest.raises(CheckpointError) as error:
+        load_model_state(Path("w.pt"), model, bad)
+    assert str(error.value) == (
+        "weights in w.pt do not fit the model (another model, width or class count?): missing: 1.bias; "
+        "unexpected: extra0, extra1, extra2, extra3, extra4 ...; shape: 0.weight (4, 2) vs model (3, 2)"
+    )
+    assert all((v == 0.5).all() for v in model.state_dict().values())  # nothing half-loaded
+
+
+def test_the_rebuilt_model_leaves_out_the_pretrained_backbone_option(checkpoint: str, tmp_path: Path) -> None:
+    state = torch.load(checkpoint, weights_only=True)
+    state["meta"]["options"] = {**state["meta"]["options"], "pretrained_backbone": "/nowhere/weights.pt"}
+    torch.save(state, tmp_path / "c.pt")
+    model, meta = build_model_from_checkpoint(tmp_path / "c.pt", "cpu")
+    assert meta["options"]["pretrained_backbone"] == "/nowhere/weights.pt" and not model.training
