@@ -102,8 +102,12 @@ def test_a_folder_is_refused_naming_up_to_five_of_its_checkpoints(tmp_path: Path
     with pytest.raises(CheckpointError) as error:
         load_checkpoint(tmp_path)
     assert str(error.value).endswith("(best.pt, run/iter_1.pt, run/iter_2.pt)")
-    for k in range(3, 6):
-        (tmp_path / f"run/iter_{k}.pt").write_bytes(b"")
+    (tmp_path / "run/iter_3.pt").write_bytes(b"")
+    (tmp_path / "run/iter_4.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError) as error:  # five: all named
+        load_checkpoint(tmp_path)
+    assert str(error.value).endswith("(best.pt, run/iter_1.pt, run/iter_2.pt, run/iter_3.pt, run/iter_4.pt)")
+    (tmp_path / "run/iter_5.pt").write_bytes(b"")
     with pytest.raises(CheckpointError) as error:
         load_checkpoint(tmp_path)
     assert str(error.value).endswith(
@@ -169,6 +173,18 @@ def test_a_meta_that_cannot_describe_its_model_is_refused(tmp_path: Path, meta: 
 def test_a_good_meta_with_a_positive_std_and_tuples_loads(tmp_path: Path) -> None:
     torch.save(_state(std=(0.5, 1, 2), class_names=("a", "b")), tmp_path / "c.pt")
     assert load_checkpoint(tmp_path / "c.pt")["meta"]["std"] == (0.5, 1, 2)
+    torch.save(_state(num_classes=1, class_names=["building"]), tmp_path / "one.pt")  # a binary mask model
+    assert load_checkpoint(tmp_path / "one.pt")["meta"]["num_classes"] == 1
+
+
+class Pickled:
+    """Any class a pickle may name: weights-only loading refuses to run its code."""
+
+
+def test_a_checkpoint_that_would_run_code_is_not_loaded(tmp_path: Path) -> None:
+    torch.save({**_state(), "history": [Pickled()]}, tmp_path / "code.pt")
+    with pytest.raises(CheckpointError, match=r"(?s)^cannot read checkpoint .*code\.pt: .*Pickled"):
+        load_checkpoint(tmp_path / "code.pt")
 
 
 def test_every_unmet_expectation_is_named_and_unset_ones_are_not_checked(tmp_path: Path) -> None:
@@ -203,6 +219,11 @@ def test_weights_load_only_when_every_name_and_shape_fits() -> None:
         "unexpected: extra0, extra1, extra2, extra3, extra4 ...; shape: 0.weight (4, 2) vs model (3, 2)"
     )
     assert all((v == 0.5).all() for v in model.state_dict().values())  # nothing half-loaded
+    five = {**good, **{f"extra{k}": torch.zeros(1) for k in range(5)}}
+    with pytest.raises(CheckpointError, match=r"unexpected: extra0, extra1, extra2, extra3, extra4$"):
+        load_model_state(Path("w.pt"), model, five)
+    with pytest.raises(CheckpointError, match=r"\(another model, width or class count\?\): missing: 1.bias$"):
+        load_model_state(Path("w.pt"), model, {k: v for k, v in good.items() if k != "1.bias"})
 
 
 def test_the_rebuilt_model_leaves_out_the_pretrained_backbone_option(checkpoint: str, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import logging
 import platform
 import random
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from urur.models.checkpoint import CheckpointError
+from urur.training import checkpoint as checkpoint_module
 from urur.training.checkpoint import (
     BEST_NAME,
     _to_cpu,
@@ -128,9 +130,14 @@ def test_meta_names_the_model_its_classes_normalisation_split_and_code() -> None
     }
 
 
-def test_the_commit_is_this_checkouts_and_none_where_git_cannot_say(monkeypatch) -> None:
-    commit = git_commit()
-    assert commit is None or (len(commit) == 40 and all(c in "0123456789abcdef" for c in commit))
+def test_the_commit_is_the_source_trees_whatever_the_working_folder(monkeypatch, tmp_path: Path) -> None:
+    source = Path(checkpoint_module.__file__).parent
+    asked = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True)
+    expected = asked.stdout.strip() if asked.returncode == 0 else None  # None outside a git checkout
+    monkeypatch.chdir(tmp_path)  # no git repository here: the source tree's folder is asked
+    assert git_commit() == expected
+    if expected is not None:
+        assert re.fullmatch(r"[0-9a-f]{40}", expected)
     monkeypatch.setenv("PATH", "")  # no git on the PATH: OSError, not a crash
     assert git_commit() is None
 
@@ -201,15 +208,16 @@ def test_a_run_resumes_from_its_newest_checkpoint_of_the_same_configuration(tmp_
     torch.manual_seed(0)
     meta = build_meta(TINY, ["a", "b"], ["x"])
     assert resume_from(TINY, tmp_path, meta) is None  # nothing to resume
-    _save(tmp_path / periodic_name(2), 2, nn.Linear(2, 3))
-    _save(tmp_path / periodic_name(6), 6, nn.Linear(2, 3))
+    for iteration in (2, 4, 6):
+        _save(tmp_path / periodic_name(iteration), iteration, nn.Linear(2, 3))
     assert resume_from(TINY, tmp_path, meta)["iteration"] == 6
     assert resume_from(TINY.model_copy(update={"resume": False}), tmp_path, meta) is None
-    other = build_meta(TINY.model_copy(update={"lr": 0.5}), ["a", "b"], ["x"])
+    other = build_meta(TINY.model_copy(update={"lr": 0.5, "momentum": 0.5}), ["a", "b"], ["x"])
     with pytest.raises(CheckpointError) as error:
         resume_from(TINY, tmp_path, other)
     assert str(error.value) == (
-        f"{tmp_path} holds checkpoints of another configuration (lr: checkpoint {TINY.lr!r}, now 0.5): "
+        f"{tmp_path} holds checkpoints of another configuration (lr: checkpoint {TINY.lr!r}, now 0.5; "
+        f"momentum: checkpoint {TINY.momentum!r}, now 0.5): "
         "train into another output folder, or set resume: false to start over (the old checkpoints are "
         "then moved aside, not deleted)"
     )
