@@ -56,6 +56,7 @@ TINY_PARAMETERS = {
         "budget": {"iterations": 1, "val_interval": 1, "checkpoint_interval": 1},
         "split": None,  # the dataset's: its 4 tiny scenes hold one test scene
         "min_test_cities": 1,
+        "beyond_paper": {},
         "table4": [
             {"name": "WSDNet", "model": "wsdnet", "options": {"downsample": "dwt", "aux_loss": "wsl"}},
             {"name": "ISDNet", "model": "isdnet"},

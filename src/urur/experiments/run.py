@@ -94,6 +94,7 @@ def run_table(
             )
             records.append({
                 "row": row.name, "model": row.model, "mode": row.mode, "seed": seed,
+                "beyond_paper": row.beyond_paper,
                 "mIoU": metrics["test/mIoU"], "mF1": metrics["test/mF1"], "aAcc": metrics["test/aAcc"],
                 "fps": metrics.get("fps"), "peak_memory_mb": metrics.get("peak_memory_mb"),
                 **{f"{b}_branch_points": metrics.get(contribution_key(b), np.nan) for b in BRANCHES},

@@ -50,6 +50,7 @@ class CompareRow(Section):
     mode: Literal["whole", "slide", "global"] = "whole"  # evaluation paradigm (evaluation.mode)
     training: dict[str, object] = Field(default_factory=dict)  # this row's own training settings
     seeds: int | None = Field(None, ge=1)  # this row's seed count where not compare.seeds (a costly row)
+    beyond_paper: bool = False  # a row the paper does not have (compare.beyond_paper): no quoted numbers
 
 
 class CompareParams(Section):
@@ -69,6 +70,11 @@ class CompareParams(Section):
     # WSDNet as the paper builds it: each ablation changes one of these. Spelled out in Table 4's
     # WSDNet row too, that row and the ablations' baseline rows are one configuration, trained once.
     ablation_base: dict[str, object] = Field(default_factory=lambda: {"downsample": "dwt", "aux_loss": "wsl"})
+    # Rows the paper does not have, appended to their table and marked "beyond the paper" there
+    # (e.g. WSL averaged per level, Table 6), each spelled out whole (the ablation base is not added).
+    beyond_paper: dict[Literal["table4", "table5", "table6"], tuple[CompareRow, ...]] = Field(
+        default_factory=dict
+    )
     keep_predictions: tuple[str, ...] = ("ISDNet", "WSDNet")  # rows whose seed-0 test predictions are kept
     run_dir: str = "data/06_models/compare"  # checkpoints and DVCLive logs of every run
     # Each run's DVCLive log, params and test metrics are copied here, with a dvc.yaml without
@@ -77,13 +83,18 @@ class CompareParams(Section):
 
 
 def table_rows(params: CompareParams, table: str) -> list[CompareRow]:
-    """The runs of ``table``: Table 4 as configured; Tables 5 and 6 vary one WSDNet option."""
+    """The runs of ``table``: Table 4 as configured, Tables 5 and 6 vary one WSDNet option; then the
+    table's rows beyond the paper."""
+    beyond = [row.model_copy(update={"beyond_paper": True}) for row in params.beyond_paper.get(table, ())]
     if table == "table4":
-        return list(params.table4)
+        return [*params.table4, *beyond]
     option, values = {"table5": ("downsample", params.table5), "table6": ("aux_loss", params.table6)}[table]
     return [
-        CompareRow(name=value, model="wsdnet", options={**params.ablation_base, option: value})
-        for value in values
+        *(
+            CompareRow(name=value, model="wsdnet", options={**params.ablation_base, option: value})
+            for value in values
+        ),
+        *beyond,
     ]
 
 
@@ -138,12 +149,14 @@ def summarise(runs: pd.DataFrame, table: str, machine: str, class_names: Sequenc
             m: (measured[m].mean(), measured[m].std(ddof=1) if len(group) > 1 else np.nan)
             for m in measured.columns
         }
-        paper = quoted.get(str(name)) or quoted.get(str(name).split(" (")[0], {})  # "DeepLabV3+ (local)"
+        beyond = bool(group["beyond_paper"].iloc[0]) if "beyond_paper" in group else False
+        # "DeepLabV3+ (local)" is quoted as DeepLabV3+; a row beyond the paper has no quoted numbers.
+        paper = {} if beyond else quoted.get(str(name)) or quoted.get(str(name).split(" (")[0], {})
         rows.append(
             {
                 "row": name,
                 "model": group["model"].iloc[0],
-                "paradigm": group["mode"].iloc[0],
+                "paradigm": group["mode"].iloc[0] + (", beyond the paper" if beyond else ""),
                 "seeds": len(group),
                 "mIoU (%)": _cell(*stats["mIoU"], 100, 1),
                 "F1 (%)": _cell(*stats["mF1"], 100, 1),

@@ -58,6 +58,37 @@ def test_ablation_baselines_are_table4s_wsdnet_configuration() -> None:
     assert [r["options"]["downsample"] for r in table5["rows"]] == ["dwt", "adaptive", "cnn", "bilinear"]
 
 
+def test_rows_beyond_the_paper_are_appended_checked_and_marked_without_quoted_numbers() -> None:
+    level_mean = {"downsample": "dwt", "aux_loss": "wsl", "wsl_normalisation": "level_mean"}
+    beyond = {"table6": [{"name": "wsl (per-level mean)", "model": "wsdnet", "options": level_mean}]}
+    *_, table6 = plan_tables(_params(beyond_paper=beyond), TrainingParams(model_options={"width": 0.125}))
+    assert [(r["name"], r["beyond_paper"]) for r in table6["rows"]] == [
+        ("wsl", False),
+        ("sr_sd", False),
+        ("none", False),
+        ("wsl (per-level mean)", True),
+    ]
+    assert table6["rows"][-1]["options"] == level_mean  # spelled out whole, as configured
+    bad = {"table6": [{"name": "odd", "model": "wsdnet", "options": {"wsl_normalisation": "median"}}]}
+    with pytest.raises(ConfigError, match=r"row 'odd': .*median"):
+        plan_tables(_params(beyond_paper=bad), TrainingParams(model_options={"width": 0.125}))
+    runs = pd.DataFrame(
+        {
+            "row": ["wsl", "wsl (per-level mean)"],
+            "model": "wsdnet",
+            "mode": "whole",
+            "seed": 0,
+            "beyond_paper": [False, True],
+            **{m: 0.5 for m in ("mIoU", "mF1", "aAcc", "fps", "peak_memory_mb")},
+        }
+    )
+    table = summarise(runs, "table6", "this machine", ["a", "b"]).set_index("row")
+    assert table["paradigm"].tolist() == ["whole", "whole, beyond the paper"]
+    # Its name begins like the paper's "wsl" row, but it quotes none of the paper's numbers.
+    assert table.loc["wsl", "paper mIoU (%)"] == 46.9
+    assert pd.isna(table.loc["wsl (per-level mean)", "paper mIoU (%)"])
+
+
 def test_cells_are_mean_and_sample_std_over_seeds_with_the_papers_numbers_beside() -> None:
     runs = pd.DataFrame(
         {
