@@ -128,10 +128,14 @@ def comparison_curves(tables: Mapping[str, pd.DataFrame]) -> Figure | None:
     """One panel per comparison table: each row's validation mIoU against the iteration, the mean
     over its seeds with their range shaded, so "learns faster" and "ends higher" read apart. None
     where no table carries curves (tables written before the comparison recorded them)."""
+
+    def with_curves(table: pd.DataFrame) -> pd.Series:  # the quoted-only rows hold None
+        return table["val_steps"].map(lambda steps: steps is not None and len(steps) > 0)
+
     panels = {
-        key: table[table["val_steps"].map(len) > 0]
+        key: table[with_curves(table)]
         for key, table in tables.items()
-        if "val_steps" in table and (table["val_steps"].map(len) > 0).any()
+        if "val_steps" in table and with_curves(table).any()
     }
     if not panels:
         return None

@@ -372,7 +372,7 @@ def test_comparison_curves_draw_one_panel_per_table_with_a_line_and_a_band_per_r
         return pd.DataFrame(
             {
                 "row": list(rows),
-                "val_steps": [[100, 200] if values else [] for values in rows.values()],
+                "val_steps": [[100, 200] if values else None for values in rows.values()],
                 "val_mIoU_mean": list(rows.values()),
                 "val_mIoU_min": [[v - 0.1 for v in values] for values in rows.values()],
                 "val_mIoU_max": [[v + 0.1 for v in values] for values in rows.values()],
@@ -380,7 +380,7 @@ def test_comparison_curves_draw_one_panel_per_table_with_a_line_and_a_band_per_r
         )
 
     tables = {
-        "table4": table({"WSDNet": [0.4, 0.6], "STDC": [0.5, 0.55], "GLNet": []}),  # quoted rows: none
+        "table4": table({"WSDNet": [0.4, 0.6], "STDC": [0.5, 0.55], "GLNet": []}),  # quoted rows: None
         "table5": table({"dwt": [0.4, 0.6]}),
         "table6": pd.DataFrame({"row": ["wsl"], "mIoU_mean": [0.5]}),  # written before the curves
     }
