@@ -119,18 +119,22 @@ def test_cells_are_mean_and_sample_std_over_seeds_with_the_papers_numbers_beside
 def test_two_branch_rows_show_what_each_branch_contributes_one_branch_rows_nothing() -> None:
     runs = pd.DataFrame(
         {
-            "row": ["WSDNet", "WSDNet", "STDC"],
-            "model": ["wsdnet", "wsdnet", "stdc"],
+            "row": ["WSDNet", "WSDNet", "STDC", "ISDNet"],
+            "model": ["wsdnet", "wsdnet", "stdc", "isdnet"],
             "mode": "whole",
-            "seed": [0, 1, 0],
+            "seed": [0, 1, 0, 0],
             **{m: 0.5 for m in ("mIoU", "mF1", "aAcc", "fps", "peak_memory_mb")},
-            "deep_branch_points": [18.0, 3.2, np.nan],
-            "shallow_branch_points": [66.7, 66.3, np.nan],
+            "deep_branch_points": [18.0, 3.2, np.nan, 20.0],
+            "shallow_branch_points": [66.7, 66.3, np.nan, 53.3],
         }
     )
     table = summarise(runs, "table4", "this machine", ["a", "b"]).set_index("row")
     assert table.loc["WSDNet", "deep branch (pp)"] == f"10.6 ± {np.std([18.0, 3.2], ddof=1):.1f}"
     assert table.loc["WSDNet", "shallow branch (pp)"] == "66.5 ± 0.3"
+    assert table.loc["ISDNet", ["deep branch (pp)", "shallow branch (pp)"]].tolist() == [
+        "20.0",
+        "53.3",
+    ]  # one seed
     assert table.loc[["STDC", "GLNet"], ["deep branch (pp)", "shallow branch (pp)"]].isna().all().all()
 
 
@@ -279,7 +283,10 @@ def test_a_rows_validation_curve_is_its_seeds_mean_min_and_max_where_all_validat
     assert curves["val_steps"] == [100, 300]
     np.testing.assert_allclose(curves["val_mIoU_mean"], [0.3, 0.75])
     assert (curves["val_mIoU_min"], curves["val_mIoU_max"]) == ([0.2, 0.6], [0.4, 0.9])
-    assert validation_curves(pd.DataFrame({"mIoU": [0.5]}))["val_steps"] == []  # runs without curves
+    empty = {"val_steps": [], "val_mIoU_mean": [], "val_mIoU_min": [], "val_mIoU_max": []}
+    assert validation_curves(pd.DataFrame({"mIoU": [0.5]})) == empty  # runs recorded without curves
+    with pytest.raises(ValueError):  # a curve whose steps and values disagree is not cut to fit
+        validation_curves(pd.DataFrame({"val_steps": [[100, 200]], "val_mIoU": [[0.2]]}))
 
 
 @pytest.mark.e2e
