@@ -66,7 +66,7 @@ def test_mistyped_pipeline_keeps_the_suggestion(project: Path, monkeypatch) -> N
 
 def test_unknown_environment_lists_the_known_ones(project: Path, monkeypatch) -> None:
     line = _one_error_line(_kedro_run(project, monkeypatch, "--env", "deepglob"))
-    assert "deepglob" in line and "conf/deepglob" in line and "deepglobe, inria" in line
+    assert "deepglob" in line and "conf/deepglob" in line and "deepglobe, demo_uhr, inria" in line
 
 
 def _training_error(project: Path, monkeypatch: pytest.MonkeyPatch, override: str) -> str:
