@@ -44,8 +44,8 @@ def confusion_matrix(
     pred, target = _as_numpy(pred), _as_numpy(target)
     if pred.shape != target.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
-    target = target.reshape(-1).astype(np.int64, copy=False)
-    pred = pred.reshape(-1).astype(np.int64, copy=False)
+    # int64 before ``target * num_classes + pred``: uint8 masks would wrap around past 255.
+    target, pred = target.reshape(-1).astype(np.int64), pred.reshape(-1).astype(np.int64)
     valid = target != ignore_index
     target, pred = target[valid], pred[valid]
     for name, values in (("target", target), ("prediction", pred)):
@@ -56,7 +56,7 @@ def confusion_matrix(
                 f"0..{num_classes - 1} (and {ignore_index} = ignore): check the class table of the masks"
             )
     counts = np.bincount(target * num_classes + pred, minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes).astype(np.int64, copy=False)
+    return counts.reshape(num_classes, num_classes)  # bincount counts in int64
 
 
 def segmentation_metrics(
@@ -67,7 +67,7 @@ def segmentation_metrics(
     Classes in ``exclude`` (values) keep their per-class scores but are left out of the means,
     as DeepGlobe's "unknown" is.
     """
-    confusion = np.asarray(confusion, dtype=np.float64)
+    confusion = np.asarray(confusion)
     if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
         raise ValueError(f"a confusion matrix is square, got shape {confusion.shape}")
     tp = np.diag(confusion)
@@ -82,9 +82,9 @@ def segmentation_metrics(
         f1 = np.where(present, 2 * tp / (2 * tp + fp + fn), np.nan)
     total = confusion.sum()
     return {
-        "mIoU": float(iou[counted].mean()) if counted.any() else float("nan"),
-        "mF1": float(f1[counted].mean()) if counted.any() else float("nan"),
-        "aAcc": float(tp.sum() / total) if total > 0 else float("nan"),
+        "mIoU": float(iou[counted].mean()) if counted.any() else np.nan,
+        "mF1": float(f1[counted].mean()) if counted.any() else np.nan,
+        "aAcc": float(tp.sum() / total) if total > 0 else np.nan,
         "IoU": iou.tolist(),
         "F1": f1.tolist(),
     }

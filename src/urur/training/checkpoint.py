@@ -33,16 +33,17 @@ CHECKPOINT_DIR = "checkpoints"  # a run's folder under its out_dir: iter_XXXXXXX
 BEST_NAME = "best.pt"
 
 
-def git_commit() -> str | None:
-    """The source tree's commit, or None outside a git checkout."""
+def git_commit(folder: Path = Path(__file__).parent) -> str | None:
+    """The commit of the checkout holding ``folder`` (the source tree's by default), or None
+    outside a git checkout or before its first commit."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
             capture_output=True,
             text=True,
-            check=True,
+            check=True,  # before the first commit git prints "HEAD" and fails
             timeout=10,
-            cwd=Path(__file__).parent,
+            cwd=folder,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -119,12 +120,7 @@ def restore_rng_states(states: Mapping[str, Any]) -> None:
     """Undo :func:`rng_states`: what dropout and any global draw see continues where it stopped."""
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
-    numpy_state = dict(states["numpy"])
-    numpy_state["state"] = {
-        **numpy_state["state"],
-        "key": numpy_state["state"]["key"].numpy().astype(np.uint32),
-    }
-    np.random.set_state(numpy_state)
+    np.random.set_state(states["numpy"])  # numpy reads the int64 tensor key back as uint32
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from PIL import Image
 from rasterio.transform import Affine
 
 from tests.support.releases import rgb, write_deepglobe, write_inria, write_urur
-from urur.classes import IGNORE_INDEX, URUR_CLASSES
+from urur.classes import DEEPGLOBE_CLASSES, IGNORE_INDEX, URUR_CLASSES
 from urur.dataset.ingestion import MANIFEST_COLUMNS
 from urur.dataset.leaks import pixel_checksum
 from urur.dataset.releases import (
@@ -27,11 +28,14 @@ from urur.dataset.releases import (
     _listing,
     _paired,
     adapt_release,
+    deepglobe_labels,
+    inria_labels,
     list_deepglobe,
     list_inria,
     list_urur,
     stage_deepglobe,
     urur_label_lut,
+    urur_labels,
 )
 from urur.dataset.split import split_images
 from urur.io.layout import image_path, mask_path
@@ -233,13 +237,14 @@ def test_one_item_becomes_its_image_its_mask_and_a_manifest_row(tmp_path: Path) 
     assert list(row)[: len(MANIFEST_COLUMNS)] == list(MANIFEST_COLUMNS)
     np.testing.assert_array_equal(read_raster(image_path(tmp_path / "images", "vienna3")), pixels)
     np.testing.assert_array_equal(read_raster(mask_path(tmp_path / "masks", "vienna3"), bands=[1]), labels)
-    with rasterio.open(mask_path(tmp_path / "masks", "vienna3")) as mask:
-        assert mask.transform == transform and mask.crs.to_string() == "EPSG:32633"
-    wrong = functools.partial(lambda path: (np.zeros((64, 64), np.uint8), {}))
+    for written in (image_path(tmp_path / "images", "vienna3"), mask_path(tmp_path / "masks", "vienna3")):
+        with rasterio.open(written) as raster:  # both keep the release's georeferencing
+            assert raster.transform == transform and raster.crs.to_string() == "EPSG:32633", written
+    wrong = functools.partial(lambda path: (np.zeros((32, 48), np.uint8), {}))  # rows != columns
     with pytest.raises(ReleaseLayoutError) as error:
         _adapt_item(item, tmp_path / "images", tmp_path / "masks", "inria", wrong)
     assert str(error.value) == (
-        f"label map {tmp_path / 'label.tif'} is 64x64 but image {image} is 64x48; "
+        f"label map {tmp_path / 'label.tif'} is 32x48 but image {image} is 64x48; "
         "the pair does not belong together"
     )
     unsafe = ReleaseItem("../up", image, image, None)
@@ -277,6 +282,10 @@ def test_a_release_keeps_its_split_or_is_split_by_the_ratios_and_a_partial_split
         MANIFEST_COLUMNS
     )
     assert table["split"].tolist() == ["train", "val", "test"] and table["group"].tolist() == ["a", "b", "c"]
+    # Sorted rows are numbered afresh (items came c, a, b), and each names its release.
+    pd.testing.assert_index_equal(manifest.index, pd.RangeIndex(3))
+    pd.testing.assert_index_equal(table.index, pd.RangeIndex(3))
+    assert manifest["source"].tolist() == ["urur", "urur", "urur"]
     unlisted = dict.fromkeys("abcdefghij")
     manifest, table = adapt_release(
         _items(tmp_path / "r2", unlisted), tmp_path / "i2", tmp_path / "m2",
@@ -313,3 +322,218 @@ def test_deepglobe_logs_each_mask_with_pixels_of_no_class(tmp_path: Path, monkey
         table["split"].value_counts().to_dict()
         == split_images(manifest, (0.5, 0.25, 0.25))["split"].value_counts().to_dict()
     )
+
+
+def test_urur_image_folders_without_their_label_folders_are_no_release(tmp_path: Path) -> None:
+    """Both folders of a split must exist: images alone are not taken for an incomplete release."""
+    for split in ("train", "val", "test"):
+        (tmp_path / split / "image").mkdir(parents=True)
+        (tmp_path / split / "image" / f"{split}_0.png").write_bytes(b"")
+    with pytest.raises(ReleaseLayoutError) as error:
+        list_urur(tmp_path)
+    assert str(error.value) == (
+        "no URUR release found: expected PNG images and label maps in one of the layouts "
+        "{split}/image + {split}/label or imgs/{split} + labels/{split} for split in train/val/test, "
+        f"but {tmp_path} holds folders ['test/', 'train/', 'val/', 'test/image/', 'train/image/', "
+        "'val/image/'] and 0 files at the top. "
+        "Unpack the release there or move its folders into one of those layouts."
+    )
+
+
+def test_deepglobe_warns_of_an_image_named_in_a_split_list_even_in_a_folder_without_masks(
+    tmp_path: Path, caplog
+) -> None:
+    """A listed id promises a mask: its image is named although no mask sits beside it."""
+    write_deepglobe(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/300_sat.jpg").write_bytes(b"")
+    (tmp_path / "sub/301_sat.jpg").write_bytes(b"")  # not listed: the quiet mask-less kind
+    (tmp_path / "train.txt").write_text("100\n300\n")
+    with caplog.at_level(logging.WARNING, logger="urur.dataset.releases"):
+        list_deepglobe(tmp_path)
+    assert caplog.messages == [
+        f"1 images under {tmp_path} have no <id>_mask.png and are left out of the dataset: sub/300_sat.jpg. "
+        "Restore their masks from the release to use them."
+    ]
+
+
+def test_deepglobe_names_twenty_missing_masks_in_full_and_tells_the_count_beyond(
+    tmp_path: Path, caplog
+) -> None:
+    """Exactly 20 images are all named; the 21st is only counted."""
+    write_deepglobe(tmp_path)
+    for k in range(20):
+        (tmp_path / f"{200 + k}_sat.jpg").write_bytes(b"")
+    names = ", ".join(f"{200 + k}_sat.jpg" for k in range(20))
+    with caplog.at_level(logging.WARNING, logger="urur.dataset.releases"):
+        list_deepglobe(tmp_path)
+    assert caplog.messages == [
+        f"20 images under {tmp_path} have no <id>_mask.png and are left out of the dataset: {names}. "
+        "Restore their masks from the release to use them."
+    ]
+    caplog.clear()
+    (tmp_path / "220_sat.jpg").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="urur.dataset.releases"):
+        list_deepglobe(tmp_path)
+    assert caplog.messages == [
+        f"21 images under {tmp_path} have no <id>_mask.png and are left out of the dataset: {names} and 1 "
+        "more. Restore their masks from the release to use them."
+    ]
+
+
+def test_inria_items_carry_their_image_and_mask_and_need_the_gt_folder(tmp_path: Path) -> None:
+    root = tmp_path / "AerialImageDataset"
+    write_inria(root)
+    austin = [item for item in list_inria(root, (1,), (6,)) if item.city == "austin"]
+    images, masks = root / "train/images", root / "train/gt"
+    assert austin == [
+        ReleaseItem(f"austin{n}", images / f"austin{n}.tif", masks / f"austin{n}.tif", split, "austin")
+        for n, split in ((1, "val"), (11, "train"), (6, "test"))
+    ]
+    images_only = tmp_path / "images_only"
+    (images_only / "train/images").mkdir(parents=True)
+    (images_only / "train/images/austin1.tif").write_bytes(b"")
+    with pytest.raises(ReleaseLayoutError) as error:
+        list_inria(images_only, (1,), (6,))
+    assert str(error.value) == (
+        f"no Inria release found: expected train/images/ and train/gt/, but {images_only} holds folders "
+        "['train/', 'train/images/'] and 0 files at the top. "
+        "Point the adapter at the AerialImageDataset folder of the unpacked release."
+    )
+
+
+def test_inria_names_at_most_ten_bad_mask_values(tmp_path: Path) -> None:
+    path = tmp_path / "gt.png"
+    Image.fromarray(np.arange(1, 13, dtype=np.uint8).reshape(3, 4)).save(path)  # 12 bad values
+    with pytest.raises(ReleaseLayoutError) as error:
+        inria_labels(path)
+    assert str(error.value) == (
+        f"{path} holds values [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; Inria masks are 0 and 255 only: "
+        "re-download the file"
+    )
+
+
+def test_label_readers_take_the_label_band_of_a_file_with_more_bands(tmp_path: Path) -> None:
+    """A mask saved with an alpha band still reads as its labels: the alpha is not a class."""
+    urur = tmp_path / "urur.png"
+    values = np.array([[0, 1], [2, 255]], np.uint8)
+    Image.fromarray(np.dstack([values, np.full((2, 2), 255, np.uint8)])).save(urur)  # grey + alpha
+    labels, _ = urur_labels(urur, urur_label_lut(None))
+    assert labels.tolist() == [[0, 1], [2, 255]]
+    inria = tmp_path / "inria.tif"
+    with rasterio.open(
+        inria, "w", driver="GTiff", width=2, height=2, count=2, dtype="uint8",
+        crs="EPSG:32614", transform=Affine(0.3, 0, 500000.0, 0, -0.3, 3400000.0),
+    ) as dst:  # fmt: skip
+        dst.write(np.array([[[0, 255], [255, 0]], [[255, 255], [255, 255]]], np.uint8))
+    labels, _ = inria_labels(inria)
+    assert labels.tolist() == [[0, 1], [1, 0]]
+    deepglobe = tmp_path / "deepglobe.png"
+    forest_rgba = np.tile(np.array([0, 255, 0, 255], np.uint8), (2, 2, 1))
+    Image.fromarray(forest_rgba).save(deepglobe)
+    labels, counts = deepglobe_labels(deepglobe)
+    assert labels.tolist() == [[4, 4], [4, 4]] and counts == {"off_palette_pixels": 0}
+
+
+def test_deepglobe_channels_of_128_and_above_count_as_full(tmp_path: Path) -> None:
+    path = tmp_path / "mask.png"
+    mask = np.array(
+        [[(128, 128, 0), (127, 255, 255), (128, 127, 128)], [(127, 127, 127), (128, 128, 128), (0, 128, 0)]],
+        np.uint8,
+    )
+    Image.fromarray(mask).save(path)
+    labels, counts = deepglobe_labels(path)
+    # by hand: yellow = agriculture, cyan = urban, magenta = rangeland; black, white, green
+    assert [[DEEPGLOBE_CLASSES[v] for v in row] for row in labels.tolist()] == [
+        ["agriculture", "urban", "rangeland"],
+        ["unknown", "barren", "forest"],
+    ]
+    assert counts == {"off_palette_pixels": 0}
+
+
+def test_deepglobe_off_palette_share_of_one_percent_is_allowed_and_more_refused(tmp_path: Path) -> None:
+    """The default limit is 1 %: 1 of 100 pixels passes, 2 are refused with the colours named."""
+    path = tmp_path / "mask.png"
+    mask = np.zeros((10, 10, 3), np.uint8)
+    mask[..., 1] = 255  # forest
+    mask[3, 4] = (200, 90, 100)  # red after thresholding: no class
+    Image.fromarray(mask).save(path)
+    labels, counts = deepglobe_labels(path)
+    assert counts == {"off_palette_pixels": 1} and labels[3, 4] == 0 and (labels == 4).sum() == 99
+    mask[7, 1] = (255, 100, 0)
+    Image.fromarray(mask).save(path)
+    with pytest.raises(ReleaseLayoutError) as error:
+        deepglobe_labels(path)
+    assert str(error.value) == (
+        f"{path}: 2.0% of its pixels (2) have colours of no class even after thresholding at 128, "
+        "e.g. [(200, 90, 100), (255, 100, 0)]; that is above deepglobe.max_off_palette_share = 0.01 "
+        "(conf/base/parameters_deepglobe.yml). The file is damaged or not a land-cover mask: "
+        "replace it, or raise the share to label those pixels unknown."
+    )
+    labels, counts = deepglobe_labels(path, max_off_palette_share=0.02)  # 2 of 100: at the limit
+    assert counts == {"off_palette_pixels": 2}
+
+
+def test_an_item_image_is_written_as_its_first_three_bands(tmp_path: Path) -> None:
+    """An RGBA image keeps its RGB (the manifest's ``rgb_bands``), not the alpha."""
+    pixels = np.random.default_rng(5).integers(0, 256, (8, 6, 4), dtype=np.uint8)
+    image = tmp_path / "a.png"
+    Image.fromarray(pixels).save(image)
+    item = ReleaseItem("a", image, image, "train")
+    reader = functools.partial(lambda path: (np.zeros((8, 6), np.uint8), {}))
+    row = _adapt_item(item, tmp_path / "images", tmp_path / "masks", "urur", reader)
+    written = read_raster(image_path(tmp_path / "images", "a"))
+    np.testing.assert_array_equal(written, pixels[..., :3])
+    assert row["bands_in"] == 4 and row["checksum"] == pixel_checksum(pixels[..., :3])
+
+
+def _labels_read_here(path: Path) -> tuple[np.ndarray, dict[str, int]]:
+    return np.zeros((64, 64), np.uint8), {"reader_pid": os.getpid()}
+
+
+def test_a_release_without_split_lists_is_split_with_the_default_ratios_and_seed(tmp_path: Path) -> None:
+    items = _items(tmp_path / "r", dict.fromkeys("abcdefghij"))
+    manifest, table = adapt_release(
+        items, tmp_path / "i", tmp_path / "m", source="urur", labels_of=_labels_read_here, workers=1
+    )
+    pd.testing.assert_frame_equal(table, split_images(manifest, ratios=(0.7, 0.1, 0.2), seed=0))
+    other_seed = split_images(manifest, ratios=(0.7, 0.1, 0.2), seed=1)
+    assert other_seed["split"].tolist() != table["split"].tolist()  # so the seed is told apart
+
+
+def test_one_worker_reads_every_label_in_this_process_and_shows_progress(tmp_path: Path, capsys) -> None:
+    """``workers=1`` runs inline (no pool to start for a small release) under a named progress bar."""
+    items = _items(tmp_path / "r", dict.fromkeys("abc", "train"))
+    manifest, _ = adapt_release(
+        items, tmp_path / "i", tmp_path / "m", source="inria", labels_of=_labels_read_here, workers=1
+    )
+    assert manifest["reader_pid"].tolist() == [os.getpid()] * 3
+    assert "adapting inria" in capsys.readouterr().err
+
+
+def test_a_partial_split_names_at_most_ten_unlisted_images(tmp_path: Path) -> None:
+    partial = {"a": "train", **dict.fromkeys("bcdefghijkl")}
+    with pytest.raises(ReleaseLayoutError) as error:
+        adapt_release(
+            _items(tmp_path / "r", partial), tmp_path / "i", tmp_path / "m",
+            source="urur", labels_of=_labels, workers=1,
+        )  # fmt: skip
+    assert str(error.value) == (
+        "the split lists of the urur release do not name images "
+        "['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k']"
+    )
+
+
+def test_deepglobe_stages_its_release_split_by_the_params_seed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("URUR_STAGING_DIR", str(tmp_path / "staging"))
+    root = tmp_path / "dg"
+    write_deepglobe(root)
+    params = DeepGlobeParams(ratios=(0.5, 0.25, 0.25), seed=3)
+    images_dir, masks_dir, manifest, table = stage_deepglobe(root, params, workers=1)
+    assert manifest["source"].tolist() == ["deepglobe"] * 6
+    pd.testing.assert_frame_equal(table, split_images(manifest, ratios=(0.5, 0.25, 0.25), seed=3))
+    assert split_images(manifest, ratios=(0.5, 0.25, 0.25))["split"].tolist() != table["split"].tolist()
+    # Staged beside each other, each named for what it holds (a leftover says what it was).
+    assert images_dir.parent == masks_dir.parent == tmp_path / "staging"
+    assert images_dir.name.startswith("urur-images-") and masks_dir.name.startswith("urur-masks-")
+    assert sorted(p.name for p in images_dir.glob("*.tif")) == [f"{100 + k}.tif" for k in range(6)]

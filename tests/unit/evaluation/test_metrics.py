@@ -22,6 +22,16 @@ def test_confusion_matrix_by_hand_with_ignored_pixels():
     )
 
 
+def test_uint8_masks_of_many_classes_are_counted_without_wrapping_around():
+    """Class 19 of 20 indexes cell 19 * 20 + 19 = 399 of the flat counts: past uint8's 255."""
+    target = np.array([19, 19, 0, 18], dtype=np.uint8)
+    pred = np.array([19, 0, 0, 19], dtype=np.uint8)
+    got = confusion_matrix(pred, target, num_classes=20)
+    expected = np.zeros((20, 20), np.int64)
+    expected[19, 19] = expected[19, 0] = expected[0, 0] = expected[18, 19] = 1
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_metrics_by_hand_with_absent_class():
     # class 0: TP 1, FP 1, FN 1 -> IoU 1/3, F1 2/4; class 1: TP 2, FP 1, FN 0 -> IoU 2/3, F1 4/5;
     # class 2: TP 0, FN 1 -> IoU 0, F1 0; class 3 absent from target and prediction -> NaN.

@@ -142,6 +142,18 @@ def test_the_commit_is_the_source_trees_whatever_the_working_folder(monkeypatch,
     assert git_commit() is None
 
 
+def test_a_checkpoint_before_its_first_commit_has_no_commit(tmp_path: Path) -> None:
+    """``git rev-parse HEAD`` prints "HEAD" there and fails: the failure is what says so."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert git_commit(tmp_path) is None
+    (tmp_path / "a").write_text("a")
+    for args in (["add", "a"], ["-c", "user.name=u", "-c", "user.email=u@e", "commit", "-qm", "a"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True)
+    assert git_commit(tmp_path) == head.stdout.strip()
+    assert git_commit(tmp_path / "a") is None  # not a folder: git cannot start there
+
+
 def _save(path: Path, iteration: int, model: nn.Module) -> Path:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.ones(1, 2)).sum().backward()
