@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pyogrio
 import pytest
 import rasterio
+import shapely
 import torch
+import torch._inductor.config as inductor_config
 from click.testing import CliRunner
+from scipy import ndimage
 from torch import nn
 
 from urur.classes import URUR_CLASSES, URUR_PALETTE, index_to_rgb
@@ -26,6 +32,7 @@ from urur.predict.raster import (
     blend_weights,
     default_checkpoint,
     hann_ramp,
+    predict_folder,
     predict_raster,
 )
 from urur.preprocessing import IMAGENET_MEAN, IMAGENET_STD, normalize, to_tensor
@@ -405,6 +412,9 @@ print(predict(int(sys.argv[2]), "measured"))
 """
 
 
+# Slow (two 48x-wide predictions in processes of their own, ~17 s): out of the fast loop and so of
+# `make mutation`, whose mutants would each pay for it; `make test` and CI run it.
+@pytest.mark.e2e
 def test_memory_is_bounded_by_the_tile_not_the_raster_width(tmp_path):
     """A raster 48x wider must not need more memory: the row-band blend held 8 classes x tile
     rows x the raster's width of float32 logits (197 MB here for the wide one).
@@ -448,3 +458,450 @@ def test_raster_block_writer_takes_windows_in_any_order(tmp_path):
     with pytest.raises(ValueError, match=r"short.tif: got 4900 of its 159000 pixels"), short as writer:
         writer.write(windows[0], pixels[windows[0].slices])
     assert list(tmp_path.iterdir()) == [path]
+
+
+# --- Mutation-testing additions (urur.predict.raster): each pins a value computed independently. ---
+
+
+def _pointwise_labels(
+    model: nn.Module,
+    pixels: np.ndarray,
+    valid: np.ndarray | None = None,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+) -> np.ndarray:
+    """Whole-image labels of a pointwise model (what any tiling of it gives), fill 255."""
+    image = normalize(to_tensor(pixels), mean, std)[None]
+    labels = whole_inference(model.eval(), image)[0].argmax(0).numpy().astype(np.uint8)
+    if valid is not None:
+        labels[~valid] = 255
+    return labels
+
+
+def _stretched(raw: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Ingestion's 16-bit stretch by hand: per band, the 2nd..98th percentiles of the valid pixels."""
+    low, high = np.percentile(raw[valid], [2, 98], axis=0)
+    return np.clip(np.rint((raw - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
+
+
+def _whole(message: str) -> str:
+    """A ``match`` pattern for exactly ``message``."""
+    return f"^{re.escape(message)}$"
+
+
+def test_predict_folder_writes_each_image_by_stem_in_sorted_order(tmp_path):
+    """GeoTIFF, PNG and an upper-case suffix are predicted in name order into ``<stem>.tif`` (and,
+    if asked, ``<stem>_confidence.tif`` and ``<stem>_preview.png``); other files and folders are not."""
+    images = tmp_path / "in"
+    (images / "sub.tif").mkdir(parents=True)  # a folder with a raster's suffix is no image
+    (images / "notes.txt").write_text("not an image")
+    pixels = {"b": _image(64, 64, seed=1), "a": _image(64, 64, seed=2), "c": _image(64, 64, seed=3)}
+    pixels["a"][5:20, 10:30] = 0  # fill, by the nodata option passed through
+    write_raster(images / "b.tif", pixels["b"], crs=CRS, transform=TRANSFORM)
+    write_raster(images / "a.png", pixels["a"])
+    write_raster(images / "c.TIF", pixels["c"])
+    model, out = Pointwise().eval(), tmp_path / "out"
+    results = predict_folder(
+        model, META, images, out, confidence=True, preview=True, tile=64, overlap=0, nodata=0, progress=False
+    )
+    assert [r.output for r in results] == [out / "a.tif", out / "b.tif", out / "c.tif"]
+    assert [r.confidence for r in results] == [out / f"{s}_confidence.tif" for s in "abc"]
+    assert [r.preview for r in results] == [out / f"{s}_preview.png" for s in "abc"]
+    assert (read_raster(out / "a.tif") == 255).sum() == 15 * 20
+    for stem in "abc":
+        expected = _pointwise_labels(model, pixels[stem], (pixels[stem] != 0).any(axis=-1))
+        np.testing.assert_array_equal(read_raster(out / f"{stem}.tif"), expected)
+        np.testing.assert_array_equal(
+            read_raster(out / f"{stem}_preview.png")[:64, :64], index_to_rgb(expected, URUR_PALETTE)
+        )
+        assert read_raster(out / f"{stem}_confidence.tif").shape == (64, 64)
+    # Without confidence and preview (the defaults) only the label rasters are written.
+    plain = predict_folder(model, META, images, tmp_path / "plain", tile=64, overlap=0, progress=False)
+    assert [(r.confidence, r.preview) for r in plain] == [(None, None)] * 3
+    # The label rasters and their side-cars (QGIS style, GDAL's category names) only.
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == sorted(
+        f"{stem}{suffix}" for stem in "abc" for suffix in (".qml", ".tif", ".tif.aux.xml")
+    )
+
+
+def test_predict_folder_refuses_an_empty_folder_and_images_sharing_a_stem(tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "sub.png").mkdir(parents=True)
+    (empty / "readme.txt").write_text("")
+    model = Pointwise().eval()
+    with pytest.raises(
+        PredictionError,
+        match=_whole(
+            f"no images to predict in {empty}; put GeoTIFF, PNG or JPEG files "
+            "(.jpeg, .jpg, .png, .tif, .tiff) there"
+        ),
+    ):
+        predict_folder(model, META, empty, tmp_path / "out", progress=False)
+    clashing = tmp_path / "clashing"
+    clashing.mkdir()
+    for name in ("b.tif", "b.png", "a.tif", "a.jpg", "c.tif"):
+        write_raster(clashing / name, _image(40, 40))
+    with pytest.raises(
+        PredictionError,
+        match=_whole(
+            f"{clashing} holds several images named a, b (other suffixes): their predictions would "
+            "share a name; rename them"
+        ),
+    ):
+        predict_folder(model, META, clashing, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def _read_vector(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    meta, _, geometry, fields = pyogrio.raw.read(path)
+    return shapely.from_wkb(geometry), dict(zip(meta["fields"], fields, strict=True))
+
+
+def test_vector_output_holds_the_label_regions_simplified_as_asked(tmp_path, caplog):
+    """``simplify=0``: polygons along pixel edges, their areas the pixels'; an overwrite with a
+    coarser ``simplify`` replaces them with fewer vertices; the log names the polygon count."""
+    rows, cols = np.mgrid[0:100, 0:120]  # diagonal gradients: regions with one-pixel staircases
+    pixels = np.stack([(rows + cols) * 2, (rows * 3 + cols) % 256, 255 - (rows + 2 * cols)], axis=-1)
+    source = tmp_path / "scene.tif"
+    write_raster(source, pixels.clip(0, 255).astype(np.uint8), crs=CRS, transform=TRANSFORM)
+    model = Pointwise().eval()
+    labels, vector = tmp_path / "labels.tif", tmp_path / "labels.gpkg"
+    with caplog.at_level("INFO", logger="urur.predict.raster"):
+        result = predict_raster(
+            model, META, source, labels, tile=64, overlap=16, vector=vector, simplify=0, progress=False
+        )
+    assert result.vector == vector
+    predicted = read_raster(labels)
+    geometry, table = _read_vector(vector)
+    assert len(geometry) == sum(ndimage.label(predicted == v)[1] for v in range(8)) > 5
+    for value in range(8):
+        assert table["pixels"][table["class_value"] == value].sum() == (predicted == value).sum()
+    assert list(table["class_name"]) == [URUR_CLASSES[v] for v in table["class_value"]]
+    np.testing.assert_allclose(shapely.area(geometry), table["pixels"] * 0.25)  # 0.25 m² pixels
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("wrote ")]
+    assert len(logged) == 1
+    found = re.fullmatch(r"wrote (\d+) polygons to (.+) in (\d+\.\d) s", logged[0])
+    assert found and int(found[1]) == len(geometry) and found[2] == str(vector)
+    assert 0 <= float(found[3]) < 30
+    vertices = shapely.get_num_coordinates(geometry).sum()
+    predict_raster(
+        model, META, source, labels, tile=64, overlap=16, vector=vector, simplify=3, overwrite=True
+    )
+    simplified, _ = _read_vector(vector)
+    assert len(simplified) == len(geometry) and shapely.get_num_coordinates(simplified).sum() < vertices
+
+
+def test_vector_output_another_run_wrote_meanwhile_is_kept(tmp_path):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(40, 40))
+    vector = tmp_path / "labels.gpkg"
+    with pytest.raises(
+        PredictionError,
+        match=_whole(
+            f"output {vector} appeared while this run was predicting (another run wrote it?); it is "
+            "kept: pass --overwrite to replace it, or choose another output"
+        ),
+    ):
+        predict_raster(
+            PublishesFirst(vector).eval(), META, source, tmp_path / "l.tif", tile=32, overlap=0, vector=vector
+        )
+    assert vector.read_bytes() == b"the other run's labels"
+
+
+def test_default_checkpoint_messages_and_the_current_folder(tmp_path, monkeypatch):
+    summary = tmp_path / "data" / "06_models" / "training_summary.json"
+    train = "`make run` (or `kedro run --pipeline=train_urur`)"
+    with pytest.raises(
+        PredictionError,
+        match=_whole(
+            f"no trained model: {summary} does not exist. Train one with {train} in the project "
+            "folder, or pass a checkpoint (--checkpoint PATH)"
+        ),
+    ):
+        default_checkpoint(tmp_path)
+    summary.parent.mkdir(parents=True)
+    summary.write_text("{}")  # neither a best nor a last checkpoint
+    with pytest.raises(
+        PredictionError,
+        match=_whole(
+            f"cannot read the checkpoint from {summary}: KeyError('last_checkpoint'). Re-run training "
+            f"({train}) or pass a checkpoint (--checkpoint PATH)"
+        ),
+    ):
+        default_checkpoint(tmp_path)
+    summary.write_text(json.dumps({"best_checkpoint": None, "last_checkpoint": "runs/last.pt"}))
+    monkeypatch.chdir(tmp_path)
+    assert default_checkpoint() == Path("runs/last.pt")
+
+
+def test_rgb_bands_outside_the_raster_name_the_option_to_fix(tmp_path):
+    source = tmp_path / "rgb.tif"
+    write_raster(source, _image(40, 40))
+    with pytest.raises(
+        PredictionError,
+        match=_whole(f"rgb bands (1, 2) must be three band numbers within 1..3 of {source}; fix --rgb-bands"),
+    ):
+        predict_raster(Pointwise().eval(), META, source, tmp_path / "x.tif", rgb_bands=(1, 2))
+
+
+def test_16_bit_band_choice_with_a_nodata_value_is_stretched_over_valid_pixels(tmp_path):
+    """Four 16-bit bands of different ranges, three chosen out of order, a ``nodata`` value (no tag
+    in the file): the stretch limits are the chosen bands' percentiles over the valid pixels only."""
+    rng = np.random.default_rng(7)
+    ranges = [(100, 1000), (2000, 9000), (300, 4000), (50, 600)]
+    raw = np.stack([rng.integers(lo, hi, (80, 150)) for lo, hi in ranges], axis=-1).astype(np.uint16)
+    raw[10:40, 20:90] = 7  # 17.5 % fill: the 2nd percentile would be the fill value
+    source = tmp_path / "bands16.tif"
+    write_raster(source, raw)
+    model, out = Pointwise().eval(), tmp_path / "labels.tif"
+    predict_raster(
+        model, META, source, out, tile=64, overlap=8, rgb_bands=(3, 1, 4), nodata=7, progress=False
+    )
+    chosen = raw[..., [2, 0, 3]]
+    valid = (chosen != 7).any(axis=-1)
+    expected = _pointwise_labels(model, _stretched(chosen, valid), valid)
+    np.testing.assert_array_equal(read_raster(out), expected)
+    assert (expected == 255).sum() == 30 * 70
+
+
+def test_16_bit_png_with_zero_fill_is_stretched_and_masked(tmp_path):
+    """PNG input is read a row of windows at a time: the stretch and the fill apply there too."""
+    rng = np.random.default_rng(8)
+    raw = rng.integers(500, 6000, (70, 150, 3)).astype(np.uint16)
+    raw[5:30, 100:140] = 0
+    source = tmp_path / "scene16.png"
+    write_raster(source, raw)
+    model, out = Pointwise().eval(), tmp_path / "labels.tif"
+    predict_raster(model, META, source, out, tile=64, overlap=16, zero_is_fill=True, progress=False)
+    valid = (raw != 0).any(axis=-1)
+    expected = _pointwise_labels(model, _stretched(raw, valid), valid)
+    np.testing.assert_array_equal(read_raster(out), expected)
+    assert (expected == 255).sum() == 25 * 40
+
+
+def test_all_fill_16_bit_is_refused_and_all_fill_8_bit_is_all_nodata(tmp_path):
+    """A 16-bit raster of fill alone has no stretch; an 8-bit one needs none and is predicted."""
+    source16 = tmp_path / "fill16.tif"
+    write_raster(source16, np.zeros((40, 50, 3), np.uint16))
+    with pytest.raises(
+        PredictionError,
+        match=_whole(f"{source16} is all fill (nodata) in the sampled pixels; check its nodata value"),
+    ):
+        predict_raster(Pointwise().eval(), META, source16, tmp_path / "a.tif", zero_is_fill=True)
+    source8 = tmp_path / "fill8.tif"
+    write_raster(source8, np.zeros((40, 50, 3), np.uint8))
+    out = tmp_path / "b.tif"
+    predict_raster(Pointwise().eval(), META, source8, out, tile=32, overlap=8, nodata=0, progress=False)
+    np.testing.assert_array_equal(read_raster(out), np.full((40, 50), 255, np.uint8))
+
+
+def test_tiles_taller_than_a_geotiff_block_blend_exactly(tmp_path):
+    """288-pixel tiles are finished and shifted in blocks of 256 rows; the last window of each row
+    and column is flush with the border, 12 and 42 pixels after the first (short strides)."""
+    pixels = _image(300, 330, seed=9)
+    source = tmp_path / "scene.tif"
+    write_raster(source, pixels)
+    model = Local().eval()
+    out, conf = tmp_path / "labels.tif", tmp_path / "conf.tif"
+    predict_raster(model, META, source, out, tile=288, overlap=16, confidence=conf, progress=False)
+    assert sorted({(w.row, w.col) for w in patch_grid(300, 330, 288, 16)}) == [
+        (0, 0),
+        (0, 42),
+        (12, 0),
+        (12, 42),
+    ]
+    labels, confidence = _whole_image_blend(model, pixels, np.ones((300, 330), bool), 288, 16)
+    np.testing.assert_array_equal(read_raster(out), labels)
+    with raster_writer(tmp_path / "expected.tif", 300, 330, dtype="float32", half_float=True) as writer:
+        writer.write(confidence)
+    np.testing.assert_array_equal(read_raster(conf), read_raster(tmp_path / "expected.tif"))
+
+
+def test_preview_samples_every_step_th_pixel_across_unaligned_windows(tmp_path, monkeypatch):
+    """A preview 7x smaller than the raster: windows start at columns 0, 48, 96, .. (not multiples
+    of 7), yet the preview is exactly every 7th row and column of the labels."""
+    monkeypatch.setattr("urur.predict.raster.PREVIEW_SIDE", 50)
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(203, 341, seed=5))
+    out, preview = tmp_path / "labels.tif", tmp_path / "preview.png"
+    predict_raster(
+        Pointwise().eval(), META, source, out, tile=64, overlap=16, preview=preview, progress=False
+    )
+    sampled = read_raster(out)[::7, ::7]
+    assert sampled.shape == (29, 49)
+    np.testing.assert_array_equal(read_raster(preview)[:29, :49], index_to_rgb(sampled, URUR_PALETTE))
+
+
+def test_bf16_autocast_rounds_the_logits_but_keeps_the_labels(tmp_path):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(96, 128, seed=6))
+    model = Pointwise().eval()
+    confidence = {}
+    for bf16 in (False, True):
+        out, conf = tmp_path / f"labels{bf16}.tif", tmp_path / f"conf{bf16}.tif"
+        predict_raster(
+            model, META, source, out, tile=64, overlap=16, bf16=bf16, confidence=conf, progress=False
+        )
+        confidence[bf16] = read_raster(conf)
+    assert not np.array_equal(confidence[True], confidence[False])  # bfloat16 has 8 mantissa bits
+    np.testing.assert_allclose(confidence[True], confidence[False], atol=0.05)
+    assert (
+        read_raster(tmp_path / "labelsTrue.tif") == read_raster(tmp_path / "labelsFalse.tif")
+    ).mean() > 0.95
+    # bf16 is bfloat16 whatever autocast's default (float16 on CUDA; settable on the CPU too).
+    default = torch.get_autocast_dtype("cpu")
+    torch.set_autocast_dtype("cpu", torch.float16)
+    try:
+        conf = tmp_path / "conf_half_default.tif"
+        predict_raster(
+            model, META, source, tmp_path / "l.tif", tile=64, overlap=16, bf16=True, confidence=conf
+        )
+    finally:
+        torch.set_autocast_dtype("cpu", default)
+    np.testing.assert_array_equal(read_raster(conf), confidence[True])
+
+
+class LayoutProbe(Local):
+    """Records, at every forward, whether its weights and input are channels-last and whether
+    inductor's freezing is on (what the docstring of predict_raster promises)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[bool, bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels_last = torch.channels_last
+        weight = self.conv.weight
+        self.seen.append(
+            (
+                weight.is_contiguous(memory_format=channels_last) and not weight.is_contiguous(),
+                x.is_contiguous(memory_format=channels_last),
+                inductor_config.freezing,
+            )
+        )
+        return super().forward(x)
+
+
+def test_compile_gets_the_channels_last_model_and_runs_it_with_freezing(tmp_path, monkeypatch):
+    """A real torch.compile takes minutes: a spy records what is compiled and counts the calls of
+    what it returns, which must be what predicts."""
+    compiled: list[nn.Module] = []
+
+    class Counted(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner, self.calls = inner, 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            return self.inner(x)
+
+    wrappers: list[Counted] = []
+
+    def spy(module: nn.Module) -> nn.Module:
+        compiled.append(module)
+        wrappers.append(Counted(module))
+        return wrappers[-1]
+
+    monkeypatch.setattr(torch, "compile", spy)
+    source = tmp_path / "scene.tif"
+    pixels = _image(96, 112, seed=3)
+    write_raster(source, pixels)
+    probe = LayoutProbe().eval()
+    out = tmp_path / "labels.tif"
+    predict_raster(probe, META, source, out, tile=64, overlap=16, compile=True, progress=False)
+    windows = len(patch_grid(96, 112, 64, 16))
+    assert compiled == [probe] and wrappers[0].calls == windows
+    assert probe.seen == [(True, True, True)] * windows
+    labels, _ = _whole_image_blend(Local().eval(), pixels, np.ones((96, 112), bool), 64, 16)
+    np.testing.assert_array_equal(read_raster(out), labels)
+
+
+def test_normalisation_uses_the_checkpoint_mean_and_std(tmp_path):
+    meta = {**META, "mean": (100.0, 110.0, 120.0), "std": (30.0, 40.0, 50.0)}
+    pixels = _image(64, 64, seed=11)
+    source = tmp_path / "scene.tif"
+    write_raster(source, pixels)
+    model = Pointwise().eval()
+    out, conf = tmp_path / "labels.tif", tmp_path / "conf.tif"
+    predict_raster(model, meta, source, out, tile=64, overlap=0, confidence=conf, progress=False)
+    by_hand = (
+        torch.from_numpy(pixels).permute(2, 0, 1).float() - torch.tensor([100.0, 110.0, 120.0])[:, None, None]
+    ) / torch.tensor([30.0, 40.0, 50.0])[:, None, None]
+    with torch.inference_mode():
+        logits = model(by_hand[None])[0]
+    np.testing.assert_array_equal(read_raster(out), logits.argmax(0).numpy())
+    np.testing.assert_allclose(read_raster(conf), logits.softmax(0).max(0).values.numpy(), rtol=1e-3)
+
+
+def test_a_model_with_another_class_count_than_its_checkpoint_is_refused(tmp_path):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(64, 64))
+    five_classes = nn.Conv2d(3, 5, 1).eval()
+    with pytest.raises(
+        PredictionError, match=_whole("the model returned 5 classes but its checkpoint says 8")
+    ):
+        predict_raster(five_classes, META, source, tmp_path / "x.tif", tile=64, overlap=0, progress=False)
+
+
+def test_confidence_nodata_tag_and_the_progress_bar_total(tmp_path, capsys):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(100, 120), crs=CRS, transform=TRANSFORM)
+    conf = tmp_path / "conf.tif"
+    result = predict_raster(
+        Pointwise().eval(), META, source, tmp_path / "l.tif", tile=64, overlap=16, confidence=conf
+    )
+    with rasterio.open(conf) as dataset:
+        assert dataset.nodata == 0.0 and dataset.dtypes == ("float32",)
+    tiles = len(patch_grid(100, 120, 64, 16))
+    assert result.tiles == tiles == 6
+    assert "predict scene.tif: 100%|" in (bar := capsys.readouterr().err)
+    assert f"| {tiles}/{tiles} [" in bar
+
+
+class CutsScratch(Pointwise):
+    """At its ``cut_at``-th forward (0-based), truncates the deleted (scratch) files it holds open
+    in ``folder``, as a full disk or another process might; records the scratch files it saw."""
+
+    def __init__(self, folder: Path, cut_at: int | None) -> None:
+        super().__init__()
+        self.folder, self.cut_at, self.calls, self.scratch = folder, cut_at, 0, set()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.endswith(" (deleted)") and Path(target).parent == self.folder:
+                self.scratch.add(target)
+                if self.calls == self.cut_at:
+                    os.ftruncate(int(fd), 0)
+        self.calls += 1
+        return super().forward(x)
+
+
+def test_scratch_files_lie_beside_the_output_and_one_cut_short_is_an_error(tmp_path):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(120, 136))
+    folder = tmp_path / "out"
+    probe = CutsScratch(folder, cut_at=None).eval()
+    predict_raster(probe, META, source, folder / "a.tif", tile=64, overlap=16, progress=False)
+    assert len(probe.scratch) == 2  # the two alternating carries, unlinked, in the output's folder
+    columns = len({w.col for w in patch_grid(120, 136, 64, 16)})
+    cutter = CutsScratch(folder, cut_at=columns).eval()  # the second row's first window
+    with pytest.raises(OSError, match=_whole(f"the prediction's scratch file in {folder} was cut short")):
+        predict_raster(cutter, META, source, folder / "b.tif", tile=64, overlap=16, progress=False)
+    assert not (folder / "b.tif").exists()
+
+
+def test_a_short_scratch_write_is_an_error(tmp_path, monkeypatch):
+    """A write of fewer bytes than asked (simulated: a full disk) must not go unnoticed."""
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(120, 136))
+    real_pwrite = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: real_pwrite(fd, data, offset) - 1)
+    with pytest.raises(
+        OSError, match=_whole(f"cannot write the prediction's scratch file in {tmp_path}: is the disk full?")
+    ):
+        predict_raster(Pointwise().eval(), META, source, tmp_path / "a.tif", tile=64, overlap=16)
