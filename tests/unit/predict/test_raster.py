@@ -30,6 +30,7 @@ from urur.models.checkpoint import build_model_from_checkpoint
 from urur.predict.raster import (
     PredictionError,
     blend_weights,
+    check_outputs,
     default_checkpoint,
     hann_ramp,
     predict_folder,
@@ -905,3 +906,38 @@ def test_a_short_scratch_write_is_an_error(tmp_path, monkeypatch):
         OSError, match=_whole(f"cannot write the prediction's scratch file in {tmp_path}: is the disk full?")
     ):
         predict_raster(Pointwise().eval(), META, source, tmp_path / "a.tif", tile=64, overlap=16)
+
+
+def test_hann_ramps_of_a_short_window_meet_in_its_middle():
+    """An overlap past half the window is cut to half of it: the two ramps meet, never cross."""
+    np.testing.assert_allclose(hann_ramp(10, 5), [*hann_ramp(20, 5)[:5], *hann_ramp(20, 5)[:5][::-1]])
+    np.testing.assert_allclose(hann_ramp(10, 8), hann_ramp(10, 5))
+    weights = blend_weights(10, 12, 4)
+    assert weights.dtype == torch.float32  # summed into float32 logits
+    np.testing.assert_allclose(weights.numpy(), np.outer(hann_ramp(10, 4), hann_ramp(12, 4)), rtol=1e-7)
+
+
+def test_an_output_that_is_the_input_is_refused_by_name(tmp_path):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(40, 40))
+    message = f"output {source} is the input; choose another output path"
+    with pytest.raises(PredictionError, match=_whole(message)):
+        check_outputs([source], [source], overwrite=True)
+    other = tmp_path / "sub" / ".." / "labels.tif"
+    message = (
+        f"outputs {tmp_path / 'labels.tif'} and {other} are the same file ({tmp_path / 'labels.tif'}): one "
+        "would overwrite the other; give each output its own path"
+    )
+    with pytest.raises(PredictionError, match=_whole(message)):
+        check_outputs([tmp_path / "labels.tif", other], [source], overwrite=True)
+
+
+def test_overwrite_replaces_the_preview_too(tmp_path):
+    """A second prediction with ``overwrite`` publishes its preview over the first one's."""
+    source, out, preview = tmp_path / "scene.tif", tmp_path / "labels.tif", tmp_path / "preview.png"
+    write_raster(source, _image(40, 40))
+    predict_raster(Pointwise().eval(), META, source, out, preview=preview, tile=32, overlap=0, progress=False)
+    preview.write_bytes(b"stale")
+    options = {"preview": preview, "tile": 32, "overlap": 0, "progress": False}
+    predict_raster(Pointwise().eval(), META, source, out, overwrite=True, **options)
+    assert preview.read_bytes().startswith(b"\x89PNG")
