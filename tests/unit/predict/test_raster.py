@@ -190,7 +190,11 @@ def test_existing_output_refused_unless_overwrite_and_bad_folders(tmp_path):
     predict_raster(model, META, source, out, overwrite=True, progress=False)
     assert read_raster(out).shape == (40, 40)
     (tmp_path / "afile").write_text("")
-    with pytest.raises(PredictionError, match=r"cannot create the output folder .*afile"):
+    folder_error = (
+        f"cannot create the output folder {tmp_path / 'afile'} for {tmp_path / 'afile' / 'x.tif'}: "
+        "File exists; choose a folder you can write to"
+    )
+    with pytest.raises(PredictionError, match=_whole(folder_error)):
         predict_raster(model, META, source, tmp_path / "afile" / "x.tif", progress=False)
     corrupt = tmp_path / "corrupt.tif"
     corrupt.write_bytes(b"II*\x00garbage")
@@ -317,7 +321,9 @@ def test_temporaries_of_a_killed_prediction_are_removed_at_the_next_run(tmp_path
         fcntl.flock(holder, fcntl.LOCK_EX)
         predict_raster(Pointwise().eval(), META, source, tmp_path / "labels.tif", tile=32, overlap=0)
     assert not stale.exists() and live.exists() and all(path.exists() for path in kept)
-    assert str(stale) in caplog.text and str(live) not in caplog.text
+    removed = f"removed {stale}, the temporary output of an interrupted prediction"
+    assert removed in [record.getMessage() for record in caplog.records]
+    assert str(live) not in caplog.text
 
 
 class Local(nn.Module):
@@ -941,3 +947,41 @@ def test_overwrite_replaces_the_preview_too(tmp_path):
     options = {"preview": preview, "tile": 32, "overlap": 0, "progress": False}
     predict_raster(Pointwise().eval(), META, source, out, overwrite=True, **options)
     assert preview.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"tile": 65, "overlap": 33},
+            "need tile >= 32, 0 <= overlap <= tile / 2 and batch >= 1, got tile=65, overlap=33, batch=1",
+        ),
+        (
+            {"confidence": "c.png"},
+            "label and confidence outputs are GeoTIFFs: give a .tif path, not {tmp}/c.png",
+        ),
+        ({"preview": "p.jpg"}, "the preview is a PNG: give a .png path, got {tmp}/p.jpg"),
+        ({"vector": "v.shp"}, "the vector output is a GeoPackage: give a .gpkg path, got {tmp}/v.shp"),
+        ({"simplify": -1.0}, "--simplify is a tolerance in pixels, >= 0 (0: pixel edges), got -1.0"),
+        ({"train": True}, "prediction needs the model in eval mode: call model.eval() first"),
+    ],
+)
+def test_each_refusal_before_any_work_says_what_to_fix(tmp_path, options, message):
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(40, 40))
+    model = Pointwise().train(options.pop("train", False))
+    paths = {key: tmp_path / options[key] for key in ("confidence", "preview", "vector") if key in options}
+    with pytest.raises(PredictionError, match=_whole(message.format(tmp=tmp_path))):
+        predict_raster(model, META, source, tmp_path / "labels.tif", progress=False, **{**options, **paths})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif"]
+
+
+def test_the_limits_themselves_are_accepted_and_folders_are_made(tmp_path):
+    """Overlap of exactly half a tile (odd tiles round down), ``.tiff`` outputs, nested new folders."""
+    source = tmp_path / "scene.tif"
+    write_raster(source, _image(70, 70))
+    out = tmp_path / "new" / "deeper" / "labels.tiff"
+    confidence = tmp_path / "other" / "nested" / "confidence.TIFF"
+    options = {"tile": 65, "overlap": 32, "progress": False}
+    predict_raster(Pointwise().eval(), META, source, out, confidence=confidence, **options)
+    assert read_raster(out).shape == (70, 70) and read_raster(confidence).shape == (70, 70)
