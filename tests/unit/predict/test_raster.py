@@ -985,3 +985,13 @@ def test_the_limits_themselves_are_accepted_and_folders_are_made(tmp_path):
     options = {"tile": 65, "overlap": 32, "progress": False}
     predict_raster(Pointwise().eval(), META, source, out, confidence=confidence, **options)
     assert read_raster(out).shape == (70, 70) and read_raster(confidence).shape == (70, 70)
+
+
+def test_the_result_and_the_log_say_what_was_predicted_and_how_long_it_took(tmp_path, caplog):
+    source, out = tmp_path / "scene.tif", tmp_path / "labels.tif"
+    write_raster(source, _image(40, 70))
+    with caplog.at_level("INFO", logger="urur"):
+        result = predict_raster(Pointwise().eval(), META, source, out, tile=32, overlap=0, progress=False)
+    assert (result.height, result.width, result.tiles) == (40, 70, 6) and 0 < result.seconds < 60
+    logged = f"predicted {source} (40x70, 6 tiles) -> {out} in {result.seconds:.1f} s"
+    assert logged in [record.getMessage() for record in caplog.records]
