@@ -995,3 +995,11 @@ def test_the_result_and_the_log_say_what_was_predicted_and_how_long_it_took(tmp_
     assert (result.height, result.width, result.tiles) == (40, 70, 6) and 0 < result.seconds < 60
     logged = f"predicted {source} (40x70, 6 tiles) -> {out} in {result.seconds:.1f} s"
     assert logged in [record.getMessage() for record in caplog.records]
+
+
+def test_a_preview_another_run_wrote_meanwhile_is_kept(tmp_path):
+    source, out, preview = tmp_path / "scene.tif", tmp_path / "labels.tif", tmp_path / "preview.png"
+    write_raster(source, _image(40, 40))
+    with pytest.raises(PredictionError, match=r"preview.png appeared while .* kept"):
+        predict_raster(PublishesFirst(preview).eval(), META, source, out, preview=preview, tile=32, overlap=0)
+    assert preview.read_bytes() == b"the other run's labels"
