@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from kedro.config import OmegaConfigLoader
 
+from urur.settings import CONFIG_LOADER_ARGS
 from urur.training.tracking import open_live, save_experiment
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -128,3 +130,26 @@ def test_inside_a_dvc_stage_dvc_records_the_stage_itself(
         assert save_experiment("table5-cnn-seed1", run_dir, RECORD, {}, {}) is None
     assert "inside a DVC stage" in caplog.text
     assert all(rev["experiments"] is None for rev in json.loads(_dvc(repo, "exp", "show", "--json")))
+
+
+def test_every_environment_keeps_its_record_where_git_tracks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dvc exp save` refuses a git-ignored dvc.yaml, so an environment whose record sits under its
+    own data root (data/demo_uhr/...) would save no experiment, with only a warning to say so."""
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    envs = sorted(p.name for p in (ROOT / "conf").iterdir() if p.is_dir() and p.name != "local")
+    records = {}
+    for env in envs:
+        loader = OmegaConfigLoader(conf_source=str(ROOT / "conf"), env=env, **CONFIG_LOADER_ARGS)
+        records[env] = loader["parameters"]["compare"]["experiment_record"]
+    assert records["base"] == RECORD and records["demo_uhr"] == "data/demo_uhr/08_reporting/compare/run"
+    for env, record in records.items():
+        for name in ("dvc.yaml", "metrics.json", "plots/metrics/train/loss.tsv"):
+            ignored = subprocess.run(["git", "check-ignore", "-q", f"{record}/{name}"], check=False)
+            assert ignored.returncode == 1, f"{env}: {record}/{name} is git-ignored"
+    # The rest of an environment's data root stays ignored.
+    checkpoint = subprocess.run(["git", "check-ignore", "-q", "data/demo_uhr/06_models/x.pt"], check=False)
+    assert checkpoint.returncode == 0
